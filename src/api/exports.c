@@ -1,0 +1,956 @@
+/* /v1/exports: list, get, create, replace, delete, distributed, clone.
+ * Writes prepare what they can on the request thread, then finish inside
+ * the store's write transaction (mutate callbacks), where they see the
+ * current row: If-Match, secret merge and rendering happen there. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "crypto/crypto.h"
+#include "http/response.h"
+#include "http/server.h"
+#include "model/export.h"
+#include "util/isotime.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+/* What a write carries from the request thread into its mutate call. */
+struct xstate {
+	json_t		*doc;		/* client document, normalised */
+	json_t		*block;		/* distributed configuration */
+	char		*clone_name;
+	json_t		*connection_map;
+	char		*if_match;	/* header copy, or NULL */
+	struct errors	 errs;		/* why mutate refused */
+	char		*reply;		/* distributed: the stored block */
+	size_t		 reply_len;
+};
+
+static void
+xstate_free(void *p)
+{
+	struct xstate	*x = p;
+
+	if (x == NULL)
+		return;
+	json_decref(x->doc);
+	json_decref(x->block);
+	json_decref(x->connection_map);
+	free(x->clone_name);
+	free(x->if_match);
+	free(x->reply);
+	free(x);
+}
+
+static struct xstate *
+xstate_new(struct request *req)
+{
+	struct xstate	*x;
+	const char	*im;
+
+	x = xcalloc(1, sizeof(*x));
+	errors_init(&x->errs);
+	if ((im = request_header(req, MHD_HTTP_HEADER_IF_MATCH)) != NULL)
+		x->if_match = xstrdup(im);
+	req->state = x;
+	req->free_state = xstate_free;
+	return x;
+}
+
+json_t *
+api_body_object(struct request *req)
+{
+	struct json_parse_error	 err;
+	json_t			*v;
+
+	if (req->body.len == 0) {
+		reply_error(req, 400, "invalid_json", NULL,
+		    "A JSON object is required as the request body");
+		return NULL;
+	}
+	if ((v = json_parse(req->body.data, req->body.len, LIMIT_JSON_DEPTH,
+	    &err)) == NULL) {
+		reply_error(req, 400, "invalid_json", NULL,
+		    "The body is not valid JSON: %s (line %d, column %d)",
+		    err.text, err.line, err.column);
+		return NULL;
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		reply_error(req, 400, "invalid_json", NULL,
+		    "The body must be a JSON object");
+		return NULL;
+	}
+	return v;
+}
+
+void
+api_store_failure(struct request *req, enum store_status st,
+    const char *what)
+{
+	switch (st) {
+	case STORE_NOT_FOUND:
+		reply_error(req, 404, "not_found", NULL, "%s not found", what);
+		break;
+	case STORE_UNAVAILABLE:
+		reply_error(req, 503, "unavailable", NULL,
+		    "The store is unavailable; retry shortly");
+		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		break;
+	default:
+		reply_error(req, 500, "internal_error", NULL,
+		    "Internal error (request %s)", req->id);
+		break;
+	}
+}
+
+/* The path id, lowercased; replies 404 if it is not an ObjectId. */
+static int
+path_id(struct request *req, char id[OID_HEXLEN + 1])
+{
+	const char	*p = req->params[0];
+
+	if (p == NULL || oid_normalize(p, strlen(p), id) == -1) {
+		reply_error(req, 404, "not_found", NULL, "Export not found");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+reply_etag(struct request *req, int64_t rev)
+{
+	char	etag[32];
+
+	snprintf(etag, sizeof(etag), "\"%" PRId64 "\"", rev);
+	reply_header(req, MHD_HTTP_HEADER_ETAG, etag);
+}
+
+/* RFC 9110 If-Match with strong comparison: "*" matches any current
+ * representation; weak tags never match; a malformed list matches
+ * nothing. */
+static int
+etag_matches(const char *h, int64_t rev)
+{
+	char		 want[32];
+	const char	*p = h, *q;
+	size_t		 wl;
+
+	snprintf(want, sizeof(want), "\"%" PRId64 "\"", rev);
+	wl = strlen(want);
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			return 0;
+		if (*p == '*')
+			return 1;
+		if (strncmp(p, "W/", 2) == 0) {
+			p += 2;
+			if (*p != '"' || (q = strchr(p + 1, '"')) == NULL)
+				return 0;
+			p = q + 1;
+			continue;
+		}
+		if (*p != '"' || (q = strchr(p + 1, '"')) == NULL)
+			return 0;
+		if ((size_t)(q + 1 - p) == wl && memcmp(p, want, wl) == 0)
+			return 1;
+		p = q + 1;
+	}
+}
+
+/* Inside a write: refuse with 412 unless If-Match allows this revision. */
+static int
+precondition(struct xstate *x, const struct export_row *cur)
+{
+	if (x->if_match == NULL || etag_matches(x->if_match, cur->rev))
+		return 0;
+	errors_add(&x->errs, 412, "conflict", NULL,
+	    "The export has changed since it was read (If-Match does not "
+	    "match the current ETag)");
+	return -1;
+}
+
+static void
+secrets_aad(const char *account, const char *id, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "exportd/secrets/v1:%s:%s", account, id);
+}
+
+/* Decrypt a row's secret map; NULL with *bad set if it cannot be. */
+static json_t *
+secrets_open(const struct server *srv, const struct export_row *r,
+    int *bad)
+{
+	struct json_parse_error	 err;
+	unsigned char		*plain;
+	char			 aad[96];
+	size_t			 len;
+	json_t			*m;
+
+	*bad = 0;
+	if (r->secrets == NULL)
+		return NULL;
+	secrets_aad(r->account, r->id, aad, sizeof(aad));
+	plain = crypto_open(srv->key, aad, strlen(aad), r->secrets,
+	    r->secrets_len, &len);
+	if (plain == NULL) {
+		log_error("export %s: its secrets cannot be decrypted with "
+		    "this secret key", r->id);
+		*bad = 1;
+		return NULL;
+	}
+	m = json_parse((const char *)plain, len, 4, &err);
+	crypto_wipe(plain, len);
+	free(plain);
+	if (m == NULL)
+		*bad = 1;
+	return m;
+}
+
+/* Seal a secret map for a row; NULL if the map is empty. */
+static unsigned char *
+secrets_seal(const struct server *srv, const char *account, const char *id,
+    const json_t *map, size_t *len)
+{
+	unsigned char	*env;
+	char		*plain, aad[96];
+	size_t		 plen;
+
+	*len = 0;
+	if (map == NULL || json_object_size(map) == 0)
+		return NULL;
+	secrets_aad(account, id, aad, sizeof(aad));
+	plain = json_render_new(map, &plen);
+	env = crypto_seal(srv->key, aad, strlen(aad), plain, plen, len);
+	crypto_wipe(plain, plen);
+	free(plain);
+	return env;
+}
+
+static char *
+dup_field(const json_t *doc, const char *key)
+{
+	const char	*s = json_string_value(json_object_get(doc, key));
+
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* Fill next from a finished document: body, sealed secrets, columns. */
+static void
+row_fill(struct export_row *next, const json_t *doc,
+    const struct export_meta *m, unsigned char *sealed, size_t sealed_len)
+{
+	next->body = export_render(doc, m, &next->body_len);
+	next->secrets = sealed;
+	next->secrets_len = sealed_len;
+	snprintf(next->api_identifier, sizeof(next->api_identifier), "%s",
+	    m->api_identifier);
+	next->adaptor_type = dup_field(doc, "adaptorType");
+	next->type = dup_field(doc, "type");
+	next->connection_id = dup_field(doc, "_connectionId");
+	next->integration_id = dup_field(doc, "_integrationId");
+	next->name = dup_field(doc, "name");
+}
+
+static void
+api_identifier_new(char out[STORE_APIID_LEN + 1])
+{
+	char	hex[11];
+
+	crypto_random_hex(hex, 5);
+	snprintf(out, STORE_APIID_LEN + 1, "e%s", hex);
+}
+
+/* Normalise and check a client document for create or replace. */
+static int
+doc_prepare(json_t *doc, const char *stored_adaptor, struct errors *errs)
+{
+	json_t		*at;
+	const char	*inferred;
+
+	export_strip_readonly(doc);
+	export_strip_nulls(doc);
+	at = json_object_get(doc, "adaptorType");
+	if (at == NULL) {
+		if (stored_adaptor != NULL)
+			json_object_set_new(doc, "adaptorType",
+			    json_string(stored_adaptor));
+		else if ((inferred = export_infer_adaptor(doc)) != NULL)
+			json_object_set_new(doc, "adaptorType",
+			    json_string(inferred));
+	} else if (stored_adaptor != NULL && (!json_is_string(at) ||
+	    strcmp(json_string_value(at), stored_adaptor) != 0))
+		errors_add(errs, 422, "immutable_field", "adaptorType",
+		    "adaptorType cannot be changed (it is %s)",
+		    stored_adaptor);
+	export_validate(doc, errs);
+	return errs->n > 0 ? -1 : 0;
+}
+
+/* Reply after a write: the row, 404/412/422 from mutate, or failure. */
+static int
+write_failed(struct request *req, struct xstate *x)
+{
+	if (req->write.status == STORE_OK)
+		return 0;
+	if (req->write.status == STORE_REJECTED && x->errs.n > 0)
+		reply_errors(req, &x->errs);
+	else
+		api_store_failure(req, req->write.status, "Export");
+	return 1;
+}
+
+static void
+reply_row(struct request *req, unsigned status)
+{
+	struct export_row	*r = &req->write.result;
+
+	reply_json(req, status, r->body, r->body_len);
+	r->body = NULL;
+	reply_etag(req, r->rev);
+}
+
+/* ---- GET /v1/exports/{id} ---- */
+
+void
+exports_get(struct request *req)
+{
+	struct store		*st = req->srv->store;
+	struct export_row	 row;
+	enum store_status	 rc;
+	char			 id[OID_HEXLEN + 1];
+
+	if (path_id(req, id) == -1)
+		return;
+	rc = st->ops->export_get(st, req->account, id, &row);
+	if (rc != STORE_OK) {
+		api_store_failure(req, rc, "Export");
+		return;
+	}
+	reply_json(req, 200, row.body, row.body_len);
+	row.body = NULL;
+	reply_etag(req, row.rev);
+	export_row_free(&row);
+}
+
+/* ---- POST /v1/exports ---- */
+
+static int
+create_mutate(struct store_write *w, const struct export_row *cur,
+    struct export_row *next)
+{
+	struct request		*req = w->arg;
+	struct xstate		*x = req->state;
+	struct export_meta	 m;
+	char			 apiid[STORE_APIID_LEN + 1];
+	json_t			*doc, *secrets;
+	unsigned char		*sealed;
+	size_t			 sealed_len;
+
+	if (w->attempts > 0)
+		oid_new(w->id);	/* the id itself may have been taken */
+	doc = json_deep_copy(x->doc);
+	secrets = export_secrets_take(doc, NULL);
+	sealed = secrets_seal(req->srv, w->account, w->id, secrets,
+	    &sealed_len);
+	json_decref(secrets);
+	api_identifier_new(apiid);
+	memset(&m, 0, sizeof(m));
+	m.id = w->id;
+	m.api_identifier = apiid;
+	m.created_ms = m.modified_ms = isotime_now_ms();
+	row_fill(next, doc, &m, sealed, sealed_len);
+	json_decref(doc);
+	return 0;
+}
+
+static void
+create_done(struct request *req)
+{
+	char	loc[64];
+
+	if (write_failed(req, req->state))
+		return;
+	reply_row(req, 201);
+	snprintf(loc, sizeof(loc), "/v1/exports/%s", req->write.result.id);
+	reply_header(req, MHD_HTTP_HEADER_LOCATION, loc);
+}
+
+void
+exports_create(struct request *req)
+{
+	struct xstate	*x;
+	json_t		*doc;
+
+	if ((doc = api_body_object(req)) == NULL)
+		return;
+	x = xstate_new(req);
+	x->doc = doc;
+	if (doc_prepare(doc, NULL, &x->errs) == -1) {
+		reply_errors(req, &x->errs);
+		return;
+	}
+	req->write.kind = STORE_CREATE;
+	oid_new(req->write.id);
+	req->write.mutate = create_mutate;
+	request_write(req, create_done);
+}
+
+/* ---- PUT /v1/exports/{id} ---- */
+
+static int
+replace_mutate(struct store_write *w, const struct export_row *cur,
+    struct export_row *next)
+{
+	struct request		*req = w->arg;
+	struct xstate		*x = req->state;
+	struct export_meta	 m;
+	json_t			*doc = NULL, *stored = NULL, *secrets, *old;
+	unsigned char		*sealed;
+	size_t			 sealed_len;
+	int			 bad, rc = -1;
+
+	if (precondition(x, cur) == -1)
+		return -1;
+	if ((old = json_loadb(cur->body, cur->body_len, JSON_ALLOW_NUL, NULL)) == NULL ||
+	    export_meta_read(old, &m) == -1) {
+		errors_add(&x->errs, 500, "internal_error", NULL,
+		    "Internal error (request %s)", req->id);
+		goto out;
+	}
+	stored = secrets_open(req->srv, cur, &bad);
+	if (bad) {
+		errors_add(&x->errs, 500, "internal_error", NULL,
+		    "Internal error (request %s)", req->id);
+		goto out;
+	}
+	doc = json_deep_copy(x->doc);
+	secrets = export_secrets_take(doc, stored);
+	sealed = secrets_seal(req->srv, w->account, w->id, secrets,
+	    &sealed_len);
+	json_decref(secrets);
+	m.id = w->id;
+	m.modified_ms = isotime_now_ms();
+	row_fill(next, doc, &m, sealed, sealed_len);
+	rc = 0;
+out:
+	json_decref(doc);
+	json_decref(stored);
+	json_decref(old);
+	return rc;
+}
+
+static void
+replace_done(struct request *req)
+{
+	if (write_failed(req, req->state))
+		return;
+	reply_row(req, 200);
+}
+
+void
+exports_replace(struct request *req)
+{
+	struct store		*st = req->srv->store;
+	struct export_row	 row;
+	struct xstate		*x;
+	enum store_status	 rc;
+	json_t			*doc;
+	char			 id[OID_HEXLEN + 1];
+
+	if (path_id(req, id) == -1)
+		return;
+	/* adaptorType never changes, so this read can decide it. */
+	if ((rc = st->ops->export_get(st, req->account, id, &row)) !=
+	    STORE_OK) {
+		api_store_failure(req, rc, "Export");
+		return;
+	}
+	if ((doc = api_body_object(req)) == NULL) {
+		export_row_free(&row);
+		return;
+	}
+	x = xstate_new(req);
+	x->doc = doc;
+	if (doc_prepare(doc, row.adaptor_type, &x->errs) == -1) {
+		export_row_free(&row);
+		reply_errors(req, &x->errs);
+		return;
+	}
+	export_row_free(&row);
+	req->write.kind = STORE_UPDATE;
+	memcpy(req->write.id, id, sizeof(id));
+	req->write.mutate = replace_mutate;
+	request_write(req, replace_done);
+}
+
+/* ---- DELETE /v1/exports/{id} ---- */
+
+static int
+delete_mutate(struct store_write *w, const struct export_row *cur,
+    struct export_row *next)
+{
+	struct request	*req = w->arg;
+
+	return precondition(req->state, cur);
+}
+
+static void
+delete_done(struct request *req)
+{
+	if (write_failed(req, req->state))
+		return;
+	reply_empty(req, 204);
+}
+
+void
+exports_delete(struct request *req)
+{
+	char	id[OID_HEXLEN + 1];
+
+	if (path_id(req, id) == -1)
+		return;
+	xstate_new(req);
+	req->write.kind = STORE_DELETE;
+	memcpy(req->write.id, id, sizeof(id));
+	req->write.mutate = delete_mutate;
+	request_write(req, delete_done);
+}
+
+/* ---- /v1/exports/{id}/distributed ---- */
+
+/* The inline block path of a distributed export, or NULL (with a 422
+ * added) when the export has none. */
+static const char *
+distributed_path(const json_t *doc, struct errors *errs)
+{
+	const char	*t = json_string_value(json_object_get(doc, "type"));
+	const char	*a = json_string_value(json_object_get(doc,
+			    "adaptorType"));
+
+	if (t != NULL && strcmp(t, "distributed") == 0 && a != NULL) {
+		if (strcmp(a, "NetSuiteExport") == 0)
+			return "netsuite.distributed";
+		if (strcmp(a, "SalesforceExport") == 0)
+			return "salesforce.distributed";
+	}
+	errors_add(errs, 422, "invalid_type", "type",
+	    "Only exports with type distributed and adaptorType "
+	    "NetSuiteExport or SalesforceExport have a distributed "
+	    "configuration");
+	return NULL;
+}
+
+void
+exports_distributed_get(struct request *req)
+{
+	struct store		*st = req->srv->store;
+	struct export_row	 row;
+	struct errors		 errs;
+	enum store_status	 rc;
+	const char		*path;
+	json_t			*doc, *block;
+	char			 id[OID_HEXLEN + 1], *body;
+	size_t			 len;
+
+	if (path_id(req, id) == -1)
+		return;
+	if ((rc = st->ops->export_get(st, req->account, id, &row)) !=
+	    STORE_OK) {
+		api_store_failure(req, rc, "Export");
+		return;
+	}
+	errors_init(&errs);
+	doc = json_loadb(row.body, row.body_len, JSON_ALLOW_NUL, NULL);
+	if (doc == NULL) {
+		api_store_failure(req, STORE_ERROR, "Export");
+		goto out;
+	}
+	if ((path = distributed_path(doc, &errs)) == NULL) {
+		reply_errors(req, &errs);
+		goto out;
+	}
+	block = json_path_get(doc, path);
+	if (block != NULL)
+		body = json_render_new(block, &len);
+	else
+		body = xstrdup("{}"), len = 2;
+	reply_json(req, 200, body, len);
+	reply_etag(req, row.rev);
+out:
+	json_decref(doc);
+	export_row_free(&row);
+}
+
+static int
+distributed_mutate(struct store_write *w, const struct export_row *cur,
+    struct export_row *next)
+{
+	struct request		*req = w->arg;
+	struct xstate		*x = req->state;
+	struct export_meta	 m;
+	const char		*path;
+	json_t			*doc, *body;
+	unsigned char		*sealed = NULL;
+	int			 rc = -1;
+
+	if (precondition(x, cur) == -1)
+		return -1;
+	if ((body = json_loadb(cur->body, cur->body_len, JSON_ALLOW_NUL, NULL)) == NULL ||
+	    export_meta_read(body, &m) == -1) {
+		json_decref(body);
+		errors_add(&x->errs, 500, "internal_error", NULL,
+		    "Internal error (request %s)", req->id);
+		return -1;
+	}
+	doc = json_deep_copy(body);
+	if ((path = distributed_path(doc, &x->errs)) == NULL)
+		goto out;
+	export_strip_readonly(doc);
+	json_path_set_new(doc, path, json_incref(x->block));
+	m.id = w->id;
+	m.modified_ms = isotime_now_ms();
+	if (cur->secrets != NULL) {
+		sealed = xmalloc(cur->secrets_len);
+		memcpy(sealed, cur->secrets, cur->secrets_len);
+	}
+	row_fill(next, doc, &m, sealed, cur->secrets_len);
+	x->reply = json_render_new(x->block, &x->reply_len);
+	rc = 0;
+out:
+	json_decref(doc);
+	json_decref(body);
+	return rc;
+}
+
+static void
+distributed_done(struct request *req)
+{
+	struct xstate	*x = req->state;
+
+	if (write_failed(req, x))
+		return;
+	reply_json(req, 200, x->reply, x->reply_len);
+	x->reply = NULL;
+	reply_etag(req, req->write.result.rev);
+}
+
+void
+exports_distributed_put(struct request *req)
+{
+	struct xstate	*x;
+	json_t		*block;
+	char		 id[OID_HEXLEN + 1];
+
+	if (path_id(req, id) == -1)
+		return;
+	if ((block = api_body_object(req)) == NULL)
+		return;
+	x = xstate_new(req);
+	x->block = block;
+	export_strip_nulls(block);
+	req->write.kind = STORE_UPDATE;
+	memcpy(req->write.id, id, sizeof(id));
+	req->write.mutate = distributed_mutate;
+	request_write(req, distributed_done);
+}
+
+/* ---- POST /v1/exports/{id}/clone ---- */
+
+/* "Clone - " + name, cut to the name limit on a character boundary. */
+static char *
+clone_default_name(const char *name)
+{
+	char	*s = xasprintf("Clone - %s", name != NULL ? name : "");
+	size_t	 n = 0, i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (((unsigned char)s[i] & 0xc0) != 0x80 && n++ == LIMIT_NAME) {
+			s[i] = '\0';
+			break;
+		}
+	}
+	return s;
+}
+
+static int
+clone_mutate(struct store_write *w, const struct export_row *cur,
+    struct export_row *next)
+{
+	struct request		*req = w->arg;
+	struct xstate		*x = req->state;
+	struct export_meta	 m;
+	char			 apiid[STORE_APIID_LEN + 1], *name;
+	const char		*conn;
+	json_t			*doc, *stored, *mapped;
+	unsigned char		*sealed;
+	size_t			 sealed_len;
+	int			 bad;
+
+	if (w->attempts > 0)
+		oid_new(w->id);
+	if ((doc = json_loadb(cur->body, cur->body_len, JSON_ALLOW_NUL, NULL)) == NULL) {
+		errors_add(&x->errs, 500, "internal_error", NULL,
+		    "Internal error (request %s)", req->id);
+		return -1;
+	}
+	stored = secrets_open(req->srv, cur, &bad);
+	if (bad) {
+		json_decref(doc);
+		errors_add(&x->errs, 500, "internal_error", NULL,
+		    "Internal error (request %s)", req->id);
+		return -1;
+	}
+	export_strip_readonly(doc);
+	name = x->clone_name != NULL ? xstrdup(x->clone_name) :
+	    clone_default_name(json_string_value(json_object_get(doc,
+	    "name")));
+	json_object_set_new(doc, "name", json_string(name));
+	free(name);
+	conn = json_string_value(json_object_get(doc, "_connectionId"));
+	if (conn != NULL && x->connection_map != NULL &&
+	    (mapped = json_object_get(x->connection_map, conn)) != NULL)
+		json_object_set(doc, "_connectionId", mapped);
+	sealed = secrets_seal(req->srv, w->account, w->id, stored,
+	    &sealed_len);
+	json_decref(stored);
+	api_identifier_new(apiid);
+	memset(&m, 0, sizeof(m));
+	m.id = w->id;
+	m.api_identifier = apiid;
+	m.source_id = cur->id;
+	m.created_ms = m.modified_ms = isotime_now_ms();
+	row_fill(next, doc, &m, sealed, sealed_len);
+	json_decref(doc);
+	return 0;
+}
+
+/* Check the clone options: name and connectionMap. */
+static int
+clone_options(struct xstate *x, json_t *opts)
+{
+	json_t		*name, *map, *v;
+	const char	*k;
+	char		 field[160];
+	size_t		 n;
+
+	if ((name = json_object_get(opts, "name")) != NULL &&
+	    !json_is_null(name)) {
+		n = json_is_string(name) ? json_utf8_length(
+		    json_string_value(name), json_string_length(name)) : 0;
+		if (!json_is_string(name) || n == 0 || n > LIMIT_NAME)
+			errors_add(&x->errs, 422, "invalid_field", "name",
+			    "name must be a non-empty string of at most %d "
+			    "characters", LIMIT_NAME);
+		else
+			x->clone_name = xstrdup(json_string_value(name));
+	}
+	if ((map = json_object_get(opts, "connectionMap")) != NULL &&
+	    !json_is_null(map)) {
+		if (!json_is_object(map))
+			errors_add(&x->errs, 422, "invalid_field",
+			    "connectionMap", "connectionMap must be an object "
+			    "of old to new _connectionId");
+		else {
+			json_object_foreach(map, k, v) {
+				if (json_is_string(v) && oid_valid(
+				    json_string_value(v), json_string_length(v)))
+					continue;
+				snprintf(field, sizeof(field),
+				    "connectionMap.%s", k);
+				errors_add(&x->errs, 422, "invalid_field",
+				    field, "connectionMap values must be "
+				    "24-character hex ObjectIds");
+			}
+			x->connection_map = json_incref(map);
+		}
+	}
+	return x->errs.n > 0 ? -1 : 0;
+}
+
+void
+exports_clone(struct request *req)
+{
+	struct xstate	*x;
+	json_t		*opts = NULL;
+	char		 id[OID_HEXLEN + 1];
+
+	if (path_id(req, id) == -1)
+		return;
+	if (req->body.len > 0 && (opts = api_body_object(req)) == NULL)
+		return;
+	x = xstate_new(req);
+	if (opts != NULL && clone_options(x, opts) == -1) {
+		json_decref(opts);
+		reply_errors(req, &x->errs);
+		return;
+	}
+	json_decref(opts);
+	req->write.kind = STORE_CREATE;
+	oid_new(req->write.id);
+	memcpy(req->write.source_id, id, sizeof(id));
+	req->write.mutate = clone_mutate;
+	request_write(req, create_done);
+}
+
+/* ---- GET /v1/exports ---- */
+
+struct page {
+	struct buf	 out;
+	int64_t		 n;
+};
+
+static int
+page_add(void *arg, int64_t seq, const char *body, size_t len)
+{
+	struct page	*p = arg;
+
+	if (p->n++ > 0)
+		buf_addc(&p->out, ',');
+	buf_add(&p->out, body, len);
+	return 0;
+}
+
+/* A whole number from the query; -1 if present and not one. */
+static int
+query_number(struct request *req, const char *name, int64_t def,
+    int64_t min, int64_t *out)
+{
+	const char	*v = request_query(req, name);
+	char		*end;
+	long long	 n;
+
+	*out = def;
+	if (v == NULL || *v == '\0')
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0' || !isdigit((unsigned char)v[0]) ||
+	    n < min) {
+		reply_error(req, 400, "invalid_query_params", name,
+		    "%s must be a whole number of at least %lld", name,
+		    (long long)min);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static const char *const filter_params[] = {
+	"adaptorType", "type", "_connectionId", "_integrationId", "name",
+};
+
+/* Percent-encode a query value (RFC 3986 unreserved kept). */
+static void
+query_encode(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s != '\0'; s++) {
+		if (isalnum((unsigned char)*s) || strchr("-._~", *s) != NULL)
+			buf_addc(b, *s);
+		else {
+			buf_addc(b, '%');
+			buf_addc(b, hex[(unsigned char)*s >> 4]);
+			buf_addc(b, hex[(unsigned char)*s & 15]);
+		}
+	}
+}
+
+/* The absolute URL of the next page: same filters and limit, keyset
+ * cursor after the last row served. */
+static char *
+next_link(struct request *req, int64_t limit, int64_t last_seq)
+{
+	const char	*host, *proto, *v;
+	struct buf	 b;
+	size_t		 i;
+
+	buf_init(&b, 0);
+	buf_adds(&b, "<");
+	if (req->srv->public_url != NULL) {
+		buf_adds(&b, req->srv->public_url);
+		while (b.len > 1 && b.data[b.len - 1] == '/')
+			b.data[--b.len] = '\0';
+	} else {
+		host = request_header(req, MHD_HTTP_HEADER_HOST);
+		proto = request_header(req, "X-Forwarded-Proto");
+		buf_printf(&b, "%s://%s", proto != NULL &&
+		    strcasecmp(proto, "https") == 0 ? "https" : "http",
+		    host != NULL ? host : "localhost");
+	}
+	buf_printf(&b, "/v1/exports?limit=%" PRId64, limit);
+	for (i = 0; i < sizeof(filter_params) / sizeof(filter_params[0]); i++) {
+		if ((v = request_query(req, filter_params[i])) == NULL)
+			continue;
+		buf_printf(&b, "&%s=", filter_params[i]);
+		query_encode(&b, v);
+	}
+	buf_printf(&b, "&after=%" PRId64 ">; rel=\"next\"", last_seq);
+	return buf_steal(&b, NULL);
+}
+
+void
+exports_list(struct request *req)
+{
+	struct store		*st = req->srv->store;
+	struct store_filter	 f;
+	struct page		 p;
+	enum store_status	 rc;
+	int64_t			 limit, skip, after, last;
+	bool			 more;
+	char			*link;
+
+	if (request_query(req, "include") != NULL &&
+	    request_query(req, "exclude") != NULL) {
+		reply_error(req, 400, "invalid_query_params", NULL,
+		    "Please provide either include or exclude param in the "
+		    "request query and not both.");
+		return;
+	}
+	if (query_number(req, "limit", LIMIT_PAGE_DEFAULT, 1, &limit) == -1 ||
+	    query_number(req, "skip", 0, 0, &skip) == -1 ||
+	    query_number(req, "after", 0, 0, &after) == -1)
+		return;
+	if (limit > LIMIT_PAGE_MAX)
+		limit = LIMIT_PAGE_MAX;
+	f.adaptor_type = request_query(req, "adaptorType");
+	f.type = request_query(req, "type");
+	f.connection_id = request_query(req, "_connectionId");
+	f.integration_id = request_query(req, "_integrationId");
+	f.name = request_query(req, "name");
+	memset(&p, 0, sizeof(p));
+	buf_init(&p.out, 0);
+	buf_addc(&p.out, '[');
+	rc = st->ops->export_list(st, req->account, &f, after, skip, limit,
+	    page_add, &p, &more, &last);
+	if (rc != STORE_OK) {
+		buf_free(&p.out);
+		api_store_failure(req, rc, "Export");
+		return;
+	}
+	if (p.n == 0) {
+		buf_free(&p.out);
+		reply_empty(req, 204);
+		return;
+	}
+	buf_addc(&p.out, ']');
+	{
+		size_t	 len;
+		char	*body = buf_steal(&p.out, &len);
+
+		reply_json(req, 200, body, len);
+	}
+	if (more) {
+		link = next_link(req, limit, last);
+		reply_header(req, MHD_HTTP_HEADER_LINK, link);
+		free(link);
+	}
+}

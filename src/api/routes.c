@@ -1,0 +1,17 @@
+/* The route table. */
+#include "api/api.h"
+
+const struct route api_routes[] = {
+	{ M_GET, "/v1/health", health_get, ROUTE_PUBLIC },
+	{ M_GET, "/v1/tokenInfo", tokeninfo_get, 0 },
+	{ M_GET, "/v1/exports", exports_list, 0 },
+	{ M_POST, "/v1/exports", exports_create, 0 },
+	{ M_GET, "/v1/exports/:id", exports_get, 0 },
+	{ M_PUT, "/v1/exports/:id", exports_replace, 0 },
+	{ M_DELETE, "/v1/exports/:id", exports_delete, 0 },
+	{ M_GET, "/v1/exports/:id/distributed", exports_distributed_get, 0 },
+	{ M_PUT, "/v1/exports/:id/distributed", exports_distributed_put, 0 },
+	{ M_POST, "/v1/exports/:id/clone", exports_clone, 0 },
+};
+
+const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

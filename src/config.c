@@ -1,0 +1,201 @@
+/* The option table and its loader. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "util/limits.h"
+#include "util/xmalloc.h"
+
+#define OPT_STR(f)	offsetof(struct config, f), 0
+#define OPT_LONG(f)	offsetof(struct config, f), 1
+#define STR(x)		#x
+#define XSTR(x)		STR(x)
+
+const struct config_option config_options[] = {
+	{ "listen", "EXPORTD_LISTEN", "127.0.0.1:8080", "HOST:PORT",
+	  "address and port to serve on", CONFIG_SERVE, OPT_STR(listen) },
+	{ "data-dir", "EXPORTD_DATA_DIR", "./var", "DIR",
+	  "where the SQLite database and the secret key live",
+	  CONFIG_STORE, OPT_STR(data_dir) },
+	{ "db", "EXPORTD_DB", NULL, "URL",
+	  "store: sqlite:PATH or postgresql://... (default: sqlite:DIR/exportd.db)",
+	  CONFIG_STORE, OPT_STR(db) },
+	{ "secret-key-file", "EXPORTD_SECRET_KEY_FILE", NULL, "FILE",
+	  "key that encrypts secrets at rest, created 0600 on first start "
+	  "(default: DIR/secret.key; EXPORTD_SECRET_KEY=64 hex digits overrides it)",
+	  CONFIG_STORE, OPT_STR(secret_key_file) },
+	{ "public-url", "EXPORTD_PUBLIC_URL", NULL, "URL",
+	  "base URL clients reach the server at, for absolute Link headers "
+	  "(default: from the Host header)", CONFIG_SERVE, OPT_STR(public_url) },
+	{ "threads", "EXPORTD_THREADS", "0", "N",
+	  "server threads (0: one per core)", CONFIG_SERVE, OPT_LONG(threads) },
+	{ "max-body", "EXPORTD_MAX_BODY", XSTR(LIMIT_BODY_DEFAULT), "BYTES",
+	  "largest request body accepted", CONFIG_SERVE, OPT_LONG(max_body) },
+	{ "max-connections", "EXPORTD_MAX_CONNECTIONS", XSTR(LIMIT_CONNECTIONS), "N",
+	  "most client connections open at once", CONFIG_SERVE,
+	  OPT_LONG(max_connections) },
+	{ "timeout", "EXPORTD_TIMEOUT", XSTR(LIMIT_CONN_TIMEOUT), "SECONDS",
+	  "close a client connection idle this long", CONFIG_SERVE,
+	  OPT_LONG(timeout) },
+	{ "log-level", "EXPORTD_LOG_LEVEL", "info", "LEVEL",
+	  "error, warn, info (one access-log line per request) or debug",
+	  CONFIG_SERVE | CONFIG_STORE, OPT_STR(log_level) },
+	{ "account", "EXPORTD_ACCOUNT", NULL, "NAME",
+	  "account the new token belongs to (created if new)", CONFIG_TOKEN,
+	  OPT_STR(account) },
+	{ NULL, NULL, NULL, NULL, NULL, 0, 0, 0 }
+};
+
+/* Set one option from text; -1 with a message if the text is not valid. */
+static int
+config_set(struct config *c, const struct config_option *o, const char *v,
+    const char *from)
+{
+	char	*end, **sp;
+	long	 n, *lp;
+
+	if (!o->is_long) {
+		sp = (char **)((char *)c + o->offset);
+		free(*sp);
+		*sp = xstrdup(v);
+		return 0;
+	}
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < 0) {
+		fprintf(stderr, "exportd: %s: --%s wants a whole number >= 0, "
+		    "not \"%s\"\n", from, o->name, v);
+		return -1;
+	}
+	lp = (long *)((char *)c + o->offset);
+	*lp = n;
+	return 0;
+}
+
+void
+config_usage(FILE *f, int groups, const char *cmd, const char *usage)
+{
+	const struct config_option	*o;
+	char				 left[64];
+
+	fprintf(f, "usage: exportd %s%s%s\n\noptions:\n", cmd,
+	    usage[0] != '\0' ? " " : "", usage);
+	for (o = config_options; o->name != NULL; o++) {
+		if ((o->groups & groups) == 0)
+			continue;
+		snprintf(left, sizeof(left), "--%s %s", o->name, o->metavar);
+		fprintf(f, "  %-28s %s\n  %-28s [env %s", left, o->help, "",
+		    o->env);
+		if (o->def != NULL)
+			fprintf(f, ", default %s", o->def);
+		fprintf(f, "]\n");
+	}
+	fprintf(f, "  %-28s %s\n", "--help", "show this help");
+}
+
+/* Look up --name or --name=value in the table. */
+static const struct config_option *
+config_find(const char *arg, int groups, const char **value)
+{
+	const struct config_option	*o;
+	size_t				 n;
+
+	for (o = config_options; o->name != NULL; o++) {
+		if ((o->groups & groups) == 0)
+			continue;
+		n = strlen(o->name);
+		if (strncmp(arg, o->name, n) != 0)
+			continue;
+		if (arg[n] == '\0') {
+			*value = NULL;
+			return o;
+		}
+		if (arg[n] == '=') {
+			*value = arg + n + 1;
+			return o;
+		}
+	}
+	return NULL;
+}
+
+int
+config_load(struct config *c, int groups, const char *cmd, const char *usage,
+    int argc, char **argv, int *optind)
+{
+	const struct config_option	*o;
+	const char			*v, *env;
+	int				 i, npos = 0;
+
+	memset(c, 0, sizeof(*c));
+	for (o = config_options; o->name != NULL; o++) {
+		if (o->def != NULL && config_set(c, o, o->def, "default") == -1)
+			return -1;
+		if ((env = getenv(o->env)) != NULL && *env != '\0' &&
+		    config_set(c, o, env, o->env) == -1)
+			return -1;
+	}
+	/* Options and positional arguments may mix; positionals are moved
+	 * to the front of what remains, in order. */
+	for (i = *optind; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			config_usage(stdout, groups, cmd, usage);
+			return 1;
+		}
+		if (strcmp(argv[i], "--") == 0) {
+			for (i++; i < argc; i++)
+				argv[*optind + npos++] = argv[i];
+			break;
+		}
+		if (strncmp(argv[i], "--", 2) != 0 || argv[i][2] == '\0') {
+			argv[*optind + npos++] = argv[i];
+			continue;
+		}
+		if ((o = config_find(argv[i] + 2, groups, &v)) == NULL) {
+			fprintf(stderr, "exportd %s: unknown option %s "
+			    "(see exportd %s --help)\n", cmd, argv[i], cmd);
+			return -1;
+		}
+		if (v == NULL) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "exportd %s: --%s needs a "
+				    "value\n", cmd, o->name);
+				return -1;
+			}
+			v = argv[++i];
+		}
+		if (config_set(c, o, v, "command line") == -1)
+			return -1;
+	}
+	argv[*optind + npos] = NULL;
+	return 0;
+}
+
+void
+config_free(struct config *c)
+{
+	const struct config_option	*o;
+
+	for (o = config_options; o->name != NULL; o++)
+		if (!o->is_long)
+			free(*(char **)((char *)c + o->offset));
+	memset(c, 0, sizeof(*c));
+}
+
+char *
+config_db_url(const struct config *c)
+{
+	if (c->db != NULL && c->db[0] != '\0')
+		return xstrdup(c->db);
+	return xasprintf("sqlite:%s/exportd.db", c->data_dir);
+}
+
+char *
+config_key_path(const struct config *c)
+{
+	if (c->secret_key_file != NULL && c->secret_key_file[0] != '\0')
+		return xstrdup(c->secret_key_file);
+	return xasprintf("%s/secret.key", c->data_dir);
+}

@@ -1,0 +1,52 @@
+/* The option table: flags, EXPORTD_* environment variables, defaults and
+ * --help all come from one table. */
+#ifndef EXPORTD_CONFIG_H
+#define EXPORTD_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct config {
+	char	*listen;	/* HOST:PORT */
+	char	*data_dir;
+	char	*db;		/* sqlite:PATH or postgresql://... ; NULL: data_dir/exportd.db */
+	char	*secret_key_file;	/* NULL: data_dir/secret.key */
+	char	*public_url;	/* base for absolute links; NULL: from Host */
+	char	*log_level;
+	long	 threads;	/* 0: one per core */
+	long	 max_body;
+	long	 max_connections;
+	long	 timeout;
+	char	*account;	/* token create */
+};
+
+/* Option groups: which subcommands take an option. */
+#define CONFIG_SERVE	0x01
+#define CONFIG_STORE	0x02	/* every subcommand that opens the store */
+#define CONFIG_TOKEN	0x04
+
+struct config_option {
+	const char	*name;		/* --name */
+	const char	*env;		/* EXPORTD_NAME */
+	const char	*def;		/* default as text, or NULL */
+	const char	*metavar;
+	const char	*help;
+	int		 groups;
+	size_t		 offset;	/* in struct config */
+	int		 is_long;
+};
+
+extern const struct config_option config_options[];
+
+/* Fill defaults, then the environment, then argv (only options in groups).
+ * Positional arguments are left in argv[*optind..argc). Returns 0, or -1
+ * after printing a message; 1 if --help was printed. */
+int	 config_load(struct config *, int groups, const char *cmd,
+	    const char *usage, int argc, char **argv, int *optind);
+void	 config_usage(FILE *, int groups, const char *cmd, const char *usage);
+void	 config_free(struct config *);
+/* The resolved store URL (sqlite:... or postgresql://...); caller frees. */
+char	*config_db_url(const struct config *);
+char	*config_key_path(const struct config *);
+
+#endif

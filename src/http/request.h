@@ -1,0 +1,67 @@
+/* One HTTP request from its first byte to its access-log line. Everything
+ * a request owns is freed in the server's completion callback. */
+#ifndef EXPORTD_REQUEST_H
+#define EXPORTD_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/errors.h"
+#include "util/oid.h"
+
+enum http_method {
+	M_GET = 0x01, M_HEAD = 0x02, M_POST = 0x04, M_PUT = 0x08,
+	M_DELETE = 0x10, M_PATCH = 0x20, M_OPTIONS = 0x40, M_OTHER = 0x80,
+};
+
+#define ROUTE_MAX_PARAMS 4
+
+struct route;
+struct server;
+struct MHD_Connection;
+struct MHD_Response;
+
+struct request {
+	struct server		*srv;
+	struct MHD_Connection	*conn;
+	enum http_method	 method;
+	const char		*method_str;
+	char			*path;		/* decoded, trailing '/' removed */
+	int64_t			 start_us;
+	char			 id[17];	/* request id */
+
+	struct buf		 body;
+	bool			 body_too_large;
+	bool			 has_body;	/* bytes arrived */
+	bool			 dispatched;
+
+	const struct route	*route;
+	char			*params[ROUTE_MAX_PARAMS];
+	int			 nparams;
+
+	char			 account[OID_HEXLEN + 1];	/* after auth */
+
+	/* A write in flight: the handler's continuation runs on resume. */
+	struct store_write	 write;
+	bool			 suspended;
+	volatile int		 write_done;
+	void			(*resume)(struct request *);
+	void			*state;		/* handler's, freed by free_state */
+	void			(*free_state)(void *);
+
+	/* The response being built. */
+	struct MHD_Response	*resp;
+	unsigned int		 status;
+	size_t			 resp_bytes;
+	bool			 queued;
+};
+
+/* Header and query lookups; NULL if absent. */
+const char	*request_header(struct request *, const char *);
+const char	*request_query(struct request *, const char *);
+/* Suspend the request, submit req->write and run cont on resume. */
+void		 request_write(struct request *, void (*cont)(struct request *));
+
+#endif

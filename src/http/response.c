@@ -1,0 +1,115 @@
+/* Response construction and the one error renderer. */
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "http/response.h"
+#include "util/json.h"
+#include "util/xmalloc.h"
+
+#define JSON_TYPE "application/json; charset=utf-8"
+
+static void
+reply_set(struct request *req, unsigned status, struct MHD_Response *r,
+    size_t len)
+{
+	if (req->resp != NULL)
+		MHD_destroy_response(req->resp);
+	req->resp = r;
+	req->status = status;
+	req->resp_bytes = len;
+	MHD_add_response_header(r, "X-Request-Id", req->id);
+}
+
+void
+reply_json(struct request *req, unsigned status, char *body, size_t len)
+{
+	struct MHD_Response	*r;
+
+	r = MHD_create_response_from_buffer_with_free_callback(len, body,
+	    free);
+	if (r == NULL)
+		abort();
+	reply_set(req, status, r, len);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
+}
+
+void
+reply_json_copy(struct request *req, unsigned status, const char *body,
+    size_t len)
+{
+	struct MHD_Response	*r;
+
+	r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
+	    MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		abort();
+	reply_set(req, status, r, len);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
+}
+
+void
+reply_empty(struct request *req, unsigned status)
+{
+	struct MHD_Response	*r;
+
+	r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		abort();
+	reply_set(req, status, r, 0);
+}
+
+void
+reply_header(struct request *req, const char *name, const char *value)
+{
+	if (req->resp != NULL)
+		MHD_add_response_header(req->resp, name, value);
+}
+
+void
+reply_errors(struct request *req, const struct errors *errs)
+{
+	json_t		*root, *arr, *e;
+	char		*body;
+	size_t		 i, len;
+	int		 status = errors_status(errs);
+
+	root = json_object();
+	arr = json_array();
+	for (i = 0; i < errs->n; i++) {
+		e = json_object();
+		json_object_set_new(e, "code", json_string(errs->e[i].code));
+		json_object_set_new(e, "message",
+		    json_string(errs->e[i].message));
+		if (errs->e[i].field[0] != '\0')
+			json_object_set_new(e, "field",
+			    json_string(errs->e[i].field));
+		json_array_append_new(arr, e);
+	}
+	json_object_set_new(root, "errors", arr);
+	body = json_render_new(root, &len);
+	json_decref(root);
+	reply_json(req, (unsigned)status, body, len);
+	if (status == 401)
+		reply_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+}
+
+void
+reply_error(struct request *req, int status, const char *code,
+    const char *field, const char *fmt, ...)
+{
+	struct errors	errs;
+	char		msg[256];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	errors_init(&errs);
+	errors_add(&errs, status, code, field, "%s", msg);
+	reply_errors(req, &errs);
+}

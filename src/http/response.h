@@ -1,0 +1,29 @@
+/* Building responses. Every JSON body, success or error, leaves through
+ * here with the same headers; errors are rendered in exactly one place. */
+#ifndef EXPORTD_RESPONSE_H
+#define EXPORTD_RESPONSE_H
+
+#include <stddef.h>
+
+#include "http/request.h"
+#include "util/errors.h"
+
+/* A JSON body; takes ownership of body (freed with free()). */
+void	reply_json(struct request *, unsigned status, char *body, size_t len);
+/* A JSON body served from bytes the caller keeps alive until the reply
+ * is built (copied). */
+void	reply_json_copy(struct request *, unsigned status, const char *body,
+	    size_t len);
+/* No body (204, or HEAD). */
+void	reply_empty(struct request *, unsigned status);
+/* Render errors as {"errors":[{code,message,field}]} with the first
+ * error's status, plus the headers that status needs. */
+void	reply_errors(struct request *, const struct errors *);
+/* A single error. */
+void	reply_error(struct request *, int status, const char *code,
+	    const char *field, const char *fmt, ...)
+	    __attribute__((format(printf, 5, 6)));
+/* Add a header to the response built above. */
+void	reply_header(struct request *, const char *name, const char *value);
+
+#endif

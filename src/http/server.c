@@ -1,0 +1,417 @@
+/* libmicrohttpd glue. Every request passes the same checks in the same
+ * order: limits, route, auth, media type, handler; then one access-log
+ * line. Writes suspend the connection until the store has made them
+ * durable, so a server thread never blocks on a disk sync. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/token.h"
+#include "http/response.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "util/limits.h"
+#include "util/isotime.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+#define DRAIN_SECONDS 30
+
+const char *
+request_header(struct request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+request_query(struct request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+	    name);
+}
+
+/* Runs on a store thread once the write is durable or has failed. */
+static void
+request_write_done(struct store_write *w)
+{
+	struct request	*req = w->arg;
+
+	__atomic_store_n(&req->write_done, 1, __ATOMIC_RELEASE);
+	MHD_resume_connection(req->conn);
+}
+
+void
+request_write(struct request *req, void (*cont)(struct request *))
+{
+	req->resume = cont;
+	req->suspended = true;
+	req->write_done = 0;
+	req->write.arg = req;
+	req->write.done = request_write_done;
+	snprintf(req->write.account, sizeof(req->write.account), "%s",
+	    req->account);
+	MHD_suspend_connection(req->conn);
+	req->srv->store->ops->write_submit(req->srv->store, &req->write);
+}
+
+/* Copy the path, dropping one trailing slash ("/v1/exports/"). */
+static char *
+path_normalize(const char *url)
+{
+	size_t	len = strlen(url);
+
+	if (len > 1 && url[len - 1] == '/')
+		len--;
+	return xstrndup(url, len);
+}
+
+static struct request *
+request_new(struct server *srv, struct MHD_Connection *conn, const char *url,
+    const char *method)
+{
+	struct request	*req;
+	unsigned char	 rnd[8];
+	static const char hex[] = "0123456789abcdef";
+	int		 i;
+
+	req = xcalloc(1, sizeof(*req));
+	req->srv = srv;
+	req->conn = conn;
+	req->method_str = method;
+	req->method = router_method(method);
+	req->path = path_normalize(url);
+	req->start_us = isotime_mono_us();
+	crypto_random(rnd, sizeof(rnd));
+	for (i = 0; i < 8; i++) {
+		req->id[2 * i] = hex[rnd[i] >> 4];
+		req->id[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	buf_init(&req->body, srv->max_body);
+	return req;
+}
+
+static void
+request_free(struct request *req)
+{
+	if (req->free_state != NULL)
+		req->free_state(req->state);
+	export_row_free(&req->write.result);
+	router_params_free(req->params, req->nparams);
+	buf_free(&req->body);
+	if (req->resp != NULL)
+		MHD_destroy_response(req->resp);
+	free(req->path);
+	free(req);
+}
+
+/* Bearer token to account; 0 on success, else a 401 is set. */
+static int
+request_auth(struct request *req)
+{
+	struct store		*st = req->srv->store;
+	const char		*tok;
+	unsigned char		 hash[CRYPTO_SHA256LEN];
+	size_t			 len;
+	enum store_status	 rc;
+
+	if (token_from_header(request_header(req,
+	    MHD_HTTP_HEADER_AUTHORIZATION), &tok, &len) == -1) {
+		reply_error(req, 401, "unauthorized", NULL,
+		    "A valid bearer token is required "
+		    "(Authorization: Bearer <token>)");
+		return -1;
+	}
+	token_hash(tok, len, hash);
+	rc = st->ops->token_account(st, hash, req->account);
+	crypto_wipe(hash, sizeof(hash));
+	if (rc == STORE_OK)
+		return 0;
+	if (rc == STORE_NOT_FOUND)
+		reply_error(req, 401, "unauthorized", NULL,
+		    "The bearer token is not valid");
+	else {
+		reply_error(req, 503, "unavailable", NULL,
+		    "The store is unavailable; retry shortly");
+		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	}
+	return -1;
+}
+
+/* A body must be JSON: Content-Type absent or application/json with any
+ * parameters. */
+static int
+media_type_ok(const char *ct)
+{
+	size_t	n;
+
+	if (ct == NULL)
+		return 1;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	n = strcspn(ct, "; \t");
+	return n == strlen("application/json") &&
+	    strncasecmp(ct, "application/json", n) == 0;
+}
+
+/* The fixed sequence of checks, then the handler. */
+static void
+request_dispatch(struct request *req)
+{
+	struct server	*srv = req->srv;
+	char		 allow[96];
+	unsigned	 allowed;
+
+	if (req->body_too_large) {
+		reply_error(req, 413, "payload_too_large", NULL,
+		    "The request body is larger than %zu bytes",
+		    srv->max_body);
+		return;
+	}
+	switch (router_match(srv->routes, srv->nroutes, req->path,
+	    req->method, &req->route, req->params, &req->nparams, &allowed)) {
+	case ROUTER_NOT_FOUND:
+		reply_error(req, 404, "not_found", NULL,
+		    "No such resource: %s", "the path matches no endpoint");
+		return;
+	case ROUTER_BAD_METHOD:
+		router_allow(allowed, allow, sizeof(allow));
+		reply_error(req, 405, "method_not_allowed", NULL,
+		    "Method %s is not allowed here; allowed: %s",
+		    req->method == M_OTHER ? "used" : req->method_str, allow);
+		reply_header(req, MHD_HTTP_HEADER_ALLOW, allow);
+		return;
+	case ROUTER_OK:
+		break;
+	}
+	if ((req->route->flags & ROUTE_PUBLIC) == 0 && request_auth(req) == -1)
+		return;
+	if (req->body.len > 0 && (req->method & (M_POST | M_PUT | M_PATCH)) &&
+	    !media_type_ok(request_header(req,
+	    MHD_HTTP_HEADER_CONTENT_TYPE))) {
+		reply_error(req, 415, "unsupported_media_type", NULL,
+		    "Request bodies must be JSON (Content-Type: "
+		    "application/json)");
+		return;
+	}
+	req->route->handler(req);
+}
+
+/* Queue what the handler built; a handler that built nothing is a bug. */
+static enum MHD_Result
+request_queue(struct request *req)
+{
+	if (req->resp == NULL)
+		reply_error(req, 500, "internal_error", NULL,
+		    "Internal error");
+	if (__atomic_load_n(&req->srv->draining, __ATOMIC_ACQUIRE))
+		MHD_add_response_header(req->resp,
+		    MHD_HTTP_HEADER_CONNECTION, "close");
+	req->queued = true;
+	return MHD_queue_response(req->conn, req->status, req->resp);
+}
+
+/* Content-Length over the cap: answer before reading the body. */
+static int
+request_too_large(struct request *req)
+{
+	const char	*cl;
+	char		*end;
+	unsigned long long n;
+
+	cl = request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl == NULL)
+		return 0;
+	n = strtoull(cl, &end, 10);
+	return end != cl && n > req->srv->max_body;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct server	*srv = cls;
+	struct request	*req = *con_cls;
+
+	if (req == NULL) {
+		req = request_new(srv, conn, url, method);
+		*con_cls = req;
+		atomic_fetch_add(&srv->inflight, 1);
+		if (request_too_large(req)) {
+			req->body_too_large = true;
+			req->dispatched = true;
+			request_dispatch(req);
+			return request_queue(req);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		if (!req->queued && !req->body_too_large &&
+		    buf_add(&req->body, upload_data, *upload_data_size) == -1)
+			req->body_too_large = true;
+		req->has_body = true;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (req->queued)
+		return MHD_YES;
+	if (!req->dispatched) {
+		req->dispatched = true;
+		request_dispatch(req);
+	} else if (req->suspended) {
+		if (!__atomic_load_n(&req->write_done, __ATOMIC_ACQUIRE))
+			return MHD_YES;
+		req->suspended = false;
+		req->resume(req);
+	}
+	if (req->suspended)
+		return MHD_YES;
+	return request_queue(req);
+}
+
+/* The access-log line, then the request's memory. */
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct server	*srv = cls;
+	struct request	*req = *con_cls;
+	char		 path[512];
+
+	if (req == NULL)
+		return;
+	if (log_threshold >= LOG_INFO) {
+		log_escape(req->path, strlen(req->path), path, sizeof(path));
+		log_msg(LOG_INFO, "%s %s %u %zu %lldus id=%s%s", req->method_str,
+		    path, req->queued ? req->status : 0, req->resp_bytes,
+		    (long long)(isotime_mono_us() - req->start_us), req->id,
+		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
+		    " (not completed)");
+	}
+	request_free(req);
+	*con_cls = NULL;
+	atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char	msg[512];
+	size_t	n;
+
+	if (log_threshold < LOG_WARN)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_msg(LOG_WARN, "http: %s", msg);
+}
+
+/* HOST:PORT or [V6]:PORT into a socket address. */
+static int
+listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	struct addrinfo	 hints, *res = NULL;
+	char		*host, *port;
+	int		 rc;
+
+	host = xstrdup(listen);
+	if ((port = strrchr(host, ':')) == NULL) {
+		log_error("--listen wants HOST:PORT, not \"%s\"", listen);
+		free(host);
+		return -1;
+	}
+	*port++ = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &res);
+	if (rc != 0) {
+		log_error("--listen %s: %s", listen, gai_strerror(rc));
+		free(host);
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sl = res->ai_addrlen;
+	freeaddrinfo(res);
+	free(host);
+	return 0;
+}
+
+int
+server_start(struct server *srv, const struct server_options *o)
+{
+	struct sockaddr_storage		 ss;
+	socklen_t			 sl;
+	const union MHD_DaemonInfo	*info;
+	unsigned			 flags;
+	long				 ncpu;
+	unsigned			 threads = o->threads;
+
+	if (listen_parse(o->listen, &ss, &sl) == -1)
+		return -1;
+	if (threads == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = ncpu > 0 ? (unsigned)ncpu : 1;
+	}
+	srv->max_body = o->max_body;
+	srv->public_url = o->public_url != NULL && o->public_url[0] != '\0' ?
+	    xstrdup(o->public_url) : NULL;
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, o->timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_HEADERS * 4,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+	    MHD_OPTION_END);
+	if (srv->daemon == NULL) {
+		log_error("cannot listen on %s (address in use, or not an "
+		    "address of this machine?)", o->listen);
+		return -1;
+	}
+	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info != NULL ? info->port : 0;
+	return 0;
+}
+
+void
+server_stop(struct server *srv)
+{
+	struct timespec	ts = { 0, 10 * 1000 * 1000 };
+	int		i;
+
+	if (srv->daemon == NULL)
+		return;
+	atomic_store(&srv->draining, 1);
+	MHD_quiesce_daemon(srv->daemon);
+	for (i = 0; i < DRAIN_SECONDS * 100 &&
+	    atomic_load(&srv->inflight) > 0; i++)
+		nanosleep(&ts, NULL);
+	if (atomic_load(&srv->inflight) > 0)
+		log_warn("shutdown: %ld requests still in flight after %d s",
+		    (long)atomic_load(&srv->inflight), DRAIN_SECONDS);
+	MHD_stop_daemon(srv->daemon);
+	srv->daemon = NULL;
+	free(srv->public_url);
+	srv->public_url = NULL;
+}

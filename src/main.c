@@ -1,0 +1,415 @@
+/* exportd: subcommand dispatch. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "auth/token.h"
+#include "config.h"
+#include "crypto/crypto.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "util/isotime.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: exportd COMMAND [options]\n\n"
+	    "commands:\n"
+	    "  serve                      run the Export API server\n"
+	    "  token create --account NAME  make an API token (printed once)\n"
+	    "  token list                 list tokens (never their secrets)\n"
+	    "  token revoke ID            revoke a token at once\n"
+	    "  token init                 make a first token if there is none\n"
+	    "  migrate                    bring the database schema up to date\n"
+	    "\nexportd COMMAND --help shows a command's options.\n");
+}
+
+/* mkdir -p for the data directory, private to its owner. */
+static int
+mkdirs(const char *path)
+{
+	char	*p = xstrdup(path), *s;
+	int	 rc = 0;
+
+	for (s = p + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) == -1 && errno != EEXIST)
+			rc = -1;
+		*s = '/';
+	}
+	if (mkdir(p, 0700) == -1 && errno != EEXIST)
+		rc = -1;
+	if (rc == -1)
+		fprintf(stderr, "exportd: cannot create %s: %s\n", path,
+		    strerror(errno));
+	free(p);
+	return rc;
+}
+
+/* Parse 64 hex digits (surrounding white space allowed) into a key. */
+static int
+key_parse(const char *s, size_t len, unsigned char key[CRYPTO_KEYLEN])
+{
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' ||
+	    s[len - 1] == ' '))
+		len--;
+	while (len > 0 && (*s == ' ' || *s == '\n')) {
+		s++;
+		len--;
+	}
+	return len == 2 * CRYPTO_KEYLEN &&
+	    crypto_unhex(s, len, key, CRYPTO_KEYLEN) == CRYPTO_KEYLEN ? 0 : -1;
+}
+
+/* The secret key: EXPORTD_SECRET_KEY, else the key file, created 0600
+ * with a new random key on first start. */
+static int
+key_load(const struct config *c, unsigned char key[CRYPTO_KEYLEN])
+{
+	const char	*env = getenv("EXPORTD_SECRET_KEY");
+	char		*path, hex[2 * CRYPTO_KEYLEN + 2];
+	ssize_t		 n;
+	int		 fd, rc = -1;
+
+	if (env != NULL && *env != '\0') {
+		if (key_parse(env, strlen(env), key) == -1) {
+			fprintf(stderr, "exportd: EXPORTD_SECRET_KEY must be "
+			    "64 hex digits (32 bytes)\n");
+			return -1;
+		}
+		return 0;
+	}
+	path = config_key_path(c);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, hex, sizeof(hex) - 1);
+		close(fd);
+		if (n < 0 || key_parse(hex, (size_t)n, key) == -1) {
+			fprintf(stderr, "exportd: %s is not a secret key (64 "
+			    "hex digits)\n", path);
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	if (errno != ENOENT) {
+		fprintf(stderr, "exportd: cannot read %s: %s\n", path,
+		    strerror(errno));
+		goto out;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		fprintf(stderr, "exportd: cannot create %s: %s\n", path,
+		    strerror(errno));
+		goto out;
+	}
+	crypto_random(key, CRYPTO_KEYLEN);
+	for (n = 0; n < CRYPTO_KEYLEN; n++)
+		snprintf(hex + 2 * n, 3, "%02x", key[n]);
+	hex[2 * CRYPTO_KEYLEN] = '\n';
+	if (write(fd, hex, 2 * CRYPTO_KEYLEN + 1) != 2 * CRYPTO_KEYLEN + 1 ||
+	    fsync(fd) == -1) {
+		fprintf(stderr, "exportd: cannot write %s: %s\n", path,
+		    strerror(errno));
+		close(fd);
+		unlink(path);
+		goto out;
+	}
+	close(fd);
+	log_info("created secret key %s (back it up with the database)", path);
+	rc = 0;
+out:
+	crypto_wipe(hex, sizeof(hex));
+	free(path);
+	return rc;
+}
+
+/* Open the store named by the configuration, creating the data dir for
+ * the default SQLite file. */
+static struct store *
+open_store(const struct config *c)
+{
+	struct store	*s;
+	char		*url;
+
+	if ((c->db == NULL || c->db[0] == '\0') && mkdirs(c->data_dir) == -1)
+		return NULL;
+	url = config_db_url(c);
+	s = store_open(url);
+	if (s == NULL)
+		fprintf(stderr, "exportd: cannot open the store (see the "
+		    "messages above)\n");
+	free(url);
+	return s;
+}
+
+static int
+setup_log(const struct config *c)
+{
+	if (log_level_parse(c->log_level, &log_threshold) == -1) {
+		fprintf(stderr, "exportd: --log-level wants error, warn, info "
+		    "or debug\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	struct config		 c;
+	struct server		 srv;
+	struct server_options	 o;
+	sigset_t		 set;
+	int			 optind = 2, sig, rc = 1;
+
+	if ((sig = config_load(&c, CONFIG_SERVE | CONFIG_STORE, "serve", "",
+	    argc, argv, &optind)) != 0)
+		return sig == 1 ? 0 : 2;
+	if (argv[optind] != NULL) {
+		fprintf(stderr, "exportd serve: unexpected argument %s\n",
+		    argv[optind]);
+		goto out;
+	}
+	if (setup_log(&c) == -1)
+		goto out;
+	if (c.max_body < 1 || c.max_body > LIMIT_BODY_MAX) {
+		fprintf(stderr, "exportd serve: --max-body must be from 1 to "
+		    "%d\n", LIMIT_BODY_MAX);
+		goto out;
+	}
+	/* Signals go to the main thread's sigwait, never to server threads. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&srv, 0, sizeof(srv));
+	if ((srv.store = open_store(&c)) == NULL)
+		goto out;
+	if (key_load(&c, srv.key) == -1 || srv.store->ops->start(srv.store) ==
+	    -1)
+		goto close;
+	srv.routes = api_routes;
+	srv.nroutes = api_nroutes;
+	memset(&o, 0, sizeof(o));
+	o.listen = c.listen;
+	o.threads = (unsigned)c.threads;
+	o.max_body = (size_t)c.max_body;
+	o.max_connections = (unsigned)c.max_connections;
+	o.timeout = (unsigned)c.timeout;
+	o.public_url = c.public_url;
+	if (server_start(&srv, &o) == -1)
+		goto close;
+	log_info("exportd listening on %s (port %d), store %s",
+	    c.listen, srv.port, srv.store->ops->name);
+	do {
+		if (sigwait(&set, &sig) != 0)
+			break;
+	} while (sig != SIGINT && sig != SIGTERM);
+	log_info("shutting down: finishing requests in flight");
+	server_stop(&srv);
+	rc = 0;
+close:
+	store_close(srv.store);
+	crypto_wipe(srv.key, sizeof(srv.key));
+	if (rc == 0)
+		log_info("stopped cleanly");
+out:
+	config_free(&c);
+	return rc;
+}
+
+static int
+account_name_ok(const char *s)
+{
+	size_t	n = strlen(s), i;
+
+	if (n == 0 || n > LIMIT_ACCOUNT_NAME)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x21 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Make a token for an account (created if new) and print it last. */
+static int
+token_make(struct store *s, const char *account_name)
+{
+	char		 account[OID_HEXLEN + 1], id[OID_HEXLEN + 1];
+	char		 tok[TOKEN_HEXLEN + 1];
+	unsigned char	 hash[CRYPTO_SHA256LEN];
+
+	if (s->ops->account_ensure(s, account_name, account) != STORE_OK)
+		return -1;
+	token_new(tok, hash);
+	if (s->ops->token_insert(s, account, hash, id) != STORE_OK)
+		return -1;
+	printf("account: %s (%s)\nid: %s\n"
+	    "token (shown only now; store it safely):\n%s\n",
+	    account_name, account, id, tok);
+	fflush(stdout);
+	crypto_wipe(tok, sizeof(tok));
+	return 0;
+}
+
+static int
+cmd_token(int argc, char **argv)
+{
+	static const char usage_text[] =
+	    "create --account NAME | list | revoke ID | init";
+	struct config	 c;
+	struct store	*s = NULL;
+	struct token_row *rows;
+	const char	*sub;
+	char		 created[ISOTIME_LEN + 1], revoked[ISOTIME_LEN + 1];
+	int64_t		 n;
+	size_t		 nrows, i;
+	int		 optind = 2, rc = 1, st;
+
+	if ((st = config_load(&c, CONFIG_STORE | CONFIG_TOKEN, "token",
+	    usage_text, argc, argv, &optind)) != 0)
+		return st == 1 ? 0 : 2;
+	if (setup_log(&c) == -1)
+		goto out;
+	if ((sub = argv[optind]) == NULL) {
+		config_usage(stderr, CONFIG_STORE | CONFIG_TOKEN, "token",
+		    usage_text);
+		rc = 2;
+		goto out;
+	}
+	if (strcmp(sub, "create") == 0) {
+		if (c.account == NULL || !account_name_ok(c.account)) {
+			fprintf(stderr, "exportd token create: --account NAME "
+			    "is required (1 to %d visible characters)\n",
+			    LIMIT_ACCOUNT_NAME);
+			rc = 2;
+			goto out;
+		}
+		if ((s = open_store(&c)) == NULL || token_make(s, c.account) ==
+		    -1)
+			goto out;
+		rc = 0;
+	} else if (strcmp(sub, "list") == 0) {
+		if ((s = open_store(&c)) == NULL ||
+		    s->ops->token_list(s, &rows, &nrows) != STORE_OK)
+			goto out;
+		printf("%-24s  %-24s  %-24s  %-24s  %s\n", "ID", "ACCOUNT ID",
+		    "CREATED", "REVOKED", "ACCOUNT");
+		for (i = 0; i < nrows; i++) {
+			isotime_format(rows[i].created_ms, created);
+			if (rows[i].revoked_ms != 0)
+				isotime_format(rows[i].revoked_ms, revoked);
+			else
+				snprintf(revoked, sizeof(revoked), "-");
+			printf("%-24s  %-24s  %-24s  %-24s  %s\n", rows[i].id,
+			    rows[i].account, created, revoked,
+			    rows[i].account_name);
+		}
+		token_rows_free(rows, nrows);
+		rc = 0;
+	} else if (strcmp(sub, "revoke") == 0) {
+		if (argv[optind + 1] == NULL) {
+			fprintf(stderr, "exportd token revoke: which token? "
+			    "(an ID from exportd token list)\n");
+			rc = 2;
+			goto out;
+		}
+		if ((s = open_store(&c)) == NULL)
+			goto out;
+		switch (s->ops->token_revoke(s, argv[optind + 1])) {
+		case STORE_OK:
+			printf("revoked %s\n", argv[optind + 1]);
+			rc = 0;
+			break;
+		case STORE_NOT_FOUND:
+			fprintf(stderr, "exportd token revoke: no active token "
+			    "%s\n", argv[optind + 1]);
+			break;
+		default:
+			break;
+		}
+	} else if (strcmp(sub, "init") == 0) {
+		if ((s = open_store(&c)) == NULL ||
+		    s->ops->token_count(s, &n) != STORE_OK)
+			goto out;
+		if (n > 0) {
+			printf("exportd already has %lld active token(s); make "
+			    "another with: exportd token create --account "
+			    "NAME\n", (long long)n);
+			rc = 0;
+			goto out;
+		}
+		if (token_make(s, c.account != NULL ? c.account : "default") ==
+		    -1)
+			goto out;
+		rc = 0;
+	} else {
+		fprintf(stderr, "exportd token: unknown subcommand %s (want "
+		    "%s)\n", sub, usage_text);
+		rc = 2;
+	}
+out:
+	store_close(s);
+	config_free(&c);
+	return rc;
+}
+
+static int
+cmd_migrate(int argc, char **argv)
+{
+	struct config	 c;
+	struct store	*s;
+	int		 optind = 2, st;
+
+	if ((st = config_load(&c, CONFIG_STORE, "migrate", "", argc, argv,
+	    &optind)) != 0)
+		return st == 1 ? 0 : 2;
+	if (setup_log(&c) == -1 || (s = open_store(&c)) == NULL) {
+		config_free(&c);
+		return 1;
+	}
+	printf("schema is up to date\n");
+	store_close(s);
+	config_free(&c);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc, argv);
+	if (strcmp(argv[1], "token") == 0)
+		return cmd_token(argc, argv);
+	if (strcmp(argv[1], "migrate") == 0)
+		return cmd_migrate(argc, argv);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("exportd 0.1.0\n");
+		return 0;
+	}
+	fprintf(stderr, "exportd: unknown command %s\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

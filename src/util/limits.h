@@ -1,0 +1,19 @@
+/* Every cap on untrusted input, in one place. */
+#ifndef EXPORTD_LIMITS_H
+#define EXPORTD_LIMITS_H
+
+#define LIMIT_BODY_DEFAULT	1048576	/* request body, bytes (configurable) */
+#define LIMIT_BODY_MAX		67108864	/* largest --max-body accepted */
+#define LIMIT_JSON_DEPTH	64		/* nesting of objects and arrays */
+#define LIMIT_URL		8192		/* path plus query string, bytes */
+#define LIMIT_HEADERS		16384		/* all request headers, bytes */
+#define LIMIT_NAME		255		/* export name, characters */
+#define LIMIT_PAGE_DEFAULT	1000		/* list page size when none is asked */
+#define LIMIT_PAGE_MAX		1000		/* largest list page */
+#define LIMIT_ERRORS		50		/* errors reported in one response */
+#define LIMIT_CONNECTIONS	4096		/* open client connections */
+#define LIMIT_CONN_TIMEOUT	60		/* idle connection, seconds */
+#define LIMIT_ACCOUNT_NAME	128		/* account name, bytes */
+#define LIMIT_WRITE_BATCH	256		/* writes committed in one transaction */
+
+#endif

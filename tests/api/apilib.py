@@ -1,0 +1,562 @@
+"""Helpers shared by the exportd black-box API suite.
+
+Nothing here knows about pytest fixtures; conftest.py wires these into
+fixtures.  Tests import the constants and assertion helpers directly:
+
+    from apilib import HEX24, assert_errors, http_body
+"""
+
+import copy
+import json as jsonlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _binary_path():
+    raw = os.environ.get("EXPORTD_BIN") or "build/exportd"
+    p = Path(raw)
+    if not p.is_absolute():
+        p = REPO / p
+    return p
+
+
+BIN = _binary_path()
+EXTERNAL_URL = os.environ.get("EXPORTD_URL", "").rstrip("/")
+EXTERNAL_TOKEN = os.environ.get("EXPORTD_TOKEN", "")
+EXTERNAL = bool(EXTERNAL_URL and EXTERNAL_TOKEN)
+
+needs_binary = pytest.mark.skipif(
+    EXTERNAL, reason="needs the exportd binary, its CLI and data dir (external server in use)")
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
+
+HEX24 = re.compile(r"^[0-9a-f]{24}$")
+ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+API_ID = re.compile(r"^e[0-9a-f]{10}$")
+JSON_CT = "application/json; charset=utf-8"
+MASK = "******"
+
+# Syntactically valid connection ids (24 lowercase hex).  exportd has no
+# connection resource, so any well-formed id is acceptable.
+CONN_A = "5f0a1b2c3d4e5f6a7b8c9d0e"
+CONN_B = "6a1b2c3d4e5f6a7b8c9d0e1f"
+CONN_C = "7b2c3d4e5f6a7b8c9d0e1f2a"
+
+# The 14 adaptor types of export-model.md section 3.
+ADAPTOR_TYPES = [
+    "HTTPExport", "FTPExport", "AS2Export", "S3Export", "NetSuiteExport",
+    "SalesforceExport", "JDBCExport", "RDBMSExport", "MongodbExport",
+    "DynamodbExport", "WrapperExport", "SimpleExport", "WebhookExport",
+    "FileSystemExport",
+]
+CONNECTED_ADAPTORS = [a for a in ADAPTOR_TYPES if a not in ("SimpleExport", "WebhookExport")]
+
+# A plausible adaptor block for each adaptor that needs a connection.
+ADAPTOR_BLOCKS = {
+    "HTTPExport": {"http": {"method": "GET", "relativeURI": "/items"}},
+    "FTPExport": {"ftp": {"directoryPath": "/in"}, "file": {"type": "csv"}},
+    "AS2Export": {"as2": {}},
+    "S3Export": {"s3": {"region": "us-east-1", "bucket": "b"}, "file": {"type": "json"}},
+    "NetSuiteExport": {"netsuite": {"type": "restlet", "restlet": {"recordType": "customer", "searchId": "123"}}},
+    "SalesforceExport": {"salesforce": {"type": "soql", "soql": {"query": "SELECT Id FROM Account"}}},
+    "JDBCExport": {"jdbc": {"query": "SELECT 1"}},
+    "RDBMSExport": {"rdbms": {"query": "SELECT 1"}},
+    "MongodbExport": {"mongodb": {"collection": "orders", "method": "find"}},
+    "DynamodbExport": {"dynamodb": {
+        "region": "us-east-1", "tableName": "t", "method": "query",
+        "keyConditionExpression": "#k = :v",
+        "expressionAttributeNames": "{\"#k\":\"id\"}",
+        "expressionAttributeValues": "{\":v\":\"1\"}"}},
+    "WrapperExport": {"wrapper": {"function": "run"}},
+    "FileSystemExport": {"filesystem": {"directoryPath": "/in"}, "file": {"type": "csv"}},
+}
+
+MISSING = object()
+ANY = object()
+
+
+def unique(prefix="t"):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:12])
+
+
+def secret_value(tag="s"):
+    """A distinctive secret, easy to search for in files and logs."""
+    return "SeCrEt-%s-%s" % (tag, uuid.uuid4().hex)
+
+
+# --------------------------------------------------------------------------
+# Export bodies
+
+
+def http_body(name=None, **extra):
+    body = {
+        "name": name or unique("http"),
+        "adaptorType": "HTTPExport",
+        "_connectionId": CONN_A,
+        "http": {"method": "GET", "relativeURI": "/items"},
+    }
+    body.update(extra)
+    return body
+
+
+def adaptor_body(adaptor, name=None, **extra):
+    if adaptor == "WebhookExport":
+        body = webhook_body(name)
+        body["adaptorType"] = "WebhookExport"
+    elif adaptor == "SimpleExport":
+        body = simple_body(name)
+        body["adaptorType"] = "SimpleExport"
+    else:
+        body = {"name": name or unique(adaptor), "adaptorType": adaptor, "_connectionId": CONN_A}
+        body.update(copy.deepcopy(ADAPTOR_BLOCKS[adaptor]))
+    body.update(extra)
+    return body
+
+
+def webhook_body(name=None, webhook=None, **extra):
+    body = {
+        "name": name or unique("hook"),
+        "type": "webhook",
+        "webhook": webhook if webhook is not None else {"provider": "github"},
+    }
+    body.update(extra)
+    return body
+
+
+def simple_body(name=None, **extra):
+    body = {"name": name or unique("simple"), "type": "simple",
+            "simple": {"file": {"type": "csv"}}}
+    body.update(extra)
+    return body
+
+
+def netsuite_distributed_body(name=None, **extra):
+    body = {
+        "name": name or unique("nsd"),
+        "adaptorType": "NetSuiteExport",
+        "_connectionId": CONN_A,
+        "type": "distributed",
+        "netsuite": {"type": "distributed"},
+    }
+    body.update(extra)
+    return body
+
+
+def salesforce_distributed_body(name=None, **extra):
+    body = {
+        "name": name or unique("sfd"),
+        "adaptorType": "SalesforceExport",
+        "_connectionId": CONN_A,
+        "type": "distributed",
+        "salesforce": {"type": "distributed", "sObjectType": "Account"},
+    }
+    body.update(extra)
+    return body
+
+
+SERVER_FIELDS = ("_id", "createdAt", "lastModified", "apiIdentifier", "asynchronous", "_sourceId")
+
+
+def without_server_fields(doc):
+    return {k: v for k, v in doc.items() if k not in SERVER_FIELDS}
+
+
+def get_path(doc, dotted):
+    cur = doc
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return MISSING
+        cur = cur[part]
+    return cur
+
+
+def set_path(doc, dotted, value):
+    parts = dotted.split(".")
+    cur = doc
+    for part in parts[:-1]:
+        cur = cur.setdefault(part, {})
+    cur[parts[-1]] = value
+
+
+def del_path(doc, dotted):
+    parts = dotted.split(".")
+    cur = doc
+    for part in parts[:-1]:
+        cur = cur.get(part)
+        if not isinstance(cur, dict):
+            return
+    cur.pop(parts[-1], None)
+
+
+# --------------------------------------------------------------------------
+# Assertions
+
+
+def assert_json_ct(resp):
+    ct = resp.headers.get("Content-Type")
+    assert ct == JSON_CT, "Content-Type %r != %r (status %s, body %r)" % (
+        ct, JSON_CT, resp.status_code, resp.content[:300])
+
+
+def body_of(resp):
+    assert_json_ct(resp)
+    try:
+        return resp.json()
+    except ValueError:
+        raise AssertionError("response is not JSON: %r" % resp.content[:500])
+
+
+def assert_status(resp, status):
+    assert resp.status_code == status, "%s %s -> %s, expected %s; body: %r" % (
+        resp.request.method, resp.request.url, resp.status_code, status,
+        resp.content[:1000])
+
+
+def assert_errors(resp, status, expected):
+    """Assert an error response: exact status, JSON content type, body of the
+    form {"errors":[{code,message,field?}...]} with exactly the expected
+    (code, field) pairs.  field None = no field key; ANY = don't care."""
+    assert_status(resp, status)
+    body = body_of(resp)
+    assert isinstance(body, dict) and set(body) == {"errors"}, body
+    errs = body["errors"]
+    assert isinstance(errs, list) and errs, body
+    got = []
+    for e in errs:
+        assert isinstance(e, dict), body
+        assert set(e) <= {"code", "message", "field"}, e
+        assert isinstance(e.get("code"), str) and e["code"], e
+        assert isinstance(e.get("message"), str) and e["message"], e
+        if "field" in e:
+            assert isinstance(e["field"], str), e
+        got.append((e["code"], e.get("field")))
+    exp = list(expected)
+    remaining = list(got)
+    for code, field in exp:
+        for i, (gc, gf) in enumerate(remaining):
+            if gc == code and (field is ANY or gf == field):
+                del remaining[i]
+                break
+        else:
+            raise AssertionError("expected error (%r, %r) not in %r" % (
+                code, "ANY" if field is ANY else field, got))
+    assert not remaining, "unexpected extra errors %r (all: %r)" % (remaining, got)
+    return errs
+
+
+def assert_error(resp, status, code, field=None):
+    return assert_errors(resp, status, [(code, field)])
+
+
+def assert_no_body(resp):
+    assert resp.content == b"", "expected no body, got %r" % resp.content[:300]
+
+
+def assert_export_shape(doc):
+    """Server-managed fields present and well-formed."""
+    assert HEX24.match(doc.get("_id", "")), doc
+    assert API_ID.match(doc.get("apiIdentifier", "")), doc
+    assert ISO_MS.match(doc.get("createdAt", "")), doc
+    assert ISO_MS.match(doc.get("lastModified", "")), doc
+    assert doc.get("asynchronous") is True, doc
+    assert doc.get("adaptorType") in ADAPTOR_TYPES, doc
+
+
+def parse_link_next(resp):
+    """Return the rel="next" URL of the Link header, or None."""
+    link = resp.headers.get("Link")
+    if link is None:
+        return None
+    for part in re.finditer(r'<([^>]*)>\s*((?:;\s*[^;,]+)*)', link):
+        url, params = part.group(1), part.group(2)
+        if re.search(r';\s*rel\s*=\s*"?next"?', params):
+            return url
+    return None
+
+
+def allow_set(resp):
+    allow = resp.headers.get("Allow")
+    assert allow is not None, "405 without Allow header"
+    return {m.strip().upper() for m in allow.split(",") if m.strip()}
+
+
+# --------------------------------------------------------------------------
+# HTTP client
+
+
+class Api:
+    """requests.Session bound to a base URL and a bearer token."""
+
+    def __init__(self, base_url, token, account=None, info=None):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.account = account
+        self.info = info or {}
+        self.s = requests.Session()
+
+    def url(self, path):
+        if path.startswith("http://") or path.startswith("https://"):
+            return path
+        return self.base_url + path
+
+    def request(self, method, path, *, json=MISSING, data=None, headers=None,
+                token=MISSING, params=None, timeout=30, retry_429=True, **kw):
+        h = {}
+        tok = self.token if token is MISSING else token
+        if tok is not None:
+            h["Authorization"] = "Bearer " + tok
+        if json is not MISSING:
+            data = jsonlib.dumps(json).encode()
+            h["Content-Type"] = "application/json"
+        if headers:
+            h.update(headers)
+        for k in [k for k, v in h.items() if v is None]:
+            del h[k]
+        for _ in range(8):
+            resp = self.s.request(method, self.url(path), data=data, headers=h,
+                                  params=params, timeout=timeout,
+                                  allow_redirects=False, **kw)
+            if resp.status_code != 429 or not retry_429:
+                return resp
+            try:
+                wait = float(resp.headers.get("Retry-After", "1"))
+            except ValueError:
+                wait = 1.0
+            time.sleep(min(max(wait, 0.05), 3.0))
+        return resp
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    # Convenience wrappers asserting success -------------------------------
+
+    def create(self, body):
+        r = self.post("/v1/exports", json=body)
+        assert_status(r, 201)
+        return body_of(r)
+
+    def fetch(self, export_id):
+        r = self.get("/v1/exports/" + export_id)
+        assert_status(r, 200)
+        return body_of(r)
+
+    def replace(self, export_id, body, **kw):
+        r = self.put("/v1/exports/" + export_id, json=body, **kw)
+        assert_status(r, 200)
+        return body_of(r)
+
+    def list_all(self, path="/v1/exports", max_pages=100):
+        """Follow Link rel=next; return (items, responses)."""
+        items, resps = [], []
+        url = path
+        for _ in range(max_pages):
+            r = self.get(url)
+            resps.append(r)
+            if r.status_code == 204:
+                assert_no_body(r)
+                break
+            assert_status(r, 200)
+            page = body_of(r)
+            assert isinstance(page, list)
+            items.extend(page)
+            url = parse_link_next(r)
+            if url is None:
+                break
+        else:
+            raise AssertionError("too many pages")
+        return items, resps
+
+
+# --------------------------------------------------------------------------
+# Server process management
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def sanitizer_hits(text):
+    return [m for m in SANITIZER_MARKERS if m in text]
+
+
+class Server:
+    """One exportd process (restartable) on a data dir."""
+
+    def __init__(self, data_dir, log_dir, max_body=None, threads=None, extra_args=()):
+        self.data_dir = Path(data_dir)
+        self.log_dir = Path(log_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.max_body = max_body
+        self.threads = threads
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.port = None
+        self.runs = 0
+        self.log_files = []
+        self.tokens = []           # every token created through the CLI
+        self.cli_outputs = []      # stderr of CLI runs, checked for sanitizers
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def _argv(self, port):
+        argv = [str(BIN), "serve", "--listen", "127.0.0.1:%d" % port,
+                "--data-dir", str(self.data_dir)]
+        if self.max_body is not None:
+            argv += ["--max-body", str(self.max_body)]
+        if self.threads is not None:
+            argv += ["--threads", str(self.threads)]
+        return argv + self.extra_args
+
+    def start(self, timeout=20.0):
+        assert self.proc is None, "already running"
+        if not BIN.exists():
+            raise RuntimeError("exportd binary not found at %s (set EXPORTD_BIN)" % BIN)
+        last = ""
+        for _attempt in range(3):
+            port = free_port()
+            self.runs += 1
+            err_path = self.log_dir / ("stderr.%d.log" % self.runs)
+            out_path = self.log_dir / ("stdout.%d.log" % self.runs)
+            self.log_files += [err_path, out_path]
+            with open(err_path, "wb") as ef, open(out_path, "wb") as of:
+                proc = subprocess.Popen(self._argv(port), stdout=of, stderr=ef,
+                                        stdin=subprocess.DEVNULL, cwd=str(REPO))
+            self.proc, self.port = proc, port
+            if self._wait_ready(timeout):
+                return self
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            last = err_path.read_text(errors="replace")[-2000:]
+            self.proc = None
+        raise RuntimeError("exportd did not become ready; stderr tail:\n" + last)
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                r = requests.get(self.url + "/v1/health", timeout=2)
+                if r.status_code == 200 and r.json() == {"status": "ok"}:
+                    return True
+            except (requests.RequestException, ValueError):
+                pass
+            time.sleep(0.05)
+        return False
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=20.0):
+        """Signal the server by PID, wait, return its exit code."""
+        assert self.proc is not None, "not running"
+        proc = self.proc
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                self.proc = None
+                raise AssertionError("exportd did not exit within %ss of signal %s" % (timeout, sig))
+        self.proc = None
+        return proc.returncode
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    def restart(self):
+        rc = self.stop()
+        self.start()
+        return rc
+
+    def stderr_text(self):
+        parts = []
+        for p in self.log_files:
+            if p.name.startswith("stderr") and p.exists():
+                parts.append(p.read_text(errors="replace"))
+        return "".join(parts)
+
+    def all_output_text(self):
+        parts = [p.read_text(errors="replace") for p in self.log_files if p.exists()]
+        return "".join(parts) + "".join(self.cli_outputs)
+
+    def sanitizer_report(self):
+        text = self.all_output_text()
+        hits = sanitizer_hits(text)
+        if not hits:
+            return None
+        idx = min(text.find(h) for h in hits)
+        return "sanitizer report (%s):\n%s" % (", ".join(hits), text[max(0, idx - 500): idx + 4000])
+
+    # CLI --------------------------------------------------------------
+
+    def cli(self, *args, check=True):
+        argv = [str(BIN)] + list(args) + ["--data-dir", str(self.data_dir)]
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                            stdin=subprocess.DEVNULL, cwd=str(REPO))
+        self.cli_outputs.append(cp.stderr)
+        if check:
+            assert cp.returncode == 0, "%s -> rc %s\nstdout: %s\nstderr: %s" % (
+                argv, cp.returncode, cp.stdout, cp.stderr)
+        return cp
+
+    def create_token(self, account):
+        cp = self.cli("token", "create", "--account", account)
+        lines = [l for l in cp.stdout.splitlines() if l.strip()]
+        assert lines, "token create printed nothing"
+        token = lines[-1].strip()
+        assert token and " " not in token, "last line is not a bare token: %r" % lines[-1]
+        m = re.search(r"^\s*id:\s*([0-9a-f]{24})\s*$", cp.stdout, re.M)
+        assert m, "no 'id: <24 hex>' line in token create output:\n" + cp.stdout
+        earlier = "\n".join(lines[:-1])
+        self.tokens.append(token)
+        return {"token": token, "id": m.group(1), "stdout": cp.stdout,
+                "description": earlier, "account": account}
+
+    def api(self, account=None, token_info=None):
+        if token_info is None:
+            token_info = self.create_token(account or unique("acct"))
+        return Api(self.url, token_info["token"], account=token_info["account"], info=token_info)
+
+
+def data_dir_bytes(data_dir):
+    """Every file of the data dir, as {name: bytes}."""
+    out = {}
+    for p in Path(data_dir).rglob("*"):
+        if p.is_file():
+            try:
+                out[str(p.relative_to(data_dir))] = p.read_bytes()
+            except FileNotFoundError:
+                pass
+    return out
