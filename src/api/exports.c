@@ -14,6 +14,7 @@
 #include "http/response.h"
 #include "http/server.h"
 #include "model/export.h"
+#include "model/project.h"
 #include "util/isotime.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -122,12 +123,19 @@ path_id(struct request *req, char id[OID_HEXLEN + 1])
 	return 0;
 }
 
+/* The strong validator of a stored revision: id and revision. */
 static void
-reply_etag(struct request *req, int64_t rev)
+etag_format(const char *id, int64_t rev, char *out, size_t outsz)
 {
-	char	etag[32];
+	snprintf(out, outsz, "\"%s-%" PRId64 "\"", id, rev);
+}
 
-	snprintf(etag, sizeof(etag), "\"%" PRId64 "\"", rev);
+static void
+reply_etag(struct request *req, const char *id, int64_t rev)
+{
+	char	etag[64];
+
+	etag_format(id, rev, etag, sizeof(etag));
 	reply_header(req, MHD_HTTP_HEADER_ETAG, etag);
 }
 
@@ -135,13 +143,13 @@ reply_etag(struct request *req, int64_t rev)
  * representation; weak tags never match; a malformed list matches
  * nothing. */
 static int
-etag_matches(const char *h, int64_t rev)
+etag_matches(const char *h, const char *id, int64_t rev)
 {
-	char		 want[32];
+	char		 want[64];
 	const char	*p = h, *q;
 	size_t		 wl;
 
-	snprintf(want, sizeof(want), "\"%" PRId64 "\"", rev);
+	etag_format(id, rev, want, sizeof(want));
 	wl = strlen(want);
 	for (;;) {
 		while (*p == ' ' || *p == '\t' || *p == ',')
@@ -169,7 +177,7 @@ etag_matches(const char *h, int64_t rev)
 static int
 precondition(struct xstate *x, const struct export_row *cur)
 {
-	if (x->if_match == NULL || etag_matches(x->if_match, cur->rev))
+	if (x->if_match == NULL || etag_matches(x->if_match, cur->id, cur->rev))
 		return 0;
 	errors_add(&x->errs, 412, "conflict", NULL,
 	    "The export has changed since it was read (If-Match does not "
@@ -314,7 +322,7 @@ reply_row(struct request *req, unsigned status)
 
 	reply_json(req, status, r->body, r->body_len);
 	r->body = NULL;
-	reply_etag(req, r->rev);
+	reply_etag(req, r->id, r->rev);
 }
 
 /* ---- GET /v1/exports/{id} ---- */
@@ -336,7 +344,7 @@ exports_get(struct request *req)
 	}
 	reply_json(req, 200, row.body, row.body_len);
 	row.body = NULL;
-	reply_etag(req, row.rev);
+	reply_etag(req, row.id, row.rev);
 	export_row_free(&row);
 }
 
@@ -583,7 +591,7 @@ exports_distributed_get(struct request *req)
 	else
 		body = xstrdup("{}"), len = 2;
 	reply_json(req, 200, body, len);
-	reply_etag(req, row.rev);
+	reply_etag(req, row.id, row.rev);
 out:
 	json_decref(doc);
 	export_row_free(&row);
@@ -639,7 +647,7 @@ distributed_done(struct request *req)
 		return;
 	reply_json(req, 200, x->reply, x->reply_len);
 	x->reply = NULL;
-	reply_etag(req, req->write.result.rev);
+	reply_etag(req, req->write.result.id, req->write.result.rev);
 }
 
 void
@@ -803,18 +811,29 @@ exports_clone(struct request *req)
 /* ---- GET /v1/exports ---- */
 
 struct page {
-	struct buf	 out;
-	int64_t		 n;
+	struct buf		 out;
+	int64_t			 n;
+	struct projection	 proj;
 };
 
+/* Stored bytes go out as they are; only a projection parses them. */
 static int
 page_add(void *arg, int64_t seq, const char *body, size_t len)
 {
 	struct page	*p = arg;
+	char		*s;
+	size_t		 n;
 
 	if (p->n++ > 0)
 		buf_addc(&p->out, ',');
-	buf_add(&p->out, body, len);
+	if (p->proj.mode == PROJECT_NONE) {
+		buf_add(&p->out, body, len);
+		return 0;
+	}
+	if ((s = project_apply(&p->proj, body, len, &n)) == NULL)
+		return -1;
+	buf_add(&p->out, s, n);
+	free(s);
 	return 0;
 }
 
@@ -828,7 +847,7 @@ query_number(struct request *req, const char *name, int64_t def,
 	long long	 n;
 
 	*out = def;
-	if (v == NULL || *v == '\0')
+	if (v == NULL)
 		return 0;
 	errno = 0;
 	n = strtoll(v, &end, 10);
@@ -843,8 +862,10 @@ query_number(struct request *req, const char *name, int64_t def,
 	return 0;
 }
 
+/* Query parameters the next page's link carries over. */
 static const char *const filter_params[] = {
 	"adaptorType", "type", "_connectionId", "_integrationId", "name",
+	"include", "exclude",
 };
 
 /* Percent-encode a query value (RFC 3986 unreserved kept). */
@@ -906,19 +927,19 @@ exports_list(struct request *req)
 	enum store_status	 rc;
 	int64_t			 limit, skip, after, last;
 	bool			 more;
-	char			*link;
+	char			*link, err[160];
 
-	if (request_query(req, "include") != NULL &&
-	    request_query(req, "exclude") != NULL) {
-		reply_error(req, 400, "invalid_query_params", NULL,
-		    "Please provide either include or exclude param in the "
-		    "request query and not both.");
-		return;
-	}
+	memset(&p, 0, sizeof(p));
 	if (query_number(req, "limit", LIMIT_PAGE_DEFAULT, 1, &limit) == -1 ||
 	    query_number(req, "skip", 0, 0, &skip) == -1 ||
 	    query_number(req, "after", 0, 0, &after) == -1)
 		return;
+	if (project_parse(&p.proj, request_query(req, "include"),
+	    request_query(req, "exclude"), err, sizeof(err)) == -1) {
+		project_free(&p.proj);
+		reply_error(req, 400, "invalid_query_params", NULL, "%s", err);
+		return;
+	}
 	if (limit > LIMIT_PAGE_MAX)
 		limit = LIMIT_PAGE_MAX;
 	f.adaptor_type = request_query(req, "adaptorType");
@@ -926,11 +947,11 @@ exports_list(struct request *req)
 	f.connection_id = request_query(req, "_connectionId");
 	f.integration_id = request_query(req, "_integrationId");
 	f.name = request_query(req, "name");
-	memset(&p, 0, sizeof(p));
 	buf_init(&p.out, 0);
 	buf_addc(&p.out, '[');
 	rc = st->ops->export_list(st, req->account, &f, after, skip, limit,
 	    page_add, &p, &more, &last);
+	project_free(&p.proj);
 	if (rc != STORE_OK) {
 		buf_free(&p.out);
 		api_store_failure(req, rc, "Export");

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +17,7 @@
 
 #define CRYPTO_SEAL_VERSION 0x01
 #define CRYPTO_CHUNK (1 << 30)
-/* INT_MAX without <limits.h>, which src/limits.h shadows under -Isrc. */
-#define CRYPTO_INT_MAX ((size_t)((unsigned)-1 >> 1))
+#define CRYPTO_INT_MAX ((size_t)INT_MAX)
 
 static void	crypto_fatal(const char *) __attribute__((noreturn));
 static int	crypto_hexval(int);

@@ -23,6 +23,7 @@
 #include "util/xmalloc.h"
 
 #define DRAIN_SECONDS 30
+#define DISCARD_MAX (64ULL * 1024 * 1024)	/* bytes read to drop a body */
 
 const char *
 request_header(struct request *req, const char *name)
@@ -210,18 +211,24 @@ request_queue(struct request *req)
 	if (req->resp == NULL)
 		reply_error(req, 500, "internal_error", NULL,
 		    "Internal error");
-	if (__atomic_load_n(&req->srv->draining, __ATOMIC_ACQUIRE))
+	if (req->body_too_large ||
+	    __atomic_load_n(&req->srv->draining, __ATOMIC_ACQUIRE))
 		MHD_add_response_header(req->resp,
 		    MHD_HTTP_HEADER_CONNECTION, "close");
 	req->queued = true;
 	return MHD_queue_response(req->conn, req->status, req->resp);
 }
 
-/* Content-Length over the cap: answer before reading the body. */
+/* Content-Length over the cap. Most clients send the whole body before
+ * they read a response, and a reply sent earlier reaches them as a reset
+ * connection; so a body up to DISCARD_MAX is read and dropped and the 413
+ * comes after it. A client that waits for "100 Continue", or a body past
+ * DISCARD_MAX, gets the 413 at once. Returns 0 (fits), 1 (read and
+ * drop), or 2 (answer now). */
 static int
 request_too_large(struct request *req)
 {
-	const char	*cl;
+	const char	*cl, *expect;
 	char		*end;
 	unsigned long long n;
 
@@ -229,7 +236,13 @@ request_too_large(struct request *req)
 	if (cl == NULL)
 		return 0;
 	n = strtoull(cl, &end, 10);
-	return end != cl && n > req->srv->max_body;
+	if (end == cl || n <= req->srv->max_body)
+		return 0;
+	expect = request_header(req, MHD_HTTP_HEADER_EXPECT);
+	if ((expect != NULL && strcasecmp(expect, "100-continue") == 0) ||
+	    n > DISCARD_MAX)
+		return 2;
+	return 1;
 }
 
 static enum MHD_Result
@@ -244,11 +257,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		req = request_new(srv, conn, url, method);
 		*con_cls = req;
 		atomic_fetch_add(&srv->inflight, 1);
-		if (request_too_large(req)) {
+		switch (request_too_large(req)) {
+		case 2:
 			req->body_too_large = true;
 			req->dispatched = true;
 			request_dispatch(req);
 			return request_queue(req);
+		case 1:
+			req->body_too_large = true;
+			break;
 		}
 		return MHD_YES;
 	}

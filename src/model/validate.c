@@ -77,18 +77,18 @@ static const struct rule rules[] = {
 	  NULL },
 
 	/* type blocks */
-	{ "delta", V_OBJECT, NULL, NOLIMIT, "delta", NULL, NULL, true, false,
+	{ "delta", V_OBJECT, NULL, NOLIMIT, "delta", NULL, NULL, false, false,
 	  NULL },
 	{ "delta.dateField", V_STRING, NULL, 1, 0, "delta", NULL, http_only,
 	  true, false, NULL },
 	{ "delta.dateField", V_ANY, NULL, NOLIMIT, NULL, http_only, NULL,
 	  false, true, "delta.dateField is not valid on an HTTPExport: use "
 	  "{{lastExportDateTime}} in the relative URI or body" },
-	{ "test", V_OBJECT, NULL, NOLIMIT, "test", NULL, NULL, true, false,
+	{ "test", V_OBJECT, NULL, NOLIMIT, "test", NULL, NULL, false, false,
 	  NULL },
 	{ "test.limit", V_INT, NULL, 1, 100, "test", NULL, NULL, true, false,
 	  NULL },
-	{ "once", V_OBJECT, NULL, NOLIMIT, "once", NULL, NULL, true, false,
+	{ "once", V_OBJECT, NULL, NOLIMIT, "once", NULL, NULL, false, false,
 	  NULL },
 	{ "once.booleanField", V_STRING, NULL, 1, 0, "once", NULL, NULL,
 	  true, false, NULL },
@@ -200,8 +200,12 @@ check_value(const struct rule *r, const json_t *v, struct errors *errs)
 	json_int_t	 i;
 
 	if (!kind_ok(r->kind, v)) {
-		errors_add(errs, 422, "invalid_field", r->path,
-		    "%s must be %s", r->path, kind_name(r->kind));
+		if (r->enums != NULL && r->message != NULL)
+			errors_add(errs, 422, "invalid_field", r->path, "%s",
+			    r->message);
+		else
+			errors_add(errs, 422, "invalid_field", r->path,
+			    "%s must be %s", r->path, kind_name(r->kind));
 		return;
 	}
 	if (r->enums != NULL && !in_list(r->enums, json_string_value(v))) {

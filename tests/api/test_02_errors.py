@@ -173,7 +173,31 @@ def test_body_at_default_limit_is_accepted(api):
     assert_status(api.delete("/v1/exports/" + e["_id"]), 204)
 
 
+def test_413_sent_before_body_is_read(api):
+    """An announced oversize body is refused with a complete 413 response."""
+    import socket
+    from urllib.parse import urlparse
+    u = urlparse(api.base_url)
+    s = socket.create_connection((u.hostname, u.port), timeout=10)
+    try:
+        s.sendall(("POST /v1/exports HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Bearer %s\r\n"
+                   "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                   % (u.hostname, u.port, api.token, MIB + 1)).encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    head = data.split(b"\r\n", 1)[0]
+    assert head.startswith(b"HTTP/1.1 413"), data[:300]
+
+
 def test_body_over_default_limit_is_413(api):
+    """Through a real client that sends the whole body first: the 413 must
+    reach it (a server that closes without draining resets the connection)."""
     r = api.post("/v1/exports", data=_body_of_size(MIB + 1), headers=JSON_HDR)
     assert_error(r, 413, "payload_too_large")
     e = api.create(http_body())

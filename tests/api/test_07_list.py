@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from apilib import (ANY, CONN_A, CONN_B, MASK, assert_errors, assert_no_body, assert_status,
+from apilib import (ANY, Api, CONN_A, CONN_B, MASK, assert_errors, assert_no_body, assert_status,
                     body_of, http_body, netsuite_distributed_body, parse_link_next,
-                    secret_value, webhook_body)
+                    secret_value, unique, webhook_body)
 
 BIG = 2500
 
@@ -239,7 +239,6 @@ def big(server):
     Returns (api, created docs, send/receive times per id)."""
     if server is None:
         pytest.skip("needs fresh accounts")
-    from apilib import unique
     acct = unique("big")
     apis = [server.api(acct) for _ in range(4)]
     workers = 8
@@ -248,7 +247,7 @@ def big(server):
     lock = threading.Lock()
 
     def work(w):
-        a = apis[w % 4].__class__(apis[w % 4].base_url, apis[w % 4].token)
+        a = Api(apis[w % 4].base_url, apis[w % 4].token)
         mine = []
         for i in range(w, BIG, workers):
             t0 = time.monotonic()

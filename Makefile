@@ -1,0 +1,75 @@
+# exportd: the two commands a user needs are `make run` and `make test`.
+# Everything else is here for developers and CI.
+
+SHELL      := /bin/bash
+PREFIX     ?= /usr/local
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+DATA_DIR   ?= ./var
+LISTEN     ?= 127.0.0.1:8080
+PYTHON     ?= /usr/bin/python3
+
+# Debian packages for building, running and testing.
+DEPS_BUILD := gcc pkg-config meson ninja-build libmicrohttpd-dev libjansson-dev \
+              libsqlite3-dev libssl-dev
+DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl
+DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
+
+.PHONY: all deps build build-asan run test unit api clean install
+
+all: build
+
+# Install what is missing, and only that (needs root and apt-get).
+deps:
+	@missing=$$(for p in $(DEPS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=debugoptimized
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# The test build: AddressSanitizer and UndefinedBehaviorSanitizer, warnings
+# as errors.
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) --buildtype=debug -Db_sanitize=address,undefined \
+	  -Db_lundef=false -Dwerror=true
+
+build-asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+# Run the server with the embedded SQLite store in $(DATA_DIR); the first
+# run creates an account and prints its token.
+run: deps build
+	@$(BUILD)/exportd token init --data-dir $(DATA_DIR)
+	@echo
+	@echo "Try:  curl -H 'Authorization: Bearer <token>' http://$(LISTEN)/v1/exports"
+	@echo
+	exec $(BUILD)/exportd serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+export ASAN_OPTIONS  := detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+
+# Every test: C unit tests and the API suite, both on the sanitizer build.
+test: deps build build-asan
+	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
+	EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTHON) -m pytest -q -p no:cacheprovider tests/api
+
+unit: build-asan
+	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
+
+api: build-asan
+	EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTHON) -m pytest -q -p no:cacheprovider tests/api
+
+install: build
+	install -D -m 0755 $(BUILD)/exportd $(DESTDIR)$(PREFIX)/bin/exportd
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
