@@ -17,6 +17,8 @@ struct config {
 	long	 max_body;
 	long	 max_connections;
 	long	 timeout;
+	long	 rate_burst;
+	long	 rate_per_second;
 	char	*account;	/* token create */
 };
 

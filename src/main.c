@@ -210,6 +210,8 @@ cmd_serve(int argc, char **argv)
 	o.max_connections = (unsigned)c.max_connections;
 	o.timeout = (unsigned)c.timeout;
 	o.public_url = c.public_url;
+	o.rate_burst = c.rate_burst;
+	o.rate_per_second = c.rate_per_second;
 	if (server_start(&srv, &o) == -1)
 		goto close;
 	log_info("exportd listening on %s (port %d), store %s",

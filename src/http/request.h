@@ -42,6 +42,7 @@ struct request {
 	int			 nparams;
 
 	char			 account[OID_HEXLEN + 1];	/* after auth */
+	uint64_t		 token_key;	/* rate-limit key, after auth */
 
 	/* A write in flight: the handler's continuation runs on resume. */
 	struct store_write	 write;

@@ -130,6 +130,7 @@ request_auth(struct request *req)
 		return -1;
 	}
 	token_hash(tok, len, hash);
+	memcpy(&req->token_key, hash, sizeof(req->token_key));
 	rc = st->ops->token_account(st, hash, req->account);
 	crypto_wipe(hash, sizeof(hash));
 	if (rc == STORE_OK)
@@ -142,6 +143,22 @@ request_auth(struct request *req)
 		    "The store is unavailable; retry shortly");
 		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	}
+	return -1;
+}
+
+/* One request from the token's bucket; 0, or -1 after a 429. */
+static int
+request_rate_limit(struct request *req)
+{
+	long	wait;
+	char	secs[24];
+
+	if ((wait = ratelimit_take(&req->srv->rl, req->token_key)) == 0)
+		return 0;
+	reply_error(req, 429, "rate_limited", NULL,
+	    "Too many requests. Retry after %ld seconds.", wait);
+	snprintf(secs, sizeof(secs), "%ld", wait);
+	reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, secs);
 	return -1;
 }
 
@@ -191,8 +208,10 @@ request_dispatch(struct request *req)
 	case ROUTER_OK:
 		break;
 	}
-	if ((req->route->flags & ROUTE_PUBLIC) == 0 && request_auth(req) == -1)
-		return;
+	if ((req->route->flags & ROUTE_PUBLIC) == 0) {
+		if (request_auth(req) == -1 || request_rate_limit(req) == -1)
+			return;
+	}
 	if (req->body.len > 0 && (req->method & (M_POST | M_PUT | M_PATCH)) &&
 	    !media_type_ok(request_header(req,
 	    MHD_HTTP_HEADER_CONTENT_TYPE))) {
@@ -385,6 +404,8 @@ server_start(struct server *srv, const struct server_options *o)
 		threads = ncpu > 0 ? (unsigned)ncpu : 1;
 	}
 	srv->max_body = o->max_body;
+	ratelimit_init(&srv->rl, o->rate_burst, o->rate_per_second, NULL,
+	    NULL);
 	srv->public_url = o->public_url != NULL && o->public_url[0] != '\0' ?
 	    xstrdup(o->public_url) : NULL;
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
@@ -431,4 +452,5 @@ server_stop(struct server *srv)
 	srv->daemon = NULL;
 	free(srv->public_url);
 	srv->public_url = NULL;
+	ratelimit_free(&srv->rl);
 }

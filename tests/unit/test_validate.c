@@ -44,13 +44,10 @@ expect_doc(const json_t *doc, const char *want, struct errors *errs)
 	char		 got[2048], wantbuf[1024], *tok, *save;
 	size_t		 nwant = 0, i;
 	int		 rc;
-	const char	*label;
 
 	errors_init(errs);
 	rc = export_validate(doc, errs);
 	describe(errs, got, sizeof(got));
-	label = json_dumps(doc, JSON_COMPACT) ? "" : "";
-	(void)label;
 	cr_assert_eq(rc, want[0] == '\0' ? 0 : -1, "rc %d, errors [%s], "
 	    "want [%s]", rc, got, want);
 	snprintf(wantbuf, sizeof(wantbuf), "%s", want);
