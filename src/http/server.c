@@ -312,6 +312,29 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	return request_queue(req);
 }
 
+/* Copy a path for the log with any secret in it hidden: the URL token of
+ * a webhook listener (/v1/exports/{id}/{token}/data). */
+static void
+path_redact(const char *path, char *out, size_t outsz)
+{
+	char	 copy[512];
+	char	*seg[6], *save = NULL, *t;
+	int	 n = 0;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	for (t = strtok_r(copy, "/", &save); t != NULL && n < 6;
+	    t = strtok_r(NULL, "/", &save))
+		seg[n++] = t;
+	if (n == 5 && strcmp(seg[0], "v1") == 0 &&
+	    strcmp(seg[1], "exports") == 0 && strcmp(seg[4], "data") == 0) {
+		snprintf(out, outsz, "/v1/exports/%s/***/data", seg[2]);
+		log_escape(out, strlen(out), copy, sizeof(copy));
+		snprintf(out, outsz, "%s", copy);
+		return;
+	}
+	log_escape(path, strlen(path), out, outsz);
+}
+
 /* The access-log line, then the request's memory. */
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -324,7 +347,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req == NULL)
 		return;
 	if (log_threshold >= LOG_INFO) {
-		log_escape(req->path, strlen(req->path), path, sizeof(path));
+		path_redact(req->path, path, sizeof(path));
 		log_msg(LOG_INFO, "%s %s %u %zu %lldus id=%s%s", req->method_str,
 		    path, req->queued ? req->status : 0, req->resp_bytes,
 		    (long long)(isotime_mono_us() - req->start_us), req->id,

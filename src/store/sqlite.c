@@ -45,6 +45,14 @@ static const char *const migrations[] = {
 	"  integration_id TEXT,"
 	"  name TEXT);"
 	"CREATE INDEX exports_account_seq ON exports(account_id, seq);",
+	/* 2: an index per list filter, each ordered for keyset paging */
+	"CREATE INDEX exports_adaptor ON exports(account_id, adaptor_type, seq);"
+	"CREATE INDEX exports_type ON exports(account_id, type, seq);"
+	"CREATE INDEX exports_connection ON exports(account_id, connection_id,"
+	"  seq);"
+	"CREATE INDEX exports_integration ON exports(account_id,"
+	"  integration_id, seq);"
+	"CREATE INDEX exports_name ON exports(account_id, name, seq);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -65,11 +73,6 @@ static const char *const stmt_sql[Q_COUNT] = {
 	    " FROM exports WHERE id = ?1 AND account_id = ?2",
 	[Q_EXPORT_LIST] =
 	    "SELECT seq, body FROM exports WHERE account_id = ?1 AND seq > ?2"
-	    " AND (?5 IS NULL OR adaptor_type = ?5)"
-	    " AND (?6 IS NULL OR type = ?6)"
-	    " AND (?7 IS NULL OR connection_id = ?7)"
-	    " AND (?8 IS NULL OR integration_id = ?8)"
-	    " AND (?9 IS NULL OR name = ?9)"
 	    " ORDER BY seq LIMIT ?3 OFFSET ?4",
 	[Q_EXPORT_INSERT] =
 	    "INSERT INTO exports (id, account_id, api_identifier, rev, body,"
@@ -87,10 +90,17 @@ static const char *const stmt_sql[Q_COUNT] = {
 	    " AND revoked_ms IS NULL",
 };
 
+/* List filters: column names, in the order of struct store_filter. */
+#define NFILTERS 5
+static const char *const filter_columns[NFILTERS] = {
+	"adaptor_type", "type", "connection_id", "integration_id", "name",
+};
+
 /* One connection with its prepared statements; used by one thread. */
 struct conn {
 	sqlite3		*db;
 	sqlite3_stmt	*stmt[Q_COUNT];
+	sqlite3_stmt	*list[1 << NFILTERS];	/* by filter mask, on demand */
 	struct conn	*next;		/* registry of all connections */
 };
 
@@ -154,6 +164,8 @@ conn_free(struct conn *c)
 		return;
 	for (i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(c->stmt[i]);
+	for (i = 0; i < (1 << NFILTERS); i++)
+		sqlite3_finalize(c->list[i]);
 	sqlite3_close(c->db);
 	free(c);
 }
@@ -394,6 +406,35 @@ bind_opt(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
+/* The list statement for a set of filters: an equality per filter on
+ * indexed columns, so every combination pages by index. */
+static sqlite3_stmt *
+list_stmt(struct conn *c, unsigned mask)
+{
+	char	sql[512];
+	size_t	len;
+	int	i;
+
+	if (mask == 0)
+		return c->stmt[Q_EXPORT_LIST];
+	if (c->list[mask] != NULL)
+		return c->list[mask];
+	len = (size_t)snprintf(sql, sizeof(sql), "SELECT seq, body FROM exports"
+	    " WHERE account_id = ?1 AND seq > ?2");
+	for (i = 0; i < NFILTERS; i++)
+		if (mask & (1u << i))
+			len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+			    " AND %s = ?%d", filter_columns[i], 5 + i);
+	snprintf(sql + len, sizeof(sql) - len, " ORDER BY seq LIMIT ?3"
+	    " OFFSET ?4");
+	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &c->list[mask], NULL) != SQLITE_OK) {
+		sq_log(c->db, "prepare list");
+		return NULL;
+	}
+	return c->list[mask];
+}
+
 static enum store_status
 sq_export_list(struct store *s, const char *account,
     const struct store_filter *f, int64_t after, int64_t skip, int64_t limit,
@@ -402,23 +443,33 @@ sq_export_list(struct store *s, const char *account,
 	struct conn		*c;
 	sqlite3_stmt		*st;
 	enum store_status	 ret = STORE_OK;
+	const char		*vals[NFILTERS];
 	int64_t			 n = 0, seq;
-	int			 rc;
+	unsigned		 mask = 0;
+	int			 rc, i;
 
 	*more = false;
 	*last_seq = 0;
 	if ((c = conn_get(s)) == NULL)
 		return STORE_UNAVAILABLE;
-	st = c->stmt[Q_EXPORT_LIST];
+	vals[0] = f->adaptor_type;
+	vals[1] = f->type;
+	vals[2] = f->connection_id;
+	vals[3] = f->integration_id;
+	vals[4] = f->name;
+	for (i = 0; i < NFILTERS; i++)
+		if (vals[i] != NULL)
+			mask |= 1u << i;
+	if ((st = list_stmt(c, mask)) == NULL)
+		return STORE_ERROR;
 	sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, after);
 	sqlite3_bind_int64(st, 3, limit + 1);
 	sqlite3_bind_int64(st, 4, skip);
-	bind_opt(st, 5, f->adaptor_type);
-	bind_opt(st, 6, f->type);
-	bind_opt(st, 7, f->connection_id);
-	bind_opt(st, 8, f->integration_id);
-	bind_opt(st, 9, f->name);
+	for (i = 0; i < NFILTERS; i++)
+		if (vals[i] != NULL)
+			sqlite3_bind_text(st, 5 + i, vals[i], -1,
+			    SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == limit) {
 			*more = true;
@@ -426,8 +477,10 @@ sq_export_list(struct store *s, const char *account,
 		}
 		seq = sqlite3_column_int64(st, 0);
 		if (cb(arg, seq, (const char *)sqlite3_column_text(st, 1),
-		    (size_t)sqlite3_column_bytes(st, 1)) == -1)
+		    (size_t)sqlite3_column_bytes(st, 1)) == -1) {
+			ret = STORE_ERROR;
 			break;
+		}
 		*last_seq = seq;
 		n++;
 	}

@@ -101,7 +101,7 @@ def secret_value(tag="s"):
 
 def http_body(name=None, **extra):
     body = {
-        "name": name or unique("http"),
+        "name": name if name is not None else unique("http"),
         "adaptorType": "HTTPExport",
         "_connectionId": CONN_A,
         "http": {"method": "GET", "relativeURI": "/items"},
@@ -118,7 +118,7 @@ def adaptor_body(adaptor, name=None, **extra):
         body = simple_body(name)
         body["adaptorType"] = "SimpleExport"
     else:
-        body = {"name": name or unique(adaptor), "adaptorType": adaptor, "_connectionId": CONN_A}
+        body = {"name": name if name is not None else unique(adaptor), "adaptorType": adaptor, "_connectionId": CONN_A}
         body.update(copy.deepcopy(ADAPTOR_BLOCKS[adaptor]))
     body.update(extra)
     return body
@@ -126,7 +126,7 @@ def adaptor_body(adaptor, name=None, **extra):
 
 def webhook_body(name=None, webhook=None, **extra):
     body = {
-        "name": name or unique("hook"),
+        "name": name if name is not None else unique("hook"),
         "type": "webhook",
         "webhook": webhook if webhook is not None else {"provider": "github"},
     }
@@ -135,7 +135,7 @@ def webhook_body(name=None, webhook=None, **extra):
 
 
 def simple_body(name=None, **extra):
-    body = {"name": name or unique("simple"), "type": "simple",
+    body = {"name": name if name is not None else unique("simple"), "type": "simple",
             "simple": {"file": {"type": "csv"}}}
     body.update(extra)
     return body
@@ -143,7 +143,7 @@ def simple_body(name=None, **extra):
 
 def netsuite_distributed_body(name=None, **extra):
     body = {
-        "name": name or unique("nsd"),
+        "name": name if name is not None else unique("nsd"),
         "adaptorType": "NetSuiteExport",
         "_connectionId": CONN_A,
         "type": "distributed",
@@ -155,7 +155,7 @@ def netsuite_distributed_body(name=None, **extra):
 
 def salesforce_distributed_body(name=None, **extra):
     body = {
-        "name": name or unique("sfd"),
+        "name": name if name is not None else unique("sfd"),
         "adaptorType": "SalesforceExport",
         "_connectionId": CONN_A,
         "type": "distributed",
