@@ -653,17 +653,44 @@ distributed_done(struct request *req)
 void
 exports_distributed_put(struct request *req)
 {
-	struct xstate	*x;
-	json_t		*block;
-	char		 id[OID_HEXLEN + 1];
+	struct store		*st = req->srv->store;
+	struct export_row	 row;
+	struct xstate		*x;
+	enum store_status	 rc;
+	json_t			*block;
+	const char		*path;
+	char			 id[OID_HEXLEN + 1];
 
 	if (path_id(req, id) == -1)
 		return;
+	if ((rc = st->ops->export_get(st, req->account, id, &row)) !=
+	    STORE_OK) {
+		api_store_failure(req, rc, "Export");
+		return;
+	}
+	x = xstate_new(req);
+	/* type and adaptorType as read decide the block; the write checks
+	 * type again in case it changed since. */
+	x->doc = json_object();
+	if (row.type != NULL)
+		json_object_set_new(x->doc, "type", json_string(row.type));
+	if (row.adaptor_type != NULL)
+		json_object_set_new(x->doc, "adaptorType",
+		    json_string(row.adaptor_type));
+	export_row_free(&row);
+	if ((path = distributed_path(x->doc, &x->errs)) == NULL) {
+		reply_errors(req, &x->errs);
+		return;
+	}
 	if ((block = api_body_object(req)) == NULL)
 		return;
-	x = xstate_new(req);
 	x->block = block;
 	export_strip_nulls(block);
+	if (export_validate_distributed(json_string_value(json_object_get(
+	    x->doc, "adaptorType")), block, &x->errs) == -1) {
+		reply_errors(req, &x->errs);
+		return;
+	}
 	req->write.kind = STORE_UPDATE;
 	memcpy(req->write.id, id, sizeof(id));
 	req->write.mutate = distributed_mutate;

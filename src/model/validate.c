@@ -1,114 +1,15 @@
-/* Validation of the export document: one table of field rules read by one
- * validator. A rule names a dot path, the JSON kind it must have, an
- * optional enum or bounds, and when it is required or forbidden (by
- * adaptorType and type). Every failing field is reported. */
+/* The validator: reads the rule table (rules.c) and reports every failing
+ * field of a document at once, one error per field, with its dot path. */
+#include <ctype.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "model/export.h"
+#include "model/rules.h"
 #include "util/json.h"
 #include "util/oid.h"
-
-enum vkind { V_ANY, V_STRING, V_INT, V_BOOL, V_OBJECT, V_ARRAY, V_OID };
-
-struct rule {
-	const char		*path;
-	enum vkind		 kind;
-	const char *const	*enums;		/* NULL-terminated, or NULL */
-	long			 min, max;	/* int value or string length */
-	const char		*when_type;	/* applies only for this type */
-	const char *const	*adaptors;	/* applies only for these */
-	const char *const	*not_adaptors;	/* ... and not for these */
-	bool			 required;	/* else: checked when present */
-	bool			 forbidden;
-	const char		*message;	/* for enum failures */
-};
-
-static const char *const type_values[] = {
-	"delta", "once", "test", "tranlinedelta", "simple", "blob", "webhook",
-	"distributed", "stream", NULL,
-};
-static const char *const adaptor_values[] = {
-	"HTTPExport", "FTPExport", "AS2Export", "S3Export", "NetSuiteExport",
-	"SalesforceExport", "JDBCExport", "RDBMSExport", "MongodbExport",
-	"DynamodbExport", "WrapperExport", "SimpleExport", "WebhookExport",
-	"FileSystemExport", NULL,
-};
-static const char *const no_connection[] = {
-	"WebhookExport", "SimpleExport", NULL,
-};
-static const char *const webhook_only[] = { "WebhookExport", NULL };
-static const char *const http_only[] = { "HTTPExport", NULL };
-static const char *const webhook_type[] = { "webhook", NULL };
-static const char *const simple_only[] = { "SimpleExport", NULL };
-static const char *const simple_type[] = { "simple", NULL };
-
-#define NOLIMIT 0, 0
-
-static const struct rule rules[] = {
-	{ "name", V_STRING, NULL, 1, LIMIT_NAME, NULL, NULL, NULL, true,
-	  false, NULL },
-	{ "adaptorType", V_STRING, adaptor_values, NOLIMIT, NULL, NULL, NULL,
-	  true, false, "Invalid adaptorType" },
-	{ "type", V_STRING, type_values, NOLIMIT, NULL, NULL, NULL, false,
-	  false, NULL },
-	{ "type", V_STRING, webhook_type, NOLIMIT, NULL, webhook_only, NULL,
-	  true, false, "type must be webhook on a WebhookExport" },
-	{ "type", V_STRING, simple_type, NOLIMIT, NULL, simple_only, NULL,
-	  true, false, "type must be simple on a SimpleExport" },
-	{ "_connectionId", V_OID, NULL, NOLIMIT, NULL, NULL, no_connection,
-	  true, false, NULL },
-	{ "_connectionId", V_ANY, NULL, NOLIMIT, NULL, webhook_only, NULL,
-	  false, true, "_connectionId is not allowed on a WebhookExport" },
-	{ "_connectionId", V_OID, NULL, NOLIMIT, NULL, simple_only, NULL,
-	  false, false, NULL },
-	{ "_integrationId", V_OID, NULL, NOLIMIT, NULL, NULL, NULL, false,
-	  false, NULL },
-	{ "description", V_STRING, NULL, 0, 10240, NULL, NULL, NULL, false,
-	  false, NULL },
-	{ "pageSize", V_INT, NULL, 1, 0, NULL, NULL, NULL, false, false,
-	  NULL },
-	{ "isLookup", V_BOOL, NULL, NOLIMIT, NULL, NULL, NULL, false, false,
-	  NULL },
-	{ "oneToMany", V_BOOL, NULL, NOLIMIT, NULL, NULL, NULL, false, false,
-	  NULL },
-	{ "hooks", V_OBJECT, NULL, NOLIMIT, NULL, NULL, NULL, false, false,
-	  NULL },
-
-	/* type blocks */
-	{ "delta", V_OBJECT, NULL, NOLIMIT, "delta", NULL, NULL, false, false,
-	  NULL },
-	{ "delta.dateField", V_STRING, NULL, 1, 0, "delta", NULL, http_only,
-	  true, false, NULL },
-	{ "delta.dateField", V_ANY, NULL, NOLIMIT, NULL, http_only, NULL,
-	  false, true, "delta.dateField is not valid on an HTTPExport: use "
-	  "{{lastExportDateTime}} in the relative URI or body" },
-	{ "test", V_OBJECT, NULL, NOLIMIT, "test", NULL, NULL, false, false,
-	  NULL },
-	{ "test.limit", V_INT, NULL, 1, 100, "test", NULL, NULL, true, false,
-	  NULL },
-	{ "once", V_OBJECT, NULL, NOLIMIT, "once", NULL, NULL, false, false,
-	  NULL },
-	{ "once.booleanField", V_STRING, NULL, 1, 0, "once", NULL, NULL,
-	  true, false, NULL },
-	{ "webhook", V_OBJECT, NULL, NOLIMIT, "webhook", NULL, NULL, true,
-	  false, NULL },
-	{ "simple", V_OBJECT, NULL, NOLIMIT, "simple", NULL, NULL, true,
-	  false, NULL },
-
-	/* secrets are strings */
-	{ "webhook.key", V_STRING, NULL, NOLIMIT, NULL, NULL, NULL, false,
-	  false, NULL },
-	{ "webhook.token", V_STRING, NULL, NOLIMIT, NULL, NULL, NULL, false,
-	  false, NULL },
-	{ "webhook.password", V_STRING, NULL, NOLIMIT, NULL, NULL, NULL,
-	  false, false, NULL },
-	{ "distributed", V_OBJECT, NULL, NOLIMIT, NULL, NULL, NULL, false,
-	  false, NULL },
-	{ "distributed.bearerToken", V_STRING, NULL, NOLIMIT, NULL, NULL,
-	  NULL, false, false, NULL },
-};
 
 static bool
 in_list(const char *const *list, const char *s)
@@ -119,77 +20,150 @@ in_list(const char *const *list, const char *s)
 	return false;
 }
 
-/* Value at path; *reachable is false when a parent exists but is not an
- * object (then the parent's own rule reports it). */
+/* Value at path; *reachable is false when an ancestor exists but is not
+ * an object (then the ancestor's own rule reports it). */
 static json_t *
 lookup(const json_t *doc, const char *path, bool *reachable)
 {
-	char		 buf[160];
-	const char	*dot;
-	json_t		*parent;
+	const char	*p = path, *d;
+	const json_t	*cur = doc;
+	char		 seg[160];
 
 	*reachable = true;
-	if ((dot = strrchr(path, '.')) == NULL)
-		return json_object_get(doc, path);
-	snprintf(buf, sizeof(buf), "%.*s", (int)(dot - path), path);
-	parent = json_path_get(doc, buf);
-	if (parent == NULL) {
-		/* an intermediate might exist with the wrong kind */
-		const char *p = buf, *d;
-		const json_t *cur = doc;
-		char seg[160];
-
-		while (cur != NULL) {
-			d = strchrnul(p, '.');
-			snprintf(seg, sizeof(seg), "%.*s", (int)(d - p), p);
-			cur = json_object_get(cur, seg);
-			if (cur != NULL && !json_is_object(cur)) {
-				*reachable = false;
-				return NULL;
-			}
-			if (*d == '\0')
-				break;
-			p = d + 1;
+	for (;;) {
+		d = strchrnul(p, '.');
+		snprintf(seg, sizeof(seg), "%.*s", (int)(d - p), p);
+		cur = json_object_get(cur, seg);
+		if (*d == '\0' || cur == NULL)
+			return (json_t *)cur;
+		if (!json_is_object(cur)) {
+			*reachable = false;
+			return NULL;
 		}
-		return NULL;
+		p = d + 1;
 	}
-	if (!json_is_object(parent)) {
-		*reachable = false;
-		return NULL;
-	}
-	return json_object_get(parent, dot + 1);
 }
 
 static const char *
 kind_name(enum vkind k)
 {
 	switch (k) {
-	case V_STRING:	return "a string";
-	case V_INT:	return "an integer";
-	case V_BOOL:	return "a boolean";
-	case V_OBJECT:	return "an object";
-	case V_ARRAY:	return "an array";
-	case V_OID:	return "a 24-character hex ObjectId";
-	case V_ANY:	break;
+	case V_STRING:		return "a string";
+	case V_INT:		return "an integer";
+	case V_NUMBER:		return "a number";
+	case V_BOOL:		return "a boolean";
+	case V_OBJECT:		return "an object";
+	case V_ARRAY:		return "an array";
+	case V_OID:		return "a 24-character hex ObjectId";
+	case V_STRINGS:		return "an array of strings";
+	case V_NAMEVALUES:	return "an array of {name, value} objects";
+	case V_DATETIME:	return "an ISO 8601 date-time";
+	case V_ANY:		break;
 	}
 	return "a value";
 }
 
 static bool
-kind_ok(enum vkind k, const json_t *v)
+digits(const char *s, int n)
 {
-	switch (k) {
+	int	i;
+
+	for (i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* YYYY-MM-DDTHH:MM[:SS[.fff…]](Z|±HH:MM), or a bare date. */
+static bool
+datetime_ok(const char *s)
+{
+	if (strlen(s) < 10 || !digits(s, 4) || s[4] != '-' ||
+	    !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2))
+		return false;
+	s += 10;
+	if (*s == '\0')
+		return true;
+	if ((*s != 'T' && *s != ' ') || !digits(s + 1, 2) || s[3] != ':' ||
+	    !digits(s + 4, 2))
+		return false;
+	s += 6;
+	if (*s == ':') {
+		if (!digits(s + 1, 2))
+			return false;
+		s += 3;
+		if (*s == '.') {
+			for (s++; isdigit((unsigned char)*s); s++)
+				;
+		}
+	}
+	if (*s == 'Z')
+		return s[1] == '\0';
+	if (*s == '+' || *s == '-')
+		return digits(s + 1, 2) && s[3] == ':' && digits(s + 4, 2) &&
+		    s[6] == '\0';
+	return *s == '\0';
+}
+
+static bool
+kind_ok(const struct rule *r, const json_t *v)
+{
+	json_t	*e;
+	size_t	 i;
+
+	switch (r->kind) {
 	case V_ANY:	return true;
 	case V_STRING:	return json_is_string(v);
 	case V_INT:	return json_is_integer(v);
+	case V_NUMBER:	return json_is_number(v);
 	case V_BOOL:	return json_is_boolean(v);
 	case V_OBJECT:	return json_is_object(v);
 	case V_ARRAY:	return json_is_array(v);
 	case V_OID:	return json_is_string(v) &&
 			    oid_valid(json_string_value(v),
 			    json_string_length(v));
+	case V_DATETIME: return json_is_string(v) &&
+			    datetime_ok(json_string_value(v));
+	case V_STRINGS:
+		if (!json_is_array(v))
+			return false;
+		json_array_foreach(v, i, e)
+			if (!json_is_string(e) || (r->enums != NULL &&
+			    !in_list(r->enums, json_string_value(e))))
+				return false;
+		return true;
+	case V_NAMEVALUES:
+		if (!json_is_array(v))
+			return false;
+		json_array_foreach(v, i, e)
+			if (!json_is_object(e) ||
+			    !json_is_string(json_object_get(e, "name")))
+				return false;
+		return true;
 	}
 	return false;
+}
+
+/* One invalid_field error: the rule's fixed message, or this one. */
+static void
+add(struct errors *errs, const struct rule *r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+add(struct errors *errs, const struct rule *r, const char *fmt, ...)
+{
+	char	msg[256];
+	va_list	ap;
+
+	if (r->message != NULL) {
+		errors_add(errs, 422, "invalid_field", r->path, "%s",
+		    r->message);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	errors_add(errs, 422, "invalid_field", r->path, "%s", msg);
 }
 
 /* Check one present value against its rule. */
@@ -199,73 +173,88 @@ check_value(const struct rule *r, const json_t *v, struct errors *errs)
 	size_t		 n;
 	json_int_t	 i;
 
-	if (!kind_ok(r->kind, v)) {
-		if (r->enums != NULL && r->message != NULL)
-			errors_add(errs, 422, "invalid_field", r->path, "%s",
-			    r->message);
+	if (!kind_ok(r, v)) {
+		if (r->kind == V_STRINGS && r->enums != NULL &&
+		    json_is_array(v))
+			add(errs, r, "%s has a value that is not allowed",
+			    r->path);
 		else
-			errors_add(errs, 422, "invalid_field", r->path,
-			    "%s must be %s", r->path, kind_name(r->kind));
+			add(errs, r, "%s must be %s", r->path,
+			    kind_name(r->kind));
 		return;
 	}
-	if (r->enums != NULL && !in_list(r->enums, json_string_value(v))) {
-		if (r->message != NULL)
-			errors_add(errs, 422, "invalid_field", r->path, "%s",
-			    r->message);
-		else
-			errors_add(errs, 422, "invalid_field", r->path,
-			    "Invalid %s", r->path);
+	if (r->check != NULL && !r->check(v)) {
+		add(errs, r, "%s is invalid", r->path);
+		return;
+	}
+	if (r->enums != NULL && r->kind == V_STRING &&
+	    !in_list(r->enums, json_string_value(v))) {
+		add(errs, r, "Invalid %s", r->path);
 		return;
 	}
 	if (r->kind == V_STRING && (r->min > 0 || r->max > 0)) {
 		n = json_utf8_length(json_string_value(v),
 		    json_string_length(v));
 		if ((long)n < r->min)
-			errors_add(errs, 422, "invalid_field", r->path,
-			    "%s must not be empty", r->path);
+			add(errs, r, "%s must not be empty", r->path);
 		else if (r->max > 0 && (long)n > r->max)
-			errors_add(errs, 422, "invalid_field", r->path,
-			    "%s must be at most %ld characters", r->path,
-			    r->max);
+			add(errs, r, "%s must be at most %ld characters",
+			    r->path, r->max);
 	}
-	if (r->kind == V_INT) {
+	if (r->kind == V_INT && (r->min != 0 || r->max != 0)) {
 		i = json_integer_value(v);
-		if (i < r->min || (r->max > 0 && i > r->max)) {
-			if (r->max > 0)
-				errors_add(errs, 422, "invalid_field", r->path,
-				    "%s must be an integer from %ld to %ld",
-				    r->path, r->min, r->max);
-			else
-				errors_add(errs, 422, "invalid_field", r->path,
-				    "%s must be an integer of at least %ld",
-				    r->path, r->min);
-		}
+		if (r->max != 0 && (i < r->min || i > r->max))
+			add(errs, r, "%s must be an integer from %ld to %ld",
+			    r->path, r->min, r->max);
+		else if (i < r->min)
+			add(errs, r, "%s must be an integer of at least %ld",
+			    r->path, r->min);
 	}
 }
 
-/* Whether the rule applies to this document. */
+/* Whether the rule applies to this document. Rules that depend on the
+ * adaptor wait for a valid adaptorType. */
 static bool
-rule_applies(const struct rule *r, const char *adaptor, const char *type)
+rule_applies(const struct rule *r, const json_t *doc, const char *adaptor,
+    const char *type)
 {
-	if (r->when_type != NULL && (type == NULL ||
-	    strcmp(r->when_type, type) != 0))
+	const json_t	*w;
+	bool		 reachable;
+
+	if (r->types != NULL && !in_list(r->types, type))
+		return false;
+	if (r->not_types != NULL && in_list(r->not_types, type))
+		return false;
+	if ((r->adaptors != NULL || r->not_adaptors != NULL) && adaptor == NULL)
 		return false;
 	if (r->adaptors != NULL && !in_list(r->adaptors, adaptor))
 		return false;
 	if (r->not_adaptors != NULL && in_list(r->not_adaptors, adaptor))
 		return false;
+	if (r->when_path != NULL) {
+		w = lookup(doc, r->when_path, &reachable);
+		if (w == NULL)
+			return r->when_absent && reachable;
+		if (in_list(r->when_values, "*"))
+			return true;
+		return json_is_string(w) &&
+		    in_list(r->when_values, json_string_value(w));
+	}
 	return true;
 }
 
-/* Whether a path already has an error (one error per field). */
+/* Whether a path or one of its ancestors already has an error. */
 static bool
 reported(const struct errors *errs, const char *path)
 {
-	size_t	i;
+	size_t	i, n;
 
-	for (i = 0; i < errs->n; i++)
-		if (strcmp(errs->e[i].field, path) == 0)
+	for (i = 0; i < errs->n; i++) {
+		n = strlen(errs->e[i].field);
+		if (n > 0 && strncmp(errs->e[i].field, path, n) == 0 &&
+		    (path[n] == '\0' || path[n] == '.'))
 			return true;
+	}
 	return false;
 }
 
@@ -279,18 +268,17 @@ export_validate(const json_t *doc, struct errors *errs)
 	size_t			 i, before = errs->n;
 
 	adaptor = json_string_value(json_object_get(doc, "adaptorType"));
-	if (adaptor != NULL && !in_list(adaptor_values, adaptor))
+	for (i = 0; adaptor != NULL && i < EXPORT_NADAPTORS; i++)
+		if (strcmp(adaptor, export_adaptor_types[i]) == 0)
+			break;
+	if (i == EXPORT_NADAPTORS)
 		adaptor = NULL;
 	type = json_string_value(json_object_get(doc, "type"));
-	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
-		r = &rules[i];
-		if (!rule_applies(r, adaptor, type) || reported(errs, r->path))
+	for (i = 0; i < export_nrules; i++) {
+		r = &export_rules[i];
+		if (!rule_applies(r, doc, adaptor, type) ||
+		    reported(errs, r->path))
 			continue;
-		if (r->adaptors != NULL || r->not_adaptors != NULL) {
-			/* adaptor-dependent rules wait for a valid adaptor */
-			if (adaptor == NULL)
-				continue;
-		}
 		v = lookup(doc, r->path, &reachable);
 		if (!reachable)
 			continue;
@@ -314,10 +302,36 @@ int
 export_validate_distributed(const char *adaptor, const json_t *block,
     struct errors *errs)
 {
+	const struct rule	*r;
+	const char		*prefix;
+	json_t			*doc, *v;
+	bool			 reachable;
+	size_t			 k, first = errs->n, plen;
+
 	if (!json_is_object(block)) {
 		errors_add(errs, 400, "invalid_json", NULL,
 		    "The body must be a JSON object");
 		return -1;
 	}
-	return 0;
+	/* Check the block where it lives in the export, with the export's
+	 * rules for that place; report paths relative to the block. */
+	prefix = strcmp(adaptor, "NetSuiteExport") == 0 ?
+	    "netsuite.distributed" : "salesforce.distributed";
+	plen = strlen(prefix);
+	doc = json_object();
+	json_path_set_new(doc, prefix, json_incref((json_t *)block));
+	for (k = 0; k < export_nrules; k++) {
+		r = &export_rules[k];
+		if (strncmp(r->path, prefix, plen) != 0 ||
+		    r->path[plen] != '.' || reported(errs, r->path))
+			continue;
+		v = lookup(doc, r->path, &reachable);
+		if (v != NULL && reachable)
+			check_value(r, v, errs);
+	}
+	json_decref(doc);
+	for (k = first; k < errs->n; k++)
+		memmove(errs->e[k].field, errs->e[k].field + plen + 1,
+		    strlen(errs->e[k].field + plen + 1) + 1);
+	return errs->n > first ? -1 : 0;
 }
