@@ -16,7 +16,7 @@ void	token_new(char out[TOKEN_HEXLEN + 1], unsigned char hash[CRYPTO_SHA256LEN])
 void	token_hash(const char *token, size_t len,
 	    unsigned char hash[CRYPTO_SHA256LEN]);
 /* Find the credential in an Authorization header value: scheme "Bearer"
- * (any case), one or more spaces, then 1 to TOKEN_MAXLEN token68
+ * (any case), one or more spaces or tabs, then 1 to TOKEN_MAXLEN token68
  * characters. Returns 0 and sets *tok and *len, or -1. */
 int	token_from_header(const char *value, const char **tok, size_t *len);
 

@@ -34,11 +34,11 @@ router_allow(unsigned methods, char *out, size_t outsz)
 	out[0] = '\0';
 	if (methods & M_GET)
 		methods |= M_HEAD;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (i = 0; i < sizeof(names) / sizeof(names[0]) && len < outsz; i++) {
 		if ((methods & (1u << i)) == 0)
 			continue;
-		len += (size_t)snprintf(out + len, len < outsz ? outsz - len : 0,
-		    "%s%s", len > 0 ? ", " : "", names[i]);
+		len += (size_t)snprintf(out + len, outsz - len, "%s%s",
+		    len > 0 ? ", " : "", names[i]);
 	}
 }
 

@@ -102,6 +102,8 @@ expect_message(const char *s, const char *field, const char *msg)
 		"\"_connectionId\":\"" OID "\""
 #define WH	"\"name\":\"n\",\"adaptorType\":\"WebhookExport\"," \
 		"\"type\":\"webhook\""
+/* the smallest webhook block: verification by token */
+#define WHB	"\"webhook\":{\"verify\":\"token\"}"
 
 /* ---- valid documents ---- */
 
@@ -110,7 +112,8 @@ Test(validate, valid_minimal)
 	expect("{\"name\":\"n\",\"adaptorType\":\"WebhookExport\","
 	    "\"type\":\"webhook\",\"webhook\":{\"verify\":\"token\"}}", "");
 	expect("{\"name\":\"n\",\"adaptorType\":\"WebhookExport\","
-	    "\"type\":\"webhook\",\"webhook\":{}}", "");
+	    "\"type\":\"webhook\",\"webhook\":{\"provider\":\"github\"}}",
+	    "");
 	expect("{\"name\":\"n\",\"adaptorType\":\"SimpleExport\","
 	    "\"type\":\"simple\",\"simple\":{}}", "");
 	expect("{" HTTP "}", "");
@@ -118,20 +121,11 @@ Test(validate, valid_minimal)
 	    "\"_connectionId\":\"" OID2 "\"}", "");
 }
 
-Test(validate, valid_each_adaptor_with_connection)
+Test(validate, valid_plain_adaptors)
 {
-	const char *const	 a[] = { "HTTPExport", "FTPExport",
-	    "AS2Export", "S3Export", "NetSuiteExport", "SalesforceExport",
-	    "JDBCExport", "RDBMSExport", "MongodbExport", "DynamodbExport",
-	    "WrapperExport", "FileSystemExport" };
-	char			 s[256];
-	size_t			 i;
-
-	for (i = 0; i < sizeof(a) / sizeof(a[0]); i++) {
-		snprintf(s, sizeof(s), "{\"name\":\"n\",\"adaptorType\":\"%s\","
-		    "\"_connectionId\":\"" OID "\"}", a[i]);
-		expect(s, "");
-	}
+	expect("{" NS "}", "");
+	expect("{\"name\":\"n\",\"adaptorType\":\"AS2Export\","
+	    "\"_connectionId\":\"" OID "\"}", "");
 }
 
 Test(validate, valid_with_type_blocks)
@@ -143,7 +137,6 @@ Test(validate, valid_with_type_blocks)
 	expect("{" HTTP ",\"type\":\"test\",\"test\":{\"limit\":100}}", "");
 	expect("{" NS ",\"type\":\"once\",\"once\":{\"booleanField\":"
 	    "\"exported\"}}", "");
-	expect("{" NS ",\"type\":\"blob\"}", "");
 	expect("{" NS ",\"type\":\"tranlinedelta\"}", "");
 	expect("{" NS ",\"type\":\"distributed\",\"distributed\":{}}", "");
 	expect("{" NS ",\"type\":\"stream\"}", "");
@@ -154,8 +147,9 @@ Test(validate, valid_with_type_blocks)
 	expect("{" HTTP ",\"whatever\":{\"x\":[1,null]},\"_integrationId\":"
 	    "\"" OID "\",\"isLookup\":true,\"pageSize\":20}", "");
 	/* secrets as strings, including the mask */
-	expect("{" WH ",\"webhook\":{\"verify\":\"hmac\",\"key\":\"******\","
-	    "\"token\":\"t\",\"password\":\"p\"}}", "");
+	expect("{" WH ",\"webhook\":{\"verify\":\"hmac\",\"algorithm\":"
+	    "\"sha256\",\"encoding\":\"hex\",\"header\":\"X-Sig\","
+	    "\"key\":\"******\",\"token\":\"t\",\"password\":\"p\"}}", "");
 }
 
 /* ---- name ---- */
@@ -267,7 +261,7 @@ Test(validate, connection_missing)
 	    "missing_required_field:_connectionId");
 	expect("{\"name\":\"n\",\"adaptorType\":\"NetSuiteExport\"}",
 	    "missing_required_field:_connectionId");
-	expect("{\"name\":\"n\",\"adaptorType\":\"FileSystemExport\"}",
+	expect("{\"name\":\"n\",\"adaptorType\":\"AS2Export\"}",
 	    "missing_required_field:_connectionId");
 }
 
@@ -295,11 +289,11 @@ Test(validate, connection_malformed)
 
 Test(validate, connection_on_webhook)
 {
-	expect("{" WH ",\"webhook\":{},\"_connectionId\":\"" OID "\"}",
+	expect("{" WH "," WHB ",\"_connectionId\":\"" OID "\"}",
 	    "invalid_field:_connectionId");
-	expect("{" WH ",\"webhook\":{},\"_connectionId\":\"junk\"}",
+	expect("{" WH "," WHB ",\"_connectionId\":\"junk\"}",
 	    "invalid_field:_connectionId");
-	expect_message("{" WH ",\"webhook\":{},\"_connectionId\":\"" OID
+	expect_message("{" WH "," WHB ",\"_connectionId\":\"" OID
 	    "\"}", "_connectionId",
 	    "_connectionId is not allowed on a WebhookExport");
 }
@@ -314,19 +308,22 @@ Test(validate, type_bad)
 	expect("{" HTTP ",\"type\":1}", "invalid_field:type");
 	/* one error for the field, even where two rules apply */
 	expect("{\"name\":\"n\",\"adaptorType\":\"WebhookExport\","
-	    "\"type\":\"full\"}", "invalid_field:type");
+	    "\"type\":\"full\"," WHB "}", "invalid_field:type");
 }
 
 Test(validate, webhook_export_type)
 {
 	expect("{\"name\":\"n\",\"adaptorType\":\"WebhookExport\","
-	    "\"type\":\"delta\",\"delta\":{\"dateField\":\"d\"}}",
+	    "\"type\":\"delta\",\"delta\":{\"dateField\":\"d\"}," WHB "}",
 	    "invalid_field:type");
 	expect_message("{\"name\":\"n\",\"adaptorType\":\"WebhookExport\","
-	    "\"type\":\"delta\",\"delta\":{\"dateField\":\"d\"}}", "type",
+	    "\"type\":\"delta\",\"delta\":{\"dateField\":\"d\"}," WHB "}", "type",
 	    "type must be webhook on a WebhookExport");
 	expect("{\"name\":\"n\",\"adaptorType\":\"WebhookExport\","
-	    "\"webhook\":{}}", "missing_required_field:type");
+	    WHB "}", "missing_required_field:type");
+	/* type webhook / simple need their adaptor */
+	expect("{" HTTP ",\"type\":\"webhook\"," WHB "}",
+	    "invalid_field:type");
 	expect("{\"name\":\"n\",\"adaptorType\":\"SimpleExport\","
 	    "\"type\":\"test\",\"test\":{\"limit\":1}}", "invalid_field:type");
 	expect("{\"name\":\"n\",\"adaptorType\":\"SimpleExport\","
@@ -336,6 +333,8 @@ Test(validate, webhook_export_type)
 Test(validate, webhook_block)
 {
 	expect("{" WH "}", "missing_required_field:webhook");
+	expect("{" WH ",\"webhook\":{}}",
+	    "missing_required_field:webhook.verify");
 	expect("{" WH ",\"webhook\":[]}", "invalid_field:webhook");
 	expect("{\"name\":\"n\",\"adaptorType\":\"SimpleExport\","
 	    "\"type\":\"simple\"}", "missing_required_field:simple");
@@ -379,6 +378,9 @@ Test(validate, parent_of_wrong_kind_reported_once)
 	    "invalid_field:distributed");
 	expect("{" HTTP ",\"type\":\"delta\",\"delta\":\"x\"}",
 	    "invalid_field:delta");
+	/* deeper: only the first non-object ancestor is reported */
+	expect("{" HTTP ",\"hooks\":{\"preSavePage\":\"x\"}}",
+	    "invalid_field:hooks.preSavePage");
 }
 
 /* ---- test ---- */
@@ -439,10 +441,12 @@ Test(validate, known_optional_fields)
 
 Test(validate, secrets_must_be_strings)
 {
-	expect("{" WH ",\"webhook\":{\"key\":5}}", "invalid_field:webhook.key");
-	expect("{" WH ",\"webhook\":{\"token\":{}}}",
+	expect("{" WH ",\"webhook\":{\"verify\":\"token\",\"key\":5}}",
+	    "invalid_field:webhook.key");
+	expect("{" WH ",\"webhook\":{\"verify\":\"token\",\"token\":{}}}",
 	    "invalid_field:webhook.token");
-	expect("{" WH ",\"webhook\":{\"password\":true}}",
+	expect("{" WH ",\"webhook\":{\"verify\":\"token\",\"password\":"
+	    "true}}",
 	    "invalid_field:webhook.password");
 	expect("{" NS ",\"type\":\"distributed\",\"distributed\":"
 	    "{\"bearerToken\":1}}", "invalid_field:distributed.bearerToken");
@@ -465,7 +469,7 @@ Test(validate, multiple_errors)
 	    "missing_required_field:once.booleanField");
 	expect("{\"name\":7,\"adaptorType\":\"WebhookExport\",\"type\":"
 	    "\"webhook\",\"_connectionId\":\"" OID "\",\"webhook\":"
-	    "{\"key\":[],\"password\":0}}",
+	    "{\"verify\":\"token\",\"key\":[],\"password\":0}}",
 	    "invalid_field:name;invalid_field:_connectionId;"
 	    "invalid_field:webhook.key;invalid_field:webhook.password");
 }
