@@ -63,11 +63,48 @@ xstate_new(struct request *req)
 	return x;
 }
 
+/* Count values and check the size caps of a parsed document. */
+static int
+json_caps(const json_t *v, size_t *nodes, char *why, size_t whysz)
+{
+	const char	*k;
+	json_t		*e;
+	size_t		 i;
+
+	if (++*nodes > LIMIT_JSON_NODES) {
+		snprintf(why, whysz, "the document has more than %d values",
+		    LIMIT_JSON_NODES);
+		return -1;
+	}
+	if (json_is_string(v) && json_string_length(v) > LIMIT_STRING) {
+		snprintf(why, whysz, "a string is longer than %d bytes",
+		    LIMIT_STRING);
+		return -1;
+	}
+	if (json_is_object(v)) {
+		if (json_object_size(v) > LIMIT_KEYS) {
+			snprintf(why, whysz, "an object has more than %d keys",
+			    LIMIT_KEYS);
+			return -1;
+		}
+		json_object_foreach((json_t *)v, k, e)
+			if (json_caps(e, nodes, why, whysz) == -1)
+				return -1;
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, e)
+			if (json_caps(e, nodes, why, whysz) == -1)
+				return -1;
+	}
+	return 0;
+}
+
 json_t *
 api_body_object(struct request *req)
 {
 	struct json_parse_error	 err;
 	json_t			*v;
+	size_t			 nodes = 0;
+	char			 why[96];
 
 	if (req->body.len == 0) {
 		reply_error(req, 400, "invalid_json", NULL,
@@ -85,6 +122,12 @@ api_body_object(struct request *req)
 		json_decref(v);
 		reply_error(req, 400, "invalid_json", NULL,
 		    "The body must be a JSON object");
+		return NULL;
+	}
+	if (json_caps(v, &nodes, why, sizeof(why)) == -1) {
+		json_decref(v);
+		reply_error(req, 400, "invalid_json", NULL,
+		    "The body is over a limit: %s", why);
 		return NULL;
 	}
 	return v;

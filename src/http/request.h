@@ -30,6 +30,8 @@ struct request {
 	const char		*method_str;
 	char			*path;		/* decoded, trailing '/' removed */
 	int64_t			 start_us;
+	size_t			 uri_len;	/* path and query as received */
+	bool			 started;
 	char			 id[17];	/* request id */
 
 	struct buf		 body;

@@ -73,22 +73,46 @@ path_normalize(const char *url)
 	return xstrndup(url, len);
 }
 
-static struct request *
-request_new(struct server *srv, struct MHD_Connection *conn, const char *url,
-    const char *method)
+/* Called by libmicrohttpd with the raw URI before anything else: the
+ * request begins here, so its length is known before it is parsed. */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct request	*req;
+
+	req = xcalloc(1, sizeof(*req));
+	req->uri_len = strlen(uri);
+	req->start_us = isotime_mono_us();
+	return req;
+}
+
+static enum MHD_Result
+header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	size_t	*total = cls;
+
+	*total += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
+/* Fill in a request begun by on_uri. */
+static struct request *
+request_start(struct server *srv, struct request *req,
+    struct MHD_Connection *conn, const char *url, const char *method)
+{
 	unsigned char	 rnd[8];
 	static const char hex[] = "0123456789abcdef";
 	int		 i;
 
-	req = xcalloc(1, sizeof(*req));
+	if (req == NULL)
+		req = on_uri(srv, url, conn);
+	req->started = true;
 	req->srv = srv;
 	req->conn = conn;
 	req->method_str = method;
 	req->method = router_method(method);
 	req->path = path_normalize(url);
-	req->start_us = isotime_mono_us();
 	crypto_random(rnd, sizeof(rnd));
 	for (i = 0; i < 8; i++) {
 		req->id[2 * i] = hex[rnd[i] >> 4];
@@ -271,11 +295,27 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct server	*srv = cls;
 	struct request	*req = *con_cls;
+	size_t		 hsize = 0;
 
-	if (req == NULL) {
-		req = request_new(srv, conn, url, method);
+	if (req == NULL || !req->started) {
+		req = request_start(srv, req, conn, url, method);
 		*con_cls = req;
 		atomic_fetch_add(&srv->inflight, 1);
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, header_size,
+		    &hsize);
+		if (req->uri_len > LIMIT_URL || hsize > LIMIT_HEADERS) {
+			req->dispatched = true;
+			if (req->uri_len > LIMIT_URL)
+				reply_error(req, 414, "invalid_query_params",
+				    NULL, "The URL is longer than %d bytes",
+				    LIMIT_URL);
+			else
+				reply_error(req, 431, "headers_too_large",
+				    NULL, "The request headers are larger than "
+				    "%d bytes", LIMIT_HEADERS);
+			reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+			return request_queue(req);
+		}
 		switch (request_too_large(req)) {
 		case 2:
 			req->body_too_large = true;
@@ -346,6 +386,12 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (req == NULL)
 		return;
+	if (!req->started) {
+		/* refused by libmicrohttpd itself (malformed, too big) */
+		request_free(req);
+		*con_cls = NULL;
+		return;
+	}
 	if (log_threshold >= LOG_INFO) {
 		path_redact(req->path, path, sizeof(path));
 		log_msg(LOG_INFO, "%s %s %u %zu %lldus id=%s%s", req->method_str,
@@ -441,7 +487,8 @@ server_start(struct server *srv, const struct server_options *o)
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, o->timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_HEADERS * 4,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_CONN_MEMORY,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 	    MHD_OPTION_END);
