@@ -1,0 +1,7 @@
+-- Durable POST of a small HTTP export.
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+wrk.body = '{"name":"bench","adaptorType":"HTTPExport",' ..
+  '"_connectionId":"5587092ed78128000000000a",' ..
+  '"http":{"method":"GET","relativeURI":"/items"}}'
