@@ -19,6 +19,10 @@ struct config {
 	long	 timeout;
 	long	 rate_burst;
 	long	 rate_per_second;
+	long	 listener_max_body;
+	long	 listener_burst;
+	long	 listener_per_second;
+	long	 inbox_cap;
 	char	*account;	/* token create */
 };
 

@@ -17,6 +17,7 @@
 #include "util/isotime.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "webhook/parse.h"
 
 static void
 usage(FILE *f)
@@ -183,9 +184,11 @@ cmd_serve(int argc, char **argv)
 	}
 	if (setup_log(&c) == -1)
 		goto out;
-	if (c.max_body < 1 || c.max_body > LIMIT_BODY_MAX) {
-		fprintf(stderr, "exportd serve: --max-body must be from 1 to "
-		    "%d\n", LIMIT_BODY_MAX);
+	if (c.max_body < 1 || c.max_body > LIMIT_BODY_MAX ||
+	    c.listener_max_body < 1 || c.listener_max_body > LIMIT_BODY_MAX) {
+		fprintf(stderr, "exportd serve: --max-body and "
+		    "--listener-max-body must be from 1 to %d\n",
+		    LIMIT_BODY_MAX);
 		goto out;
 	}
 	/* Signals go to the main thread's sigwait, never to server threads. */
@@ -194,6 +197,7 @@ cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	webhook_parse_init();
 
 	memset(&srv, 0, sizeof(srv));
 	if ((srv.store = open_store(&c)) == NULL)
@@ -212,6 +216,10 @@ cmd_serve(int argc, char **argv)
 	o.public_url = c.public_url;
 	o.rate_burst = c.rate_burst;
 	o.rate_per_second = c.rate_per_second;
+	o.listener_max_body = (size_t)c.listener_max_body;
+	o.listener_burst = c.listener_burst;
+	o.listener_per_second = c.listener_per_second;
+	o.inbox_cap = c.inbox_cap;
 	if (server_start(&srv, &o) == -1)
 		goto close;
 	log_info("exportd listening on %s (port %d), store %s",

@@ -24,6 +24,15 @@ void	exports_clone(struct request *);
 
 /* The request body as a JSON object, or NULL after replying 400. */
 json_t	*api_body_object(struct request *);
+struct server;
+/* A row's secrets as {"webhook.key": "...", ...}, decrypted (caller
+ * frees); NULL with *bad set when they cannot be read. */
+json_t	*api_secrets_open(const struct server *, const struct export_row *,
+	    int *bad);
+void	 listener_receive(struct request *);
+void	 inbox_get(struct request *);
+void	 inbox_ack(struct request *);
+
 /* Reply for a store failure (404, 503, 500). */
 void	 api_store_failure(struct request *, enum store_status,
 	    const char *what);

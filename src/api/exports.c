@@ -146,6 +146,12 @@ api_store_failure(struct request *req, enum store_status st,
 		    "The store is unavailable; retry shortly");
 		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		break;
+	case STORE_FULL:
+		reply_error(req, 503, "unavailable", NULL,
+		    "The export's inbox is full; retry after its records "
+		    "are consumed");
+		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+		break;
 	default:
 		reply_error(req, 500, "internal_error", NULL,
 		    "Internal error (request %s)", req->id);
@@ -235,8 +241,8 @@ secrets_aad(const char *account, const char *id, char *out, size_t outsz)
 }
 
 /* Decrypt a row's secret map; NULL with *bad set if it cannot be. */
-static json_t *
-secrets_open(const struct server *srv, const struct export_row *r,
+json_t *
+api_secrets_open(const struct server *srv, const struct export_row *r,
     int *bad)
 {
 	struct json_parse_error	 err;
@@ -476,7 +482,7 @@ replace_mutate(struct store_write *w, const struct export_row *cur,
 		    "Internal error (request %s)", req->id);
 		goto out;
 	}
-	stored = secrets_open(req->srv, cur, &bad);
+	stored = api_secrets_open(req->srv, cur, &bad);
 	if (bad) {
 		errors_add(&x->errs, 500, "internal_error", NULL,
 		    "Internal error (request %s)", req->id);
@@ -779,7 +785,7 @@ clone_mutate(struct store_write *w, const struct export_row *cur,
 		    "Internal error (request %s)", req->id);
 		return -1;
 	}
-	stored = secrets_open(req->srv, cur, &bad);
+	stored = api_secrets_open(req->srv, cur, &bad);
 	if (bad) {
 		json_decref(doc);
 		errors_add(&x->errs, 500, "internal_error", NULL,

@@ -12,6 +12,13 @@ const struct route api_routes[] = {
 	{ M_GET, "/v1/exports/:id/distributed", exports_distributed_get, 0 },
 	{ M_PUT, "/v1/exports/:id/distributed", exports_distributed_put, 0 },
 	{ M_POST, "/v1/exports/:id/clone", exports_clone, 0 },
+	{ M_GET, "/v1/exports/:id/inbox", inbox_get, 0 },
+	{ M_POST, "/v1/exports/:id/inbox/ack", inbox_ack, 0 },
+	/* the public webhook listener: no bearer token */
+	{ M_POST | M_PUT | M_GET, "/v1/exports/:id/data", listener_receive,
+	  ROUTE_PUBLIC | ROUTE_LISTENER },
+	{ M_POST | M_PUT | M_GET, "/v1/exports/:id/:token/data",
+	  listener_receive, ROUTE_PUBLIC | ROUTE_LISTENER },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

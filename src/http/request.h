@@ -31,6 +31,9 @@ struct request {
 	char			*path;		/* decoded, trailing '/' removed */
 	int64_t			 start_us;
 	size_t			 uri_len;	/* path and query as received */
+	char			*uri;		/* the same, as received */
+	int			 route_result;	/* enum router_result */
+	unsigned		 allowed;	/* methods of the path, on 405 */
 	bool			 started;
 	char			 id[17];	/* request id */
 
@@ -64,6 +67,9 @@ struct request {
 /* Header and query lookups; NULL if absent. */
 const char	*request_header(struct request *, const char *);
 const char	*request_query(struct request *, const char *);
+/* The absolute URL the client used (public URL or Host, then path and
+ * query as received); caller frees. */
+char		*request_url(struct request *);
 /* Suspend the request, submit req->write and run cont on resume. */
 void		 request_write(struct request *, void (*cont)(struct request *));
 

@@ -8,6 +8,7 @@
 #include "http/request.h"
 
 #define ROUTE_PUBLIC	0x01	/* no bearer token */
+#define ROUTE_LISTENER	0x02	/* webhook deliveries: own body cap and limits */
 
 struct route {
 	unsigned	 methods;	/* enum http_method bits */

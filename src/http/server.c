@@ -38,6 +38,26 @@ request_query(struct request *req, const char *name)
 	    name);
 }
 
+char *
+request_url(struct request *req)
+{
+	const char	*host, *proto;
+	size_t		 n;
+
+	if (req->srv->public_url != NULL) {
+		n = strlen(req->srv->public_url);
+		while (n > 0 && req->srv->public_url[n - 1] == '/')
+			n--;
+		return xasprintf("%.*s%s", (int)n, req->srv->public_url,
+		    req->uri);
+	}
+	host = request_header(req, MHD_HTTP_HEADER_HOST);
+	proto = request_header(req, "X-Forwarded-Proto");
+	return xasprintf("%s://%s%s", proto != NULL &&
+	    strcasecmp(proto, "https") == 0 ? "https" : "http",
+	    host != NULL ? host : "localhost", req->uri);
+}
+
 /* Runs on a store thread once the write is durable or has failed. */
 static void
 request_write_done(struct store_write *w)
@@ -82,6 +102,7 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 
 	req = xcalloc(1, sizeof(*req));
 	req->uri_len = strlen(uri);
+	req->uri = xstrdup(uri);
 	req->start_us = isotime_mono_us();
 	return req;
 }
@@ -113,12 +134,17 @@ request_start(struct server *srv, struct request *req,
 	req->method_str = method;
 	req->method = router_method(method);
 	req->path = path_normalize(url);
+	req->route_result = router_match(srv->routes, srv->nroutes, req->path,
+	    req->method, &req->route, req->params, &req->nparams,
+	    &req->allowed);
 	crypto_random(rnd, sizeof(rnd));
 	for (i = 0; i < 8; i++) {
 		req->id[2 * i] = hex[rnd[i] >> 4];
 		req->id[2 * i + 1] = hex[rnd[i] & 15];
 	}
-	buf_init(&req->body, srv->max_body);
+	buf_init(&req->body, req->route_result == ROUTER_OK &&
+	    (req->route->flags & ROUTE_LISTENER) ? srv->listener_max_body :
+	    srv->max_body);
 	return req;
 }
 
@@ -133,6 +159,7 @@ request_free(struct request *req)
 	if (req->resp != NULL)
 		MHD_destroy_response(req->resp);
 	free(req->path);
+	free(req->uri);
 	free(req);
 }
 
@@ -206,18 +233,17 @@ media_type_ok(const char *ct)
 static void
 request_dispatch(struct request *req)
 {
-	struct server	*srv = req->srv;
 	char		 allow[96];
 	unsigned	 allowed;
 
 	if (req->body_too_large) {
 		reply_error(req, 413, "payload_too_large", NULL,
 		    "The request body is larger than %zu bytes",
-		    srv->max_body);
+		    req->body.cap);
 		return;
 	}
-	switch (router_match(srv->routes, srv->nroutes, req->path,
-	    req->method, &req->route, req->params, &req->nparams, &allowed)) {
+	allowed = req->allowed;
+	switch (req->route_result) {
 	case ROUTER_NOT_FOUND:
 		reply_error(req, 404, "not_found", NULL,
 		    "No such resource: %s", "the path matches no endpoint");
@@ -279,7 +305,7 @@ request_too_large(struct request *req)
 	if (cl == NULL)
 		return 0;
 	n = strtoull(cl, &end, 10);
-	if (end == cl || n <= req->srv->max_body)
+	if (end == cl || n <= req->body.cap)
 		return 0;
 	expect = request_header(req, MHD_HTTP_HEADER_EXPECT);
 	if ((expect != NULL && strcasecmp(expect, "100-continue") == 0) ||
@@ -473,6 +499,10 @@ server_start(struct server *srv, const struct server_options *o)
 		threads = ncpu > 0 ? (unsigned)ncpu : 1;
 	}
 	srv->max_body = o->max_body;
+	srv->listener_max_body = o->listener_max_body;
+	srv->inbox_cap = o->inbox_cap;
+	ratelimit_init(&srv->listener_rl, o->listener_burst,
+	    o->listener_per_second, NULL, NULL);
 	ratelimit_init(&srv->rl, o->rate_burst, o->rate_per_second, NULL,
 	    NULL);
 	srv->public_url = o->public_url != NULL && o->public_url[0] != '\0' ?
@@ -523,4 +553,5 @@ server_stop(struct server *srv)
 	free(srv->public_url);
 	srv->public_url = NULL;
 	ratelimit_free(&srv->rl);
+	ratelimit_free(&srv->listener_rl);
 }

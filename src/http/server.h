@@ -19,6 +19,9 @@ struct server {
 	unsigned char		 key[CRYPTO_KEYLEN];	/* secrets at rest */
 	char			*public_url;	/* or NULL */
 	size_t			 max_body;
+	size_t			 listener_max_body;
+	struct ratelimit	 listener_rl;	/* per webhook export */
+	int64_t			 inbox_cap;	/* records kept per export */
 	struct ratelimit	 rl;		/* per token */
 	atomic_long		 inflight;
 	atomic_int		 draining;
@@ -34,6 +37,10 @@ struct server_options {
 	const char	*public_url;
 	long		 rate_burst;
 	long		 rate_per_second;
+	size_t		 listener_max_body;
+	long		 listener_burst;
+	long		 listener_per_second;
+	long		 inbox_cap;
 };
 
 int	server_start(struct server *, const struct server_options *);

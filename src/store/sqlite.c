@@ -53,6 +53,18 @@ static const char *const migrations[] = {
 	"CREATE INDEX exports_integration ON exports(account_id,"
 	"  integration_id, seq);"
 	"CREATE INDEX exports_name ON exports(account_id, name, seq);",
+	/* 3: the durable inbox of webhook exports */
+	"CREATE TABLE inbox ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  export_id TEXT NOT NULL,"
+	"  received_ms INTEGER NOT NULL,"
+	"  request_id TEXT NOT NULL,"
+	"  headers TEXT NOT NULL,"
+	"  record TEXT NOT NULL);"
+	"CREATE INDEX inbox_export_seq ON inbox(export_id, seq);"
+	"CREATE TABLE inbox_counts ("
+	"  export_id TEXT PRIMARY KEY,"
+	"  n INTEGER NOT NULL);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -63,6 +75,14 @@ enum stmt_id {
 	Q_EXPORT_UPDATE,
 	Q_EXPORT_DELETE,
 	Q_TOKEN_ACCOUNT,
+	Q_EXPORT_GET_ANY,
+	Q_INBOX_LIST,
+	Q_INBOX_COUNT,
+	Q_INBOX_INSERT,
+	Q_INBOX_COUNT_ADD,
+	Q_INBOX_DELETE_UPTO,
+	Q_INBOX_DELETE_ALL,
+	Q_INBOX_COUNT_DELETE,
 	Q_COUNT
 };
 
@@ -88,6 +108,25 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_TOKEN_ACCOUNT] =
 	    "SELECT account_id FROM tokens WHERE hash = ?1"
 	    " AND revoked_ms IS NULL",
+	[Q_EXPORT_GET_ANY] =
+	    "SELECT account_id FROM exports WHERE id = ?1",
+	[Q_INBOX_LIST] =
+	    "SELECT seq, received_ms, request_id, headers, record FROM inbox"
+	    " WHERE export_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+	[Q_INBOX_COUNT] =
+	    "SELECT n FROM inbox_counts WHERE export_id = ?1",
+	[Q_INBOX_INSERT] =
+	    "INSERT INTO inbox (export_id, received_ms, request_id, headers,"
+	    " record) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[Q_INBOX_COUNT_ADD] =
+	    "INSERT INTO inbox_counts (export_id, n) VALUES (?1, ?2)"
+	    " ON CONFLICT (export_id) DO UPDATE SET n = n + excluded.n",
+	[Q_INBOX_DELETE_UPTO] =
+	    "DELETE FROM inbox WHERE export_id = ?1 AND seq <= ?2",
+	[Q_INBOX_DELETE_ALL] =
+	    "DELETE FROM inbox WHERE export_id = ?1",
+	[Q_INBOX_COUNT_DELETE] =
+	    "DELETE FROM inbox_counts WHERE export_id = ?1",
 };
 
 /* List filters: column names, in the order of struct store_filter. */
@@ -551,6 +590,59 @@ write_result(struct store_write *w, struct export_row *next, int64_t seq,
 	memset(next, 0, sizeof(*next));
 }
 
+/* Add n (negative to remove) to an export's inbox count. */
+static int
+inbox_count_add(struct conn *c, const char *export_id, int64_t n)
+{
+	sqlite3_stmt	*st = c->stmt[Q_INBOX_COUNT_ADD];
+
+	sqlite3_bind_text(st, 1, export_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, n);
+	return step_done(c, st);
+}
+
+/* Delete an export's whole inbox. */
+static int
+inbox_drop(struct conn *c, const char *export_id)
+{
+	int	rc;
+
+	sqlite3_bind_text(c->stmt[Q_INBOX_DELETE_ALL], 1, export_id, -1,
+	    SQLITE_STATIC);
+	if ((rc = step_done(c, c->stmt[Q_INBOX_DELETE_ALL])) != SQLITE_DONE)
+		return rc;
+	sqlite3_bind_text(c->stmt[Q_INBOX_COUNT_DELETE], 1, export_id, -1,
+	    SQLITE_STATIC);
+	return step_done(c, c->stmt[Q_INBOX_COUNT_DELETE]);
+}
+
+/* Entries in an export's inbox now. */
+static int64_t
+inbox_count(struct conn *c, const char *export_id)
+{
+	sqlite3_stmt	*st = c->stmt[Q_INBOX_COUNT];
+	int64_t		 n = 0;
+
+	sqlite3_bind_text(st, 1, export_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return n;
+}
+
+/* Does the export exist for this account? */
+static enum store_status
+export_exists(struct conn *c, const char *account, const char *id)
+{
+	struct export_row	row;
+	enum store_status	ret;
+
+	ret = row_read(c, account, id, &row);
+	export_row_free(&row);
+	return ret;
+}
+
 static enum store_status
 apply_create(struct conn *c, struct store_write *w)
 {
@@ -615,6 +707,8 @@ apply_update(struct conn *c, struct store_write *w)
 		sqlite3_bind_text(c->stmt[Q_EXPORT_DELETE], 2, w->account, -1,
 		    SQLITE_STATIC);
 		rc = step_done(c, c->stmt[Q_EXPORT_DELETE]);
+		if (rc == SQLITE_DONE)
+			rc = inbox_drop(c, w->id);
 		ret = rc == SQLITE_DONE ? STORE_OK : sq_status(rc);
 		goto out;
 	}
@@ -637,6 +731,48 @@ out:
 	return ret;
 }
 
+static enum store_status
+apply_inbox(struct conn *c, struct store_write *w)
+{
+	sqlite3_stmt		*st = c->stmt[Q_INBOX_INSERT];
+	enum store_status	 ret;
+	size_t			 i;
+	int			 rc;
+
+	if ((ret = export_exists(c, w->account, w->id)) != STORE_OK)
+		return ret;
+	w->affected = 0;
+	if (w->kind == STORE_INBOX_ACK) {
+		sqlite3_bind_text(c->stmt[Q_INBOX_DELETE_UPTO], 1, w->id, -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(c->stmt[Q_INBOX_DELETE_UPTO], 2,
+		    w->inbox_upto);
+		if ((rc = step_done(c, c->stmt[Q_INBOX_DELETE_UPTO])) !=
+		    SQLITE_DONE)
+			return sq_status(rc);
+		w->affected = sqlite3_changes(c->db);
+		rc = inbox_count_add(c, w->id, -w->affected);
+		return rc == SQLITE_DONE ? STORE_OK : sq_status(rc);
+	}
+	if (inbox_count(c, w->id) + (int64_t)w->nentries > w->inbox_cap)
+		return STORE_FULL;
+	for (i = 0; i < w->nentries; i++) {
+		sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, w->received_ms);
+		sqlite3_bind_text(st, 3, w->request_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, w->headers, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, w->entries[i].record,
+		    (int)w->entries[i].record_len, SQLITE_STATIC);
+		if ((rc = step_done(c, st)) != SQLITE_DONE) {
+			sq_log(c->db, "inbox insert");
+			return sq_status(rc);
+		}
+	}
+	rc = inbox_count_add(c, w->id, (int64_t)w->nentries);
+	w->affected = (int64_t)w->nentries;
+	return rc == SQLITE_DONE ? STORE_OK : sq_status(rc);
+}
+
 /* Apply one write inside the open batch transaction, in its own savepoint
  * so that a failure undoes only this write. */
 static void
@@ -648,6 +784,8 @@ apply_one(struct conn *c, struct store_write *w)
 	}
 	if (w->kind == STORE_CREATE)
 		w->status = apply_create(c, w);
+	else if (w->kind == STORE_INBOX_APPEND || w->kind == STORE_INBOX_ACK)
+		w->status = apply_inbox(c, w);
 	else
 		w->status = apply_update(c, w);
 	if (w->status != STORE_OK)
@@ -777,6 +915,75 @@ sq_write_submit(struct store *s, struct store_write *w)
 	q->q_tail = w;
 	pthread_cond_signal(&q->q_cond);
 	pthread_mutex_unlock(&q->q_lock);
+}
+
+static enum store_status
+sq_export_get_any(struct store *s, const char *id, struct export_row *out)
+{
+	struct conn		*c;
+	sqlite3_stmt		*st;
+	char			 account[OID_HEXLEN + 1];
+	int			 rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((c = conn_get(s)) == NULL)
+		return STORE_UNAVAILABLE;
+	st = c->stmt[Q_EXPORT_GET_ANY];
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(account, sizeof(account), "%s",
+		    (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_DONE)
+		return STORE_NOT_FOUND;
+	if (rc != SQLITE_ROW) {
+		sq_log(c->db, "export get");
+		return sq_status(rc);
+	}
+	return row_read(c, account, id, out);
+}
+
+static enum store_status
+sq_inbox_list(struct store *s, const char *export_id, int64_t after,
+    int64_t limit, store_inbox_cb cb, void *arg, bool *more)
+{
+	struct conn		*c;
+	sqlite3_stmt		*st;
+	enum store_status	 ret = STORE_OK;
+	int64_t			 n = 0;
+	int			 rc;
+
+	*more = false;
+	if ((c = conn_get(s)) == NULL)
+		return STORE_UNAVAILABLE;
+	st = c->stmt[Q_INBOX_LIST];
+	sqlite3_bind_text(st, 1, export_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, after);
+	sqlite3_bind_int64(st, 3, limit + 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n++ == limit) {
+			*more = true;
+			break;
+		}
+		if (cb(arg, sqlite3_column_int64(st, 0),
+		    sqlite3_column_int64(st, 1),
+		    (const char *)sqlite3_column_text(st, 2),
+		    (const char *)sqlite3_column_text(st, 3),
+		    (const char *)sqlite3_column_text(st, 4),
+		    (size_t)sqlite3_column_bytes(st, 4)) == -1) {
+			ret = STORE_ERROR;
+			break;
+		}
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sq_log(c->db, "inbox list");
+		ret = sq_status(rc);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
 }
 
 static enum store_status
@@ -970,6 +1177,8 @@ const struct store_ops store_sqlite_ops = {
 	.export_get = sq_export_get,
 	.export_list = sq_export_list,
 	.write_submit = sq_write_submit,
+	.export_get_any = sq_export_get_any,
+	.inbox_list = sq_inbox_list,
 	.token_account = sq_token_account,
 	.account_ensure = sq_account_ensure,
 	.token_insert = sq_token_insert,

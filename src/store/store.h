@@ -20,6 +20,7 @@ enum store_status {
 	STORE_REJECTED,		/* the mutate callback refused the change */
 	STORE_CONFLICT,		/* a unique key was taken (after retries) */
 	STORE_UNAVAILABLE,	/* back end unreachable or busy: retry later */
+	STORE_FULL,		/* an inbox is at its cap: retry later */
 	STORE_ERROR,		/* anything else: logged by the store */
 };
 
@@ -48,7 +49,17 @@ void	export_row_free(struct export_row *);	/* frees members, not row */
 enum store_write_kind {
 	STORE_CREATE,	/* mutate(NULL or source, next); insert next */
 	STORE_UPDATE,	/* mutate(current, next); replace */
-	STORE_DELETE,	/* mutate(current, NULL) may refuse; delete */
+	STORE_DELETE,	/* mutate(current, NULL) may refuse; delete (and
+			   the export's inbox) */
+	STORE_INBOX_APPEND,	/* add inbox entries to export id, if it
+				   exists, unless that passes inbox_cap */
+	STORE_INBOX_ACK,	/* delete export id's entries up to inbox_upto */
+};
+
+/* One record delivered to a webhook export, as stored in its inbox. */
+struct inbox_entry {
+	const char	*record;	/* JSON text */
+	size_t		 record_len;
 };
 
 /* A write in flight. The caller owns it until done() runs; done() runs once,
@@ -69,6 +80,15 @@ struct store_write {
 	void			*arg;
 	enum store_status	 status;
 	struct export_row	 result;	/* the row as stored (CREATE/UPDATE) */
+	/* inbox writes */
+	const struct inbox_entry *entries;
+	size_t			 nentries;
+	int64_t			 received_ms;
+	const char		*request_id;
+	const char		*headers;	/* JSON object text */
+	int64_t			 inbox_cap;	/* most entries kept per export */
+	int64_t			 inbox_upto;	/* ACK: last seq consumed */
+	int64_t			 affected;	/* entries added or deleted */
 	struct store_write	*next_in_queue;	/* back end's use */
 	int			 attempts;	/* back end's use */
 };
@@ -84,6 +104,11 @@ struct store_filter {
 /* Called once per row of a page, in order; return -1 to stop. */
 typedef int (*store_row_cb)(void *arg, int64_t seq, const char *body,
     size_t len);
+
+/* One inbox entry of a page; return -1 to stop. */
+typedef int (*store_inbox_cb)(void *arg, int64_t seq, int64_t received_ms,
+    const char *request_id, const char *headers, const char *record,
+    size_t record_len);
 
 struct token_row {
 	char	 id[OID_HEXLEN + 1];
@@ -112,6 +137,13 @@ struct store_ops {
 		    int64_t limit, store_row_cb, void *arg, bool *more,
 		    int64_t *last_seq);
 	void	(*write_submit)(struct store *, struct store_write *);
+	/* An export of any account (the public webhook listener). */
+	enum store_status (*export_get_any)(struct store *, const char *id,
+		    struct export_row *out);
+	/* Inbox entries of an export with seq > after, oldest first. */
+	enum store_status (*inbox_list)(struct store *, const char *export_id,
+		    int64_t after, int64_t limit, store_inbox_cb, void *arg,
+		    bool *more);
 
 	enum store_status (*token_account)(struct store *,
 		    const unsigned char hash[32], char account[OID_HEXLEN + 1]);

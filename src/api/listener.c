@@ -1,0 +1,354 @@
+/* The public webhook listener: POST|PUT /v1/exports/{id}[/{token}]/data,
+ * and GET for subscription challenges. No bearer token: the export's own
+ * verification decides. Accepted records are committed to the export's
+ * inbox before the sender gets its 2xx. */
+#include <ctype.h>
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+#include "crypto/crypto.h"
+#include "http/response.h"
+#include "http/server.h"
+#include "model/export.h"
+#include "util/isotime.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+#include "webhook/parse.h"
+#include "webhook/response.h"
+#include "webhook/verify.h"
+
+#define INBOX_HEADERS_MAX	32
+#define INBOX_HEADER_LEN	1024
+
+/* What a delivery carries into its write and out to its response. */
+struct delivery {
+	json_t			*webhook;	/* block with secrets */
+	json_t			*doc;		/* parsed body */
+	json_t			*records;
+	struct inbox_entry	*entries;
+	size_t			 nentries;
+	char			*headers;	/* JSON text kept with records */
+	char			*url;
+	struct webhook_request	 wr;
+};
+
+static void
+delivery_free(void *p)
+{
+	struct delivery	*d = p;
+	size_t		 i;
+
+	if (d == NULL)
+		return;
+	for (i = 0; i < d->nentries; i++)
+		free((char *)d->entries[i].record);
+	free(d->entries);
+	json_decref(d->records);
+	json_decref(d->doc);
+	if (d->webhook != NULL) {
+		/* secrets were put in this copy only */
+		json_decref(d->webhook);
+	}
+	free(d->headers);
+	free(d->url);
+	free(d);
+}
+
+static const char *
+wr_header(void *arg, const char *name)
+{
+	return request_header(arg, name);
+}
+
+static const char *
+wr_query(void *arg, const char *name)
+{
+	return request_query(arg, name);
+}
+
+/* Headers never kept with records: credentials and transport. */
+static int
+header_private(const char *k, const json_t *webhook)
+{
+	static const char *const drop[] = {
+		"authorization", "proxy-authorization", "cookie", "host",
+		"content-length", "connection", "transfer-encoding", "expect",
+		"accept-encoding", "keep-alive", "te", "upgrade",
+	};
+	static const char *const secretish[] = {
+		"signature", "hmac", "token", "secret", "auth", "key",
+		"password", "webhook",
+	};
+	const char	*h;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+		if (strcasecmp(k, drop[i]) == 0)
+			return 1;
+	for (i = 0; i < sizeof(secretish) / sizeof(secretish[0]); i++)
+		if (strcasestr(k, secretish[i]) != NULL)
+			return 1;
+	if ((h = json_string_value(json_object_get(webhook, "header"))) !=
+	    NULL && strcasecmp(h, k) == 0)
+		return 1;
+	if ((h = json_string_value(json_object_get(webhook,
+	    "tokenHeaderName"))) != NULL && strcasecmp(h, k) == 0)
+		return 1;
+	return 0;
+}
+
+struct header_walk {
+	json_t		*out;
+	const json_t	*webhook;
+};
+
+static enum MHD_Result
+header_keep(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct header_walk	*hw = cls;
+	char			 name[128];
+	size_t			 i;
+
+	if (value == NULL || json_object_size(hw->out) >= INBOX_HEADERS_MAX ||
+	    strlen(key) >= sizeof(name) || strlen(value) > INBOX_HEADER_LEN ||
+	    header_private(key, hw->webhook))
+		return MHD_YES;
+	for (i = 0; key[i] != '\0'; i++)
+		name[i] = (char)tolower((unsigned char)key[i]);
+	name[i] = '\0';
+	/* header values are bytes: keep only what is valid text */
+	json_object_set_new(hw->out, name, json_string(value));
+	return MHD_YES;
+}
+
+/* The headers that matter for a consumer, as JSON text. */
+static char *
+headers_kept(struct request *req, const json_t *webhook)
+{
+	struct header_walk	 hw;
+	char			*s;
+
+	hw.out = json_object();
+	hw.webhook = webhook;
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, header_keep, &hw);
+	s = json_render_new(hw.out, NULL);
+	json_decref(hw.out);
+	return s;
+}
+
+/* Send a webhook_response built by the webhook modules. */
+static void
+reply_webhook(struct request *req, struct webhook_response *wresp)
+{
+	struct MHD_Response	*r;
+	size_t			 i;
+
+	if (wresp->body != NULL) {
+		reply_json(req, (unsigned)wresp->status, wresp->body,
+		    wresp->bodylen);
+		wresp->body = NULL;
+		/* the export says what the body is */
+		MHD_del_response_header(req->resp,
+		    MHD_HTTP_HEADER_CONTENT_TYPE,
+		    "application/json; charset=utf-8");
+	} else
+		reply_empty(req, (unsigned)wresp->status);
+	r = req->resp;
+	for (i = 0; i < wresp->nheaders; i++) {
+		if (strcasecmp(wresp->headers[i].name, "Content-Length") == 0 ||
+		    strcasecmp(wresp->headers[i].name, "Transfer-Encoding") ==
+		    0 || strcasecmp(wresp->headers[i].name, "Connection") == 0)
+			continue;
+		MHD_add_response_header(r, wresp->headers[i].name,
+		    wresp->headers[i].value);
+	}
+	webhook_response_free(wresp);
+}
+
+static void
+listener_done(struct request *req)
+{
+	struct delivery		*d = req->state;
+	struct webhook_response	 wresp;
+
+	if (req->write.status != STORE_OK) {
+		if (req->write.status == STORE_NOT_FOUND)
+			reply_error(req, 404, "not_found", NULL,
+			    "Export not found");
+		else
+			api_store_failure(req, req->write.status, "Export");
+		return;
+	}
+	memset(&wresp, 0, sizeof(wresp));
+	webhook_response_success(d->webhook, &d->wr, d->doc, &wresp);
+	reply_webhook(req, &wresp);
+}
+
+/* The stored export's webhook block with its secrets put back. */
+static json_t *
+webhook_block(struct request *req, const struct export_row *row,
+    const json_t *body)
+{
+	json_t		*wh, *secrets, *v;
+	const char	*path;
+	int		 bad;
+
+	wh = json_deep_copy(json_object_get(body, "webhook"));
+	if (!json_is_object(wh)) {
+		json_decref(wh);
+		wh = json_object();
+	}
+	secrets = api_secrets_open(req->srv, row, &bad);
+	if (bad) {
+		json_decref(wh);
+		return NULL;
+	}
+	json_object_foreach(secrets, path, v)
+		if (strncmp(path, "webhook.", 8) == 0)
+			json_object_set(wh, path + 8, v);
+	json_decref(secrets);
+	return wh;
+}
+
+/* Render each record for the inbox. */
+static int
+entries_make(struct delivery *d)
+{
+	json_t	*r;
+	size_t	 i, len;
+
+	d->nentries = json_array_size(d->records);
+	d->entries = xcalloc(d->nentries + 1, sizeof(*d->entries));
+	json_array_foreach(d->records, i, r) {
+		d->entries[i].record = json_render_new(r, &len);
+		d->entries[i].record_len = len;
+	}
+	return 0;
+}
+
+static void
+not_found(struct request *req)
+{
+	reply_error(req, 404, "not_found", NULL, "Export not found");
+}
+
+void
+listener_receive(struct request *req)
+{
+	struct store		*st = req->srv->store;
+	struct export_row	 row;
+	struct delivery		*d;
+	struct webhook_response	 wresp;
+	enum store_status	 rc;
+	const char		*token = req->nparams == 2 ? req->params[1] :
+				    NULL, *why = NULL, *t;
+	json_t			*body = NULL;
+	char			 id[OID_HEXLEN + 1], msg[WEBHOOK_WHYLEN], secs[24];
+	uint64_t		 key;
+	long			 wait;
+	int			 status;
+
+	memset(&row, 0, sizeof(row));
+	if (oid_normalize(req->params[0], strlen(req->params[0]), id) == -1) {
+		not_found(req);
+		return;
+	}
+	if ((rc = st->ops->export_get_any(st, id, &row)) != STORE_OK) {
+		if (rc == STORE_NOT_FOUND)
+			not_found(req);
+		else
+			api_store_failure(req, rc, "Export");
+		return;
+	}
+	body = json_loadb(row.body, row.body_len, JSON_ALLOW_NUL, NULL);
+	t = json_string_value(json_object_get(body, "type"));
+	if (t == NULL || strcmp(t, "webhook") != 0) {
+		not_found(req);
+		goto out;
+	}
+	memcpy(&key, id + 8, sizeof(key));
+	if ((wait = ratelimit_take(&req->srv->listener_rl, key)) != 0) {
+		reply_error(req, 429, "rate_limited", NULL,
+		    "Too many requests. Retry after %ld seconds.", wait);
+		snprintf(secs, sizeof(secs), "%ld", wait);
+		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+		goto out;
+	}
+	d = xcalloc(1, sizeof(*d));
+	req->state = d;
+	req->free_state = delivery_free;
+	if ((d->webhook = webhook_block(req, &row, body)) == NULL) {
+		api_store_failure(req, STORE_ERROR, "Export");
+		goto out;
+	}
+	d->url = request_url(req);
+	d->wr.method = req->method == M_HEAD ? "HEAD" : req->method_str;
+	d->wr.url = d->url;
+	d->wr.url_token = token;
+	d->wr.body = req->body.data;
+	d->wr.bodylen = req->body.len;
+	d->wr.now_ms = isotime_now_ms();
+	d->wr.header = wr_header;
+	d->wr.query = wr_query;
+	d->wr.arg = req;
+	if (webhook_verify(d->webhook, &d->wr, &why) == -1) {
+		log_debug("listener %s: refused (%s), request %s", id,
+		    why != NULL ? why : "?", req->id);
+		/* a wrong URL token looks exactly like a missing export */
+		if (token != NULL)
+			not_found(req);
+		else
+			reply_error(req, 401, "unauthorized", NULL,
+			    "The delivery could not be verified");
+		goto out;
+	}
+	if (req->method == M_HEAD) {
+		reply_empty(req, 200);
+		goto out;
+	}
+	status = webhook_parse(d->webhook, &d->wr, &d->doc, &d->records, msg,
+	    sizeof(msg));
+	if (status != WEBHOOK_PARSE_OK) {
+		if (status == WEBHOOK_PARSE_TOO_LARGE)
+			reply_error(req, 413, "payload_too_large", NULL, "%s",
+			    msg);
+		else if (status == WEBHOOK_PARSE_UNSUPPORTED)
+			reply_error(req, 415, "unsupported_media_type", NULL,
+			    "%s", msg);
+		else
+			reply_error(req, 400, "invalid_json", NULL, "%s", msg);
+		goto out;
+	}
+	memset(&wresp, 0, sizeof(wresp));
+	if (webhook_response_challenge(d->webhook, &d->wr, d->doc, &wresp)) {
+		reply_webhook(req, &wresp);
+		goto out;
+	}
+	if (req->method == M_GET) {
+		reply_error(req, 405, "method_not_allowed", NULL,
+		    "Deliveries are POST or PUT; GET answers challenges only");
+		reply_header(req, MHD_HTTP_HEADER_ALLOW, "POST, PUT");
+		goto out;
+	}
+	entries_make(d);
+	d->headers = headers_kept(req, d->webhook);
+	req->write.kind = STORE_INBOX_APPEND;
+	memcpy(req->write.id, id, sizeof(id));
+	req->write.entries = d->entries;
+	req->write.nentries = d->nentries;
+	req->write.received_ms = d->wr.now_ms;
+	req->write.request_id = req->id;
+	req->write.headers = d->headers;
+	req->write.inbox_cap = req->srv->inbox_cap;
+	/* the write runs in the export's own account */
+	snprintf(req->account, sizeof(req->account), "%s", row.account);
+	request_write(req, listener_done);
+out:
+	json_decref(body);
+	export_row_free(&row);
+}

@@ -1,0 +1,114 @@
+"""Webhook listener (spec section 7).  Also the strongest proof of the
+secret rules: a key kept by "******" still verifies signatures."""
+
+import base64
+import hashlib
+import hmac
+
+from apilib import assert_status, secret_value, webhook_body
+
+PAYLOAD = b'{"action":"opened","number":1}'
+JSON_HDR = {"Content-Type": "application/json"}
+
+
+def gh_sig(key, body):
+    return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+
+
+def data_path(e, token=None):
+    if token:
+        return "/v1/exports/%s/%s/data" % (e["_id"], token)
+    return "/v1/exports/%s/data" % e["_id"]
+
+
+def test_github_signature(api, unauth, leak_watch):
+    key = secret_value("gh")
+    leak_watch.append(key)
+    e = api.create(webhook_body(webhook={"provider": "github", "key": key}))
+    r = unauth.post(data_path(e), data=PAYLOAD,
+                    headers=dict(JSON_HDR, **{"X-Hub-Signature-256": gh_sig(key, PAYLOAD)}))
+    assert_status(r, 204)
+    r = unauth.post(data_path(e), data=PAYLOAD,
+                    headers=dict(JSON_HDR, **{"X-Hub-Signature-256": gh_sig("wrong", PAYLOAD)}))
+    assert_status(r, 401)
+    r = unauth.post(data_path(e), data=PAYLOAD, headers=JSON_HDR)
+    assert_status(r, 401)
+    r = unauth.put(data_path(e), data=PAYLOAD,
+                   headers=dict(JSON_HDR, **{"X-Hub-Signature-256": gh_sig(key, PAYLOAD)}))
+    assert_status(r, 204)
+
+
+def test_masked_put_keeps_real_key(api, unauth, leak_watch):
+    key = secret_value("ghkeep")
+    leak_watch.append(key)
+    e = api.create(webhook_body(webhook={"provider": "github", "key": key}))
+    api.replace(e["_id"], webhook_body(name="renamed", webhook={"provider": "github", "key": "******"}))
+    r = unauth.post(data_path(e), data=PAYLOAD,
+                    headers=dict(JSON_HDR, **{"X-Hub-Signature-256": gh_sig(key, PAYLOAD)}))
+    assert_status(r, 204)
+    # and a literal "******" was not stored as the key
+    r = unauth.post(data_path(e), data=PAYLOAD,
+                    headers=dict(JSON_HDR, **{"X-Hub-Signature-256": gh_sig("******", PAYLOAD)}))
+    assert_status(r, 401)
+
+
+def test_cloned_key_verifies(api, unauth, leak_watch):
+    key = secret_value("ghclone")
+    leak_watch.append(key)
+    e = api.create(webhook_body(webhook={"provider": "github", "key": key}))
+    r = api.post("/v1/exports/%s/clone" % e["_id"])
+    assert_status(r, 201)
+    c = r.json()
+    r = unauth.post(data_path(c), data=PAYLOAD,
+                    headers=dict(JSON_HDR, **{"X-Hub-Signature-256": gh_sig(key, PAYLOAD)}))
+    assert_status(r, 204)
+
+
+def test_secret_url(api, unauth, server):
+    tok = secret_value("url").replace("-", "")
+    e = api.create(webhook_body(webhook={"provider": "custom", "verify": "secret_url", "token": tok}))
+    r1 = unauth.post(data_path(e, tok), data=PAYLOAD, headers=JSON_HDR)
+    r2 = unauth.post(data_path(e, tok[:-1] + "0"), data=PAYLOAD, headers=JSON_HDR)
+    r3 = unauth.post(data_path(e), data=PAYLOAD, headers=JSON_HDR)
+    if server is not None:
+        # the URL token is a secret: the access log must not carry it
+        assert tok not in server.stderr_text(), "webhook.token from the listener URL is in the access log"
+    assert_status(r1, 204)
+    # a wrong URL token answers exactly like an export that does not exist
+    assert_status(r2, 404)
+    assert r2.json() == unauth.post(data_path({"_id": "0" * 24}, tok), data=PAYLOAD,
+                                    headers=JSON_HDR).json()
+    assert_status(r3, 401)
+
+
+def test_token_in_header(api, unauth, leak_watch):
+    tok = secret_value("hdr")
+    leak_watch.append(tok)
+    e = api.create(webhook_body(webhook={
+        "provider": "custom", "verify": "token", "tokenLocation": "header",
+        "tokenHeaderName": "X-Webhook-Token", "tokenHeaderScheme": "none", "token": tok}))
+    assert_status(unauth.post(data_path(e), data=PAYLOAD,
+                              headers=dict(JSON_HDR, **{"X-Webhook-Token": tok})), 204)
+    assert_status(unauth.post(data_path(e), data=PAYLOAD,
+                              headers=dict(JSON_HDR, **{"X-Webhook-Token": tok + "x"})), 401)
+
+
+def test_basic_auth(api, unauth, leak_watch):
+    pw = secret_value("basic")
+    leak_watch.append(pw)
+    e = api.create(webhook_body(webhook={"provider": "custom", "verify": "basic",
+                                         "username": "user", "password": pw}))
+    good = "Basic " + base64.b64encode(("user:" + pw).encode()).decode()
+    bad = "Basic " + base64.b64encode(b"user:nope").decode()
+    assert_status(unauth.post(data_path(e), data=PAYLOAD, headers=dict(JSON_HDR, Authorization=good)), 204)
+    assert_status(unauth.post(data_path(e), data=PAYLOAD, headers=dict(JSON_HDR, Authorization=bad)), 401)
+
+
+def test_custom_hmac_base64(api, unauth, leak_watch):
+    key = secret_value("hm")
+    leak_watch.append(key)
+    e = api.create(webhook_body(webhook={"provider": "custom", "verify": "hmac", "algorithm": "sha512",
+                                         "encoding": "base64", "header": "X-Sig", "key": key}))
+    sig = base64.b64encode(hmac.new(key.encode(), PAYLOAD, hashlib.sha512).digest()).decode()
+    assert_status(unauth.post(data_path(e), data=PAYLOAD, headers=dict(JSON_HDR, **{"x-sig": sig})), 204)
+    assert_status(unauth.post(data_path(e), data=PAYLOAD + b" ", headers=dict(JSON_HDR, **{"X-Sig": sig})), 401)
