@@ -399,31 +399,42 @@ exports_get(struct request *req)
 
 /* ---- POST /v1/exports ---- */
 
+/* Finish a new export's row: seal its secrets for the new id, give it an
+ * api identifier and its timestamps, render it. */
+static void
+row_new(struct request *req, struct store_write *w, const json_t *doc,
+    const json_t *secrets, const char *source_id, struct export_row *next)
+{
+	struct export_meta	 m;
+	char			 apiid[STORE_APIID_LEN + 1];
+	unsigned char		*sealed;
+	size_t			 sealed_len;
+
+	sealed = secrets_seal(req->srv, w->account, w->id, secrets,
+	    &sealed_len);
+	api_identifier_new(apiid);
+	memset(&m, 0, sizeof(m));
+	m.id = w->id;
+	m.api_identifier = apiid;
+	m.source_id = source_id;
+	m.created_ms = m.modified_ms = isotime_now_ms();
+	row_fill(next, doc, &m, sealed, sealed_len);
+}
+
 static int
 create_mutate(struct store_write *w, const struct export_row *cur,
     struct export_row *next)
 {
-	struct request		*req = w->arg;
-	struct xstate		*x = req->state;
-	struct export_meta	 m;
-	char			 apiid[STORE_APIID_LEN + 1];
-	json_t			*doc, *secrets;
-	unsigned char		*sealed;
-	size_t			 sealed_len;
+	struct request	*req = w->arg;
+	struct xstate	*x = req->state;
+	json_t		*doc, *secrets;
 
 	if (w->attempts > 0)
 		oid_new(w->id);	/* the id itself may have been taken */
 	doc = json_deep_copy(x->doc);
 	secrets = export_secrets_take(doc, NULL);
-	sealed = secrets_seal(req->srv, w->account, w->id, secrets,
-	    &sealed_len);
+	row_new(req, w, doc, secrets, NULL, next);
 	json_decref(secrets);
-	api_identifier_new(apiid);
-	memset(&m, 0, sizeof(m));
-	m.id = w->id;
-	m.api_identifier = apiid;
-	m.created_ms = m.modified_ms = isotime_now_ms();
-	row_fill(next, doc, &m, sealed, sealed_len);
 	json_decref(doc);
 	return 0;
 }
@@ -770,12 +781,9 @@ clone_mutate(struct store_write *w, const struct export_row *cur,
 {
 	struct request		*req = w->arg;
 	struct xstate		*x = req->state;
-	struct export_meta	 m;
-	char			 apiid[STORE_APIID_LEN + 1], *name;
+	char			*name;
 	const char		*conn;
 	json_t			*doc, *stored, *mapped;
-	unsigned char		*sealed;
-	size_t			 sealed_len;
 	int			 bad;
 
 	if (w->attempts > 0)
@@ -802,16 +810,8 @@ clone_mutate(struct store_write *w, const struct export_row *cur,
 	if (conn != NULL && x->connection_map != NULL &&
 	    (mapped = json_object_get(x->connection_map, conn)) != NULL)
 		json_object_set(doc, "_connectionId", mapped);
-	sealed = secrets_seal(req->srv, w->account, w->id, stored,
-	    &sealed_len);
+	row_new(req, w, doc, stored, cur->id, next);
 	json_decref(stored);
-	api_identifier_new(apiid);
-	memset(&m, 0, sizeof(m));
-	m.id = w->id;
-	m.api_identifier = apiid;
-	m.source_id = cur->id;
-	m.created_ms = m.modified_ms = isotime_now_ms();
-	row_fill(next, doc, &m, sealed, sealed_len);
 	json_decref(doc);
 	return 0;
 }

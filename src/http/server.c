@@ -31,11 +31,35 @@ request_header(struct request *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+struct query_find {
+	const char	*name;
+	const char	*value;
+	bool		 found;
+};
+
+static enum MHD_Result
+query_match(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct query_find	*q = cls;
+
+	if (strcmp(key, q->name) != 0)
+		return MHD_YES;
+	q->value = value != NULL ? value : "";
+	q->found = true;
+	return MHD_NO;
+}
+
+/* Query parameter names are case-sensitive (libmicrohttpd's own lookup
+ * is not): "Name=" is not the name filter. */
 const char *
 request_query(struct request *req, const char *name)
 {
-	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
-	    name);
+	struct query_find	q = { name, NULL, false };
+
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND,
+	    query_match, &q);
+	return q.found ? q.value : NULL;
 }
 
 char *

@@ -1,5 +1,6 @@
 /* The rule table of the export document (export-model.md §2–§6). Field
  * facts only: the validator that reads them is validate.c. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -362,7 +363,8 @@ const struct rule export_rules[] = {
 	{ .path = "file.csv", .kind = V_OBJECT },
 	{ .path = "file.csv.hasHeaderRow", .kind = V_BOOL },
 	{ .path = "file.csv.trimSpaces", .kind = V_BOOL },
-	{ .path = "file.csv.rowsToSkip", .kind = V_INT, .min = 0 },
+	{ .path = "file.csv.rowsToSkip", .kind = V_INT, .min = 0,
+	  .max = LONG_MAX },
 	{ .path = "file.json", .kind = V_OBJECT },
 	{ .path = "file.xml", .kind = V_OBJECT },
 	{ .path = "file.xlsx", .kind = V_OBJECT },

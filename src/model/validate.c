@@ -1,6 +1,7 @@
 /* The validator: reads the rule table (rules.c) and reports every failing
  * field of a document at once, one error per field, with its dot path. */
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -203,7 +204,10 @@ check_value(const struct rule *r, const json_t *v, struct errors *errs)
 	}
 	if (r->kind == V_INT && (r->min != 0 || r->max != 0)) {
 		i = json_integer_value(v);
-		if (r->max != 0 && (i < r->min || i > r->max))
+		if (r->max == LONG_MAX && i < r->min)
+			add(errs, r, "%s must be an integer of at least %ld",
+			    r->path, r->min);
+		else if (r->max != 0 && (i < r->min || i > r->max))
 			add(errs, r, "%s must be an integer from %ld to %ld",
 			    r->path, r->min, r->max);
 		else if (i < r->min)
