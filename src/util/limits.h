@@ -7,7 +7,7 @@
 #define LIMIT_JSON_DEPTH	64		/* nesting of objects and arrays */
 #define LIMIT_URL		8192		/* path plus query string, bytes */
 #define LIMIT_HEADERS		16384		/* all request headers, bytes */
-#define LIMIT_CONN_MEMORY	65536		/* a connection's buffer: request line and headers */
+#define LIMIT_CONN_MEMORY	32768		/* request line and headers; zeroed per request, keep it small */
 #define LIMIT_STRING		1048576		/* one JSON string, bytes */
 #define LIMIT_KEYS		10000		/* keys of one JSON object */
 #define LIMIT_JSON_NODES	200000		/* values in one JSON document */

@@ -163,19 +163,19 @@ def test_over_value_caps_with_big_body_cap(big_server, make):
 
 
 def test_64k_query_string(api, base_url):
+    # Past the connection buffer (32 KiB: request line and headers) the HTTP
+    # layer refuses the request line itself, before exportd sees it: a 414
+    # without the JSON body (docs/decisions.md). Under it, exportd answers
+    # with its own JSON error (test below).
     r = api.get("/v1/exports", params={"foo": "q" * 65536})
-    assert 400 <= r.status_code < 500, r.status_code
-    assert r.status_code in (400, 414), r.status_code
-    assert r.headers.get("Content-Type") == JSON_CT, "not a JSON error body: %r %r" % (
-        r.headers.get("Content-Type"), r.content[:200])
-    assert_errors(r, r.status_code, [("invalid_query_params", None)])
+    assert r.status_code == 414, r.status_code
     healthy(base_url)
     assert_status(api.get("/v1/tokenInfo"), 200)
 
 
 def test_long_query_string_over_url_cap(api, base_url):
     r = api.get("/v1/exports", params={"foo": "q" * 9000})
-    assert r.status_code in (400, 414), r.status_code
+    assert r.status_code == 414, r.status_code
     assert_errors(r, r.status_code, [("invalid_query_params", None)])
     healthy(base_url)
 
