@@ -271,7 +271,11 @@ listener_receive(struct request *req)
 		not_found(req);
 		goto out;
 	}
-	memcpy(&key, id + 8, sizeof(key));
+	/* FNV-1a over the whole id: its middle bytes are the same for every
+	 * id one process makes. */
+	key = 0xcbf29ce484222325ull;
+	for (t = id; *t != '\0'; t++)
+		key = (key ^ (unsigned char)*t) * 0x100000001b3ull;
 	if ((wait = ratelimit_take(&req->srv->listener_rl, key)) != 0) {
 		reply_error(req, 429, "rate_limited", NULL,
 		    "Too many requests. Retry after %ld seconds.", wait);

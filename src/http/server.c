@@ -286,8 +286,10 @@ request_dispatch(struct request *req)
 		if (request_auth(req) == -1 || request_rate_limit(req) == -1)
 			return;
 	}
+	/* API bodies are JSON; webhook deliveries are whatever the sender
+	 * sends, and the export's settings decide how to read them. */
 	if (req->body.len > 0 && (req->method & (M_POST | M_PUT | M_PATCH)) &&
-	    !media_type_ok(request_header(req,
+	    (req->route->flags & ROUTE_LISTENER) == 0 && !media_type_ok(request_header(req,
 	    MHD_HTTP_HEADER_CONTENT_TYPE))) {
 		reply_error(req, 415, "unsupported_media_type", NULL,
 		    "Request bodies must be JSON (Content-Type: "

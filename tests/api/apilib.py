@@ -560,3 +560,77 @@ def data_dir_bytes(data_dir):
             except FileNotFoundError:
                 pass
     return out
+
+
+# --------------------------------------------------------------------------
+# Webhook listener and inbox helpers (tests 19-22)
+
+import base64 as _b64
+import hashlib as _hashlib
+import hmac as _hmac
+
+
+def hook_path(export, token=None):
+    """The listener path of an export (or export id), with a URL token."""
+    eid = export["_id"] if isinstance(export, dict) else export
+    if token:
+        return "/v1/exports/%s/%s/data" % (eid, token)
+    return "/v1/exports/%s/data" % eid
+
+
+def mac(key, data, algo="sha256"):
+    """Raw HMAC bytes; key and data as str or bytes."""
+    if isinstance(key, str):
+        key = key.encode()
+    if isinstance(data, str):
+        data = data.encode()
+    return _hmac.new(key, data, getattr(_hashlib, algo)).digest()
+
+
+def mac_hex(key, data, algo="sha256"):
+    return mac(key, data, algo).hex()
+
+
+def mac_b64(key, data, algo="sha256"):
+    return _b64.b64encode(mac(key, data, algo)).decode()
+
+
+def basic_auth(user, password):
+    return "Basic " + _b64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+def inbox_page(api, export_id, after=None, limit=None, **kw):
+    params = {}
+    if after is not None:
+        params["after"] = after
+    if limit is not None:
+        params["limit"] = limit
+    return api.get("/v1/exports/%s/inbox" % export_id, params=params or None, **kw)
+
+
+def inbox_all(api, export_id, limit=1000, max_pages=1000):
+    """Every inbox entry of an export, following cursors; asserts the page
+    shape on the way."""
+    out, after = [], None
+    for _ in range(max_pages):
+        r = inbox_page(api, export_id, after=after, limit=limit)
+        assert_status(r, 200)
+        page = body_of(r)
+        assert set(page) == {"records", "cursor", "more"}, page
+        assert isinstance(page["records"], list) and isinstance(page["more"], bool), page
+        out.extend(page["records"])
+        if not page["more"]:
+            return out
+        assert page["records"], "more is true on an empty page"
+        assert page["cursor"] == page["records"][-1]["cursor"], page["cursor"]
+        after = page["cursor"]
+    raise AssertionError("too many inbox pages")
+
+
+def inbox_records(api, export_id):
+    """Just the records of an export's inbox, in order."""
+    return [e["record"] for e in inbox_all(api, export_id)]
+
+
+def inbox_ack(api, export_id, cursor, **kw):
+    return api.post("/v1/exports/%s/inbox/ack" % export_id, json={"cursor": cursor}, **kw)
