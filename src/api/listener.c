@@ -300,6 +300,12 @@ listener_receive(struct request *req)
 	d->wr.header = wr_header;
 	d->wr.query = wr_query;
 	d->wr.arg = req;
+	/* Trello checks a callback URL with an unsigned HEAD: answer it,
+	 * verify and store nothing. */
+	if (req->method == M_HEAD && token == NULL) {
+		reply_empty(req, 200);
+		goto out;
+	}
 	if (webhook_verify(d->webhook, &d->wr, &why) == -1) {
 		log_debug("listener %s: refused (%s), request %s", id,
 		    why != NULL ? why : "?", req->id);
@@ -309,10 +315,6 @@ listener_receive(struct request *req)
 		else
 			reply_error(req, 401, "unauthorized", NULL,
 			    "The delivery could not be verified");
-		goto out;
-	}
-	if (req->method == M_HEAD) {
-		reply_empty(req, 200);
 		goto out;
 	}
 	status = webhook_parse(d->webhook, &d->wr, &d->doc, &d->records, msg,
