@@ -11,8 +11,9 @@ PYTHON     ?= /usr/bin/python3
 
 # Debian packages for building, running and testing.
 DEPS_BUILD := gcc pkg-config meson ninja-build libmicrohttpd-dev libjansson-dev \
-              libsqlite3-dev libssl-dev
-DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl
+              libsqlite3-dev libssl-dev libxml2-dev libpq-dev
+DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl \
+              postgresql postgresql-client
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
 
 .PHONY: all deps build build-asan run test unit api clean install

@@ -7,6 +7,7 @@
 #include "util/xmalloc.h"
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_postgres_ops;
 
 struct store *
 store_open(const char *url)
@@ -16,9 +17,12 @@ store_open(const char *url)
 	s = xcalloc(1, sizeof(*s));
 	if (strncmp(url, "sqlite:", 7) == 0)
 		s->ops = &store_sqlite_ops;
+	else if (strncmp(url, "postgresql://", 13) == 0 ||
+	    strncmp(url, "postgres://", 11) == 0)
+		s->ops = &store_postgres_ops;
 	else {
 		log_error("store: unsupported database URL scheme (want "
-		    "sqlite:PATH)");
+		    "sqlite:PATH or postgresql://...)");
 		free(s);
 		return NULL;
 	}
@@ -47,6 +51,7 @@ store_status_str(enum store_status st)
 	case STORE_REJECTED:	return "rejected";
 	case STORE_CONFLICT:	return "conflict";
 	case STORE_UNAVAILABLE:	return "unavailable";
+	case STORE_FULL:	return "full";
 	case STORE_ERROR:	return "error";
 	}
 	return "?";

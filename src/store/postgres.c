@@ -1,0 +1,1812 @@
+/* PostgreSQL back end (libpq): one connection per server thread, opened
+ * on first use and reopened after the server was lost; prepared
+ * statements; every write is its own transaction on the calling thread's
+ * connection and done() runs after its COMMIT has returned. A request
+ * made while the server is unreachable fails with STORE_UNAVAILABLE. */
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "store/store.h"
+#include "util/isotime.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+#define CREATE_ATTEMPTS		16
+#define RECONNECT_BACKOFF_US	500000	/* between failed reconnects */
+#define MIGRATE_LOCK		"28561396949218404"	/* "exportd" */
+#define CREATE_LOCK_CLASS	"1702391908"		/* "expd" */
+#define MAX_PARAMS		12
+
+/* Type oids of the parameters (pg_type.h is a server header). */
+#define BOOLOID		16
+#define BYTEAOID	17
+#define INT8OID		20
+#define TEXTOID		25
+#define TEXTARRAYOID	1009
+
+/* Numbered migrations: entry i moves the schema from version i to i + 1.
+ * body is the served text, verbatim; doc is a jsonb copy of it for
+ * operators' queries, NULL when body holds a \u0000 escape (jsonb has no
+ * NUL). */
+static const char *const migrations[] = {
+	/* 1: accounts, tokens, exports */
+	"CREATE TABLE accounts ("
+	"  id text PRIMARY KEY,"
+	"  name text NOT NULL UNIQUE,"
+	"  created_ms bigint NOT NULL);"
+	"CREATE TABLE tokens ("
+	"  id text PRIMARY KEY,"
+	"  account_id text NOT NULL REFERENCES accounts(id),"
+	"  hash bytea NOT NULL UNIQUE,"
+	"  created_ms bigint NOT NULL,"
+	"  revoked_ms bigint);"
+	"CREATE TABLE exports ("
+	"  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  id text NOT NULL UNIQUE,"
+	"  account_id text NOT NULL,"
+	"  api_identifier text NOT NULL UNIQUE,"
+	"  rev bigint NOT NULL,"
+	"  body text NOT NULL,"
+	"  doc jsonb,"
+	"  secrets bytea,"
+	"  adaptor_type text,"
+	"  type text,"
+	"  connection_id text,"
+	"  integration_id text,"
+	"  name text);"
+	"CREATE INDEX exports_account_seq ON exports (account_id, seq);"
+	"CREATE INDEX exports_account_adaptor ON exports"
+	"  (account_id, adaptor_type, seq);"
+	"CREATE INDEX exports_account_type ON exports (account_id, type, seq);"
+	"CREATE INDEX exports_account_connection ON exports"
+	"  (account_id, connection_id, seq);"
+	"CREATE INDEX exports_account_integration ON exports"
+	"  (account_id, integration_id, seq);"
+	"CREATE INDEX exports_account_name ON exports (account_id, name, seq);"
+	"COMMENT ON COLUMN exports.body IS 'the public document as served,"
+	" byte for byte';"
+	"COMMENT ON COLUMN exports.doc IS 'jsonb copy of body for queries;"
+	" NULL when body has a \\u0000 escape';",
+	/* 2: the durable inbox of webhook exports */
+	"CREATE TABLE inbox ("
+	"  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  export_id text NOT NULL,"
+	"  received_ms bigint NOT NULL,"
+	"  request_id text NOT NULL,"
+	"  headers text NOT NULL,"
+	"  record text NOT NULL);"
+	"CREATE INDEX inbox_export_seq ON inbox (export_id, seq);"
+	"CREATE TABLE inbox_counts ("
+	"  export_id text PRIMARY KEY,"
+	"  n bigint NOT NULL);",
+};
+#define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+enum stmt_id {
+	Q_EXPORT_GET,
+	Q_EXPORT_LOCK,
+	Q_EXPORT_SHARE,
+	Q_CREATE_LOCK,
+	Q_CREATE_UNLOCK,
+	Q_EXPORT_INSERT,
+	Q_EXPORT_UPDATE,
+	Q_EXPORT_DELETE,
+	Q_TOKEN_ACCOUNT,
+	Q_ACCOUNT_FIND,
+	Q_ACCOUNT_INSERT,
+	Q_TOKEN_INSERT,
+	Q_TOKEN_LIST,
+	Q_TOKEN_REVOKE,
+	Q_TOKEN_COUNT,
+	Q_EXPORT_GET_ANY,
+	Q_EXPORT_KEYSHARE,
+	Q_INBOX_RESERVE,
+	Q_INBOX_COUNT_ADD,
+	Q_INBOX_INSERT,
+	Q_INBOX_DELETE_UPTO,
+	Q_INBOX_DELETE_ALL,
+	Q_INBOX_COUNT_DELETE,
+	Q_INBOX_LIST,
+	Q_COUNT
+};
+
+/* The list statement has one variant per combination of filters. */
+#define NFILTERS	5
+#define NLISTS		(1 << NFILTERS)
+#define NSTMTS		(Q_COUNT + NLISTS)
+
+#define EXPORT_SELECT \
+	"SELECT seq, rev, api_identifier, body, secrets, adaptor_type," \
+	" type, connection_id, integration_id, name, account_id FROM exports"
+#define EXPORT_COLUMNS	EXPORT_SELECT " WHERE id = $1 AND account_id = $2"
+
+struct stmt_def {
+	const char	*sql;
+	int		 nparams;
+	Oid		 types[MAX_PARAMS];
+};
+
+static const struct stmt_def stmt_defs[Q_COUNT] = {
+	[Q_EXPORT_GET] = { EXPORT_COLUMNS, 2, { TEXTOID, TEXTOID } },
+	[Q_EXPORT_LOCK] = { EXPORT_COLUMNS " FOR UPDATE", 2,
+	    { TEXTOID, TEXTOID } },
+	[Q_EXPORT_SHARE] = { EXPORT_COLUMNS " FOR SHARE", 2,
+	    { TEXTOID, TEXTOID } },
+	/* Creates in one account take turns from mutate to INSERT, so that
+	 * creation order (seq) and createdAt agree; the lock is a session
+	 * lock, let go before COMMIT so that commits can share a sync. */
+	[Q_CREATE_LOCK] = {
+	    "SELECT pg_advisory_lock(" CREATE_LOCK_CLASS ", hashtext($1))",
+	    1, { TEXTOID } },
+	[Q_CREATE_UNLOCK] = {
+	    "SELECT pg_advisory_unlock(" CREATE_LOCK_CLASS ", hashtext($1))",
+	    1, { TEXTOID } },
+	[Q_EXPORT_INSERT] = {
+	    "INSERT INTO exports (id, account_id, api_identifier, rev, body,"
+	    " doc, secrets, adaptor_type, type, connection_id, integration_id,"
+	    " name) VALUES ($1, $2, $3, 1, $4, CASE WHEN $11 THEN $4::jsonb"
+	    " END, $5, $6, $7, $8, $9, $10)"
+	    " ON CONFLICT DO NOTHING RETURNING seq", 11,
+	    { TEXTOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID, TEXTOID, TEXTOID,
+	      TEXTOID, TEXTOID, TEXTOID, BOOLOID } },
+	[Q_EXPORT_UPDATE] = {
+	    "UPDATE exports SET rev = rev + 1, api_identifier = $3, body = $4,"
+	    " doc = CASE WHEN $11 THEN $4::jsonb END, secrets = $5,"
+	    " adaptor_type = $6, type = $7, connection_id = $8,"
+	    " integration_id = $9, name = $10"
+	    " WHERE id = $1 AND account_id = $2 RETURNING rev", 11,
+	    { TEXTOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID, TEXTOID, TEXTOID,
+	      TEXTOID, TEXTOID, TEXTOID, BOOLOID } },
+	[Q_EXPORT_DELETE] = {
+	    "DELETE FROM exports WHERE id = $1 AND account_id = $2", 2,
+	    { TEXTOID, TEXTOID } },
+	[Q_TOKEN_ACCOUNT] = {
+	    "SELECT account_id FROM tokens WHERE hash = $1"
+	    " AND revoked_ms IS NULL", 1, { BYTEAOID } },
+	[Q_ACCOUNT_FIND] = {
+	    "SELECT id FROM accounts WHERE name = $1", 1, { TEXTOID } },
+	[Q_ACCOUNT_INSERT] = {
+	    "INSERT INTO accounts (id, name, created_ms) VALUES ($1, $2, $3)"
+	    " ON CONFLICT DO NOTHING RETURNING id", 3,
+	    { TEXTOID, TEXTOID, INT8OID } },
+	[Q_TOKEN_INSERT] = {
+	    "INSERT INTO tokens (id, account_id, hash, created_ms)"
+	    " VALUES ($1, $2, $3, $4)", 4,
+	    { TEXTOID, TEXTOID, BYTEAOID, INT8OID } },
+	[Q_TOKEN_LIST] = {
+	    "SELECT t.id, t.account_id, a.name, t.created_ms, t.revoked_ms"
+	    " FROM tokens t JOIN accounts a ON a.id = t.account_id"
+	    " ORDER BY t.created_ms, t.id COLLATE \"C\"", 0, { 0 } },
+	[Q_TOKEN_REVOKE] = {
+	    "UPDATE tokens SET revoked_ms = $2 WHERE id = $1"
+	    " AND revoked_ms IS NULL", 2, { TEXTOID, INT8OID } },
+	[Q_TOKEN_COUNT] = {
+	    "SELECT count(*) FROM tokens WHERE revoked_ms IS NULL", 0, { 0 } },
+	[Q_EXPORT_GET_ANY] = { EXPORT_SELECT " WHERE id = $1", 1,
+	    { TEXTOID } },
+	/* Inbox writes keep the export from being deleted under them. */
+	[Q_EXPORT_KEYSHARE] = {
+	    "SELECT 1 FROM exports WHERE id = $1 AND account_id = $2"
+	    " FOR KEY SHARE", 2, { TEXTOID, TEXTOID } },
+	/* Count the entries in, unless that passes the cap ($3): no row
+	 * back means full. The count row's lock makes appends to one inbox
+	 * take turns until COMMIT, so seq order is commit order there. */
+	[Q_INBOX_RESERVE] = {
+	    "INSERT INTO inbox_counts AS c (export_id, n) VALUES ($1, $2)"
+	    " ON CONFLICT (export_id) DO UPDATE SET n = c.n + excluded.n"
+	    " WHERE c.n + excluded.n <= $3 RETURNING n", 3,
+	    { TEXTOID, INT8OID, INT8OID } },
+	[Q_INBOX_COUNT_ADD] = {
+	    "INSERT INTO inbox_counts AS c (export_id, n) VALUES ($1, $2)"
+	    " ON CONFLICT (export_id) DO UPDATE SET n = c.n + excluded.n", 2,
+	    { TEXTOID, INT8OID } },
+	[Q_INBOX_INSERT] = {
+	    "INSERT INTO inbox (export_id, received_ms, request_id, headers,"
+	    " record) SELECT $1, $2, $3, $4, r FROM unnest($5::text[])"
+	    " WITH ORDINALITY AS u(r, i) ORDER BY i", 5,
+	    { TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID } },
+	[Q_INBOX_DELETE_UPTO] = {
+	    "DELETE FROM inbox WHERE export_id = $1 AND seq <= $2", 2,
+	    { TEXTOID, INT8OID } },
+	[Q_INBOX_DELETE_ALL] = {
+	    "DELETE FROM inbox WHERE export_id = $1", 1, { TEXTOID } },
+	[Q_INBOX_COUNT_DELETE] = {
+	    "DELETE FROM inbox_counts WHERE export_id = $1", 1, { TEXTOID } },
+	[Q_INBOX_LIST] = {
+	    "SELECT seq, received_ms, request_id, headers, record FROM inbox"
+	    " WHERE export_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", 3,
+	    { TEXTOID, INT8OID, INT8OID } },
+};
+
+/* Filter columns of the list variants, in bit order. */
+static const char *const filter_columns[NFILTERS] = {
+	"adaptor_type", "type", "connection_id", "integration_id", "name",
+};
+
+/* One connection and which statements it has prepared; one thread's. */
+struct conn {
+	PGconn		*pg;
+	bool		 prepared[NSTMTS];
+	bool		 down;		/* lost; logged once per outage */
+	int64_t		 retry_us;	/* no reconnect before (monotonic) */
+	struct conn	*next;		/* registry of all connections */
+};
+
+struct pq {
+	char		*url;		/* may hold a password: never logged */
+	pthread_key_t	 key;		/* this thread's struct conn */
+	pthread_mutex_t	 reg_lock;
+	struct conn	*conns;
+};
+
+/* Parameters of one statement, all sent in binary format. */
+struct params {
+	int		 n;
+	const char	*v[MAX_PARAMS];
+	int		 len[MAX_PARAMS];
+	int		 fmt[MAX_PARAMS];
+	char		 i8[MAX_PARAMS][8];
+	char		 b[MAX_PARAMS];
+};
+
+static void
+p_bytes(struct params *pa, const void *v, size_t len)
+{
+	pa->v[pa->n] = v;
+	pa->len[pa->n] = v != NULL ? (int)len : 0;
+	pa->fmt[pa->n] = 1;
+	pa->n++;
+}
+
+/* A text parameter; NULL sends SQL NULL. */
+static void
+p_text(struct params *pa, const char *s)
+{
+	p_bytes(pa, s, s != NULL ? strlen(s) : 0);
+}
+
+static void
+p_int8(struct params *pa, int64_t x)
+{
+	uint64_t	u = (uint64_t)x;
+	int		i;
+
+	for (i = 7; i >= 0; i--) {
+		pa->i8[pa->n][i] = (char)(u & 0xff);
+		u >>= 8;
+	}
+	p_bytes(pa, pa->i8[pa->n], 8);
+}
+
+static void
+p_bool(struct params *pa, bool v)
+{
+	pa->b[pa->n] = v ? 1 : 0;
+	p_bytes(pa, &pa->b[pa->n], 1);
+}
+
+/* A bigint column of a binary result; 0 for NULL. */
+static int64_t
+res_int8(const PGresult *res, int row, int col)
+{
+	const unsigned char	*v;
+	uint64_t		 u = 0;
+	int			 i;
+
+	if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != 8)
+		return 0;
+	v = (const unsigned char *)PQgetvalue(res, row, col);
+	for (i = 0; i < 8; i++)
+		u = (u << 8) | v[i];
+	return (int64_t)u;
+}
+
+/* A text column as a new string; NULL for NULL. */
+static char *
+res_text(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	return xstrndup(PQgetvalue(res, row, col),
+	    (size_t)PQgetlength(res, row, col));
+}
+
+/* Copy a short text column into a fixed buffer. */
+static void
+res_copy(const PGresult *res, int row, int col, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%.*s", PQgetlength(res, row, col),
+	    PQgetvalue(res, row, col));
+}
+
+/* Strict UTF-8 (as the server checks it): no overlongs, surrogates or
+ * code points above U+10FFFF. */
+static bool
+utf8_valid(const char *str)
+{
+	const unsigned char	*s = (const unsigned char *)str;
+	unsigned char		 lo, hi;
+	int			 n, i;
+
+	while (*s != '\0') {
+		if (*s < 0x80) {
+			s++;
+			continue;
+		}
+		lo = 0x80;
+		hi = 0xbf;
+		if (*s >= 0xc2 && *s <= 0xdf)
+			n = 1;
+		else if (*s >= 0xe0 && *s <= 0xef) {
+			n = 2;
+			if (*s == 0xe0)
+				lo = 0xa0;
+			else if (*s == 0xed)
+				hi = 0x9f;
+		} else if (*s >= 0xf0 && *s <= 0xf4) {
+			n = 3;
+			if (*s == 0xf0)
+				lo = 0x90;
+			else if (*s == 0xf4)
+				hi = 0x8f;
+		} else
+			return false;
+		if (s[1] < lo || s[1] > hi)
+			return false;
+		for (i = 2; i <= n; i++)
+			if (s[i] < 0x80 || s[i] > 0xbf)
+				return false;
+		s += n + 1;
+	}
+	return true;
+}
+
+/* Whether jsonb can hold a body: it has no NUL character, so a body with
+ * a \u0000 escape (or one that merely looks like it) gets no copy. */
+static bool
+jsonb_ok(const char *body, size_t len)
+{
+	return memmem(body, len, "\\u0000", 6) == NULL;
+}
+
+/* The length of a message's first line: one log line each. */
+static int
+msg_len(const char *m)
+{
+	return (int)strcspn(m, "\r\n");
+}
+
+/* Server notices (and messages that arrive while idle) go to debug. */
+static void
+notice_cb(void *arg, const char *message)
+{
+	log_debug("postgres: %.*s", msg_len(message), message);
+}
+
+/* Log a failed statement: the primary message and SQLSTATE only, never
+ * parameters or the DETAIL line (which can quote values). */
+static void
+pq_log(struct conn *c, const PGresult *res, const char *what)
+{
+	const char	*m = NULL, *code = NULL;
+
+	if (res != NULL) {
+		m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	}
+	if (m == NULL)
+		m = PQerrorMessage(c->pg);
+	if (PQstatus(c->pg) == CONNECTION_BAD) {
+		if (!c->down)
+			log_warn("postgres: %s: connection lost: %.*s", what,
+			    msg_len(m), m);
+		c->down = true;
+		return;
+	}
+	log_error("postgres: %s: %.*s%s%s%s", what, msg_len(m), m,
+	    code != NULL ? " (SQLSTATE " : "", code != NULL ? code : "",
+	    code != NULL ? ")" : "");
+}
+
+static const char *
+sqlstate(const PGresult *res)
+{
+	const char	*code;
+
+	if (res == NULL ||
+	    (code = PQresultErrorField(res, PG_DIAG_SQLSTATE)) == NULL)
+		return "";
+	return code;
+}
+
+/* What a failure means to the caller: the server being away, shutting
+ * down, out of resources, or a transaction to retry is "unavailable";
+ * a constraint is a conflict; anything else an error. */
+static enum store_status
+pq_status(struct conn *c, const PGresult *res)
+{
+	const char	*code = sqlstate(res);
+
+	if (PQstatus(c->pg) == CONNECTION_BAD || code[0] == '\0')
+		return STORE_UNAVAILABLE;
+	if (strncmp(code, "08", 2) == 0 ||	/* connection exception */
+	    strncmp(code, "40", 2) == 0 ||	/* transaction rollback */
+	    strncmp(code, "53", 2) == 0 ||	/* insufficient resources */
+	    strncmp(code, "57", 2) == 0 ||	/* operator intervention */
+	    strcmp(code, "25006") == 0 ||	/* read-only (a standby) */
+	    strcmp(code, "55P03") == 0)		/* lock not available */
+		return STORE_UNAVAILABLE;
+	if (strncmp(code, "23", 2) == 0)
+		return STORE_CONFLICT;
+	return STORE_ERROR;
+}
+
+/* Errors after which a CREATE tries again with fresh ids: a unique key
+ * taken, or a serialization failure or deadlock. */
+static bool
+pq_retryable(const PGresult *res)
+{
+	const char	*code = sqlstate(res);
+
+	return strcmp(code, "23505") == 0 || strcmp(code, "40001") == 0 ||
+	    strcmp(code, "40P01") == 0;
+}
+
+/* Run a command without parameters; 0 if it succeeded. */
+static int
+pq_exec(struct conn *c, const char *sql, enum store_status *st,
+    const char *what)
+{
+	PGresult	*res;
+	int		 rc = 0;
+
+	res = PQexec(c->pg, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pq_log(c, res, what);
+		if (st != NULL)
+			*st = pq_status(c, res);
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static void
+stmt_name(int id, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "exportd_%d", id);
+}
+
+/* Prepare a statement on this connection if it has not been yet. */
+static int
+stmt_prepare(struct conn *c, int id, enum store_status *st)
+{
+	PGresult	*res;
+	char		 name[32], sql[512];
+	Oid		 types[MAX_PARAMS];
+	const char	*text;
+	size_t		 len;
+	int		 n, i, rc = 0;
+
+	if (c->prepared[id])
+		return 0;
+	if (id < Q_COUNT) {
+		text = stmt_defs[id].sql;
+		n = stmt_defs[id].nparams;
+		memcpy(types, stmt_defs[id].types, sizeof(types));
+	} else {
+		/* $1 account, $2 after, $3 limit, $4 skip, then filters. */
+		len = (size_t)snprintf(sql, sizeof(sql), "SELECT seq, body"
+		    " FROM exports WHERE account_id = $1 AND seq > $2");
+		types[0] = TEXTOID;
+		types[1] = types[2] = types[3] = INT8OID;
+		n = 4;
+		for (i = 0; i < NFILTERS; i++) {
+			if (((id - Q_COUNT) & (1 << i)) == 0)
+				continue;
+			types[n++] = TEXTOID;
+			len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+			    " AND %s = $%d", filter_columns[i], n);
+		}
+		snprintf(sql + len, sizeof(sql) - len,
+		    " ORDER BY seq LIMIT $3 OFFSET $4");
+		text = sql;
+	}
+	stmt_name(id, name, sizeof(name));
+	res = PQprepare(c->pg, name, text, n, types);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		pq_log(c, res, "prepare");
+		*st = pq_status(c, res);
+		rc = -1;
+	} else
+		c->prepared[id] = true;
+	PQclear(res);
+	return rc;
+}
+
+/* Run a prepared statement with binary parameters and results; the
+ * result if it succeeded, else NULL with *st set and the failure logged.
+ * With failed set, a failure worth retrying (pq_retryable) is not logged
+ * but handed back in *failed. */
+static PGresult *
+stmt_run(struct conn *c, int id, const struct params *pa,
+    enum store_status *st, PGresult **failed, const char *what)
+{
+	PGresult	*res;
+	char		 name[32];
+
+	if (failed != NULL)
+		*failed = NULL;
+	if (stmt_prepare(c, id, st) == -1)
+		return NULL;
+	stmt_name(id, name, sizeof(name));
+	res = PQexecPrepared(c->pg, name, pa != NULL ? pa->n : 0,
+	    pa != NULL ? pa->v : NULL, pa != NULL ? pa->len : NULL,
+	    pa != NULL ? pa->fmt : NULL, 1);
+	switch (PQresultStatus(res)) {
+	case PGRES_TUPLES_OK:
+	case PGRES_COMMAND_OK:
+		return res;
+	default:
+		break;
+	}
+	*st = pq_status(c, res);
+	if (failed != NULL && pq_retryable(res) &&
+	    PQstatus(c->pg) == CONNECTION_OK)
+		*failed = res;	/* the caller retries, quietly */
+	else {
+		pq_log(c, res, what);
+		PQclear(res);
+	}
+	return NULL;
+}
+
+/* Open a connection: the URL's settings win over these defaults, except
+ * the client encoding, which must be UTF-8 for bytes to come back as
+ * they went in. */
+static PGconn *
+pq_connect(struct pq *q)
+{
+	static const char *const kw[] = {
+		"connect_timeout", "keepalives", "keepalives_idle",
+		"keepalives_interval", "keepalives_count", "tcp_user_timeout",
+		"application_name", "dbname", "client_encoding", NULL
+	};
+	const char	*val[] = {
+		"3", "1", "5", "2", "3", "5000", "exportd", q->url, "UTF8",
+		NULL
+	};
+	PGconn		*pg;
+
+	pg = PQconnectdbParams(kw, val, 1);
+	if (pg != NULL)
+		PQsetNoticeProcessor(pg, notice_cb, NULL);
+	return pg;
+}
+
+/* After a connection is made: the server must store UTF-8. */
+static int
+session_check(struct conn *c)
+{
+	const char	*enc;
+
+	enc = PQparameterStatus(c->pg, "server_encoding");
+	if (enc == NULL || strcmp(enc, "UTF8") != 0) {
+		log_error("postgres: the database encoding is %s; exportd "
+		    "needs UTF8 (CREATE DATABASE ... ENCODING 'UTF8')",
+		    enc != NULL ? enc : "unknown");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	if (c == NULL)
+		return;
+	PQfinish(c->pg);
+	free(c);
+}
+
+/* Reconnect a lost connection, at most once per backoff period; its
+ * prepared statements are gone with the old session. */
+static int
+conn_revive(struct conn *c)
+{
+	int64_t	now = isotime_mono_us();
+
+	if (now < c->retry_us)
+		return -1;
+	if (c->pg == NULL)
+		return -1;
+	PQreset(c->pg);
+	memset(c->prepared, 0, sizeof(c->prepared));
+	if (PQstatus(c->pg) == CONNECTION_OK && session_check(c) == 0) {
+		if (c->down)
+			log_info("postgres: reconnected");
+		c->down = false;
+		c->retry_us = 0;
+		return 0;
+	}
+	if (!c->down)
+		log_warn("postgres: cannot reconnect: %.*s",
+		    msg_len(PQerrorMessage(c->pg)), PQerrorMessage(c->pg));
+	c->down = true;
+	c->retry_us = now + RECONNECT_BACKOFF_US;
+	return -1;
+}
+
+/* Whether an idle connection is still usable: read what the server may
+ * have sent meanwhile (a shutdown notice, then end of file), without
+ * blocking, and end a transaction a failure left open. */
+static bool
+conn_alive(struct conn *c)
+{
+	struct pollfd	 pfd;
+	PGnotify	*nf;
+	int		 i;
+
+	if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+		return false;
+	for (i = 0; i < 4; i++) {
+		pfd.fd = PQsocket(c->pg);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (pfd.fd < 0 || poll(&pfd, 1, 0) != 1)
+			break;
+		if (!PQconsumeInput(c->pg))
+			break;
+		(void)PQisBusy(c->pg);	/* hands idle messages to notice_cb */
+		while ((nf = PQnotifies(c->pg)) != NULL)
+			PQfreemem(nf);
+	}
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		if (!c->down)
+			log_warn("postgres: connection lost: %.*s",
+			    msg_len(PQerrorMessage(c->pg)),
+			    PQerrorMessage(c->pg));
+		c->down = true;
+		return false;
+	}
+	switch (PQtransactionStatus(c->pg)) {
+	case PQTRANS_IDLE:
+		return true;
+	case PQTRANS_INTRANS:
+	case PQTRANS_INERROR:
+		return pq_exec(c, "ROLLBACK", NULL, "rollback") == 0;
+	default:
+		return false;
+	}
+}
+
+/* This thread's connection, ready for a statement, or NULL when the
+ * server cannot be reached now. */
+static struct conn *
+conn_get(struct pq *q)
+{
+	struct conn	*c;
+
+	if ((c = pthread_getspecific(q->key)) == NULL) {
+		c = xcalloc(1, sizeof(*c));
+		c->pg = pq_connect(q);
+		pthread_mutex_lock(&q->reg_lock);
+		c->next = q->conns;
+		q->conns = c;
+		pthread_mutex_unlock(&q->reg_lock);
+		pthread_setspecific(q->key, c);
+		if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK &&
+		    session_check(c) == 0)
+			return c;
+		if (c->pg != NULL)
+			log_warn("postgres: cannot connect: %.*s",
+			    msg_len(PQerrorMessage(c->pg)),
+			    PQerrorMessage(c->pg));
+		c->down = true;
+		c->retry_us = isotime_mono_us() + RECONNECT_BACKOFF_US;
+		return NULL;
+	}
+	if (conn_alive(c))
+		return c;
+	return conn_revive(c) == 0 ? c : NULL;
+}
+
+/* Whether a failure was the connection going away (worth one retry when
+ * nothing can have been changed). */
+static bool
+conn_lost(const struct conn *c)
+{
+	return c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK;
+}
+
+static int
+tx_begin(struct conn *c, enum store_status *st)
+{
+	return pq_exec(c, "BEGIN ISOLATION LEVEL READ COMMITTED", st,
+	    "begin");
+}
+
+static void
+tx_rollback(struct conn *c)
+{
+	if (PQstatus(c->pg) == CONNECTION_OK &&
+	    PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+		pq_exec(c, "ROLLBACK", NULL, "rollback");
+}
+
+/* COMMIT; the transaction is durable when this returns 0. A COMMIT of a
+ * failed transaction reports ROLLBACK, which is a failure too. */
+static int
+tx_commit(struct conn *c, enum store_status *st, PGresult **failed)
+{
+	PGresult	*res;
+
+	*failed = NULL;
+	res = PQexec(c->pg, "COMMIT");
+	if (PQresultStatus(res) == PGRES_COMMAND_OK &&
+	    strcmp(PQcmdStatus(res), "COMMIT") == 0) {
+		PQclear(res);
+		return 0;
+	}
+	*st = pq_status(c, res);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK)
+		*st = STORE_ERROR;
+	if (pq_retryable(res) && PQstatus(c->pg) == CONNECTION_OK)
+		*failed = res;
+	else {
+		pq_log(c, res, "commit");
+		PQclear(res);
+	}
+	return -1;
+}
+
+/* Bring the schema up to the newest version in one transaction, holding
+ * an advisory lock so that instances starting together take turns. */
+static int
+pq_migrate(struct conn *c)
+{
+	PGresult	*res = NULL;
+	char		 sql[96];
+	long		 version;
+	size_t		 i;
+
+	if (pq_exec(c, "BEGIN ISOLATION LEVEL READ COMMITTED", NULL,
+	    "migrate") == -1)
+		return -1;
+	if (pq_exec(c, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ")", NULL,
+	    "migration lock") == -1 ||
+	    pq_exec(c, "CREATE TABLE IF NOT EXISTS schema_version ("
+	    " id integer PRIMARY KEY CHECK (id = 1),"
+	    " version integer NOT NULL)", NULL, "schema_version") == -1 ||
+	    pq_exec(c, "INSERT INTO schema_version (id, version) VALUES (1, 0)"
+	    " ON CONFLICT DO NOTHING", NULL, "schema_version") == -1)
+		goto fail;
+	res = PQexec(c->pg, "SELECT version FROM schema_version WHERE id = 1");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		pq_log(c, res, "schema_version");
+		goto fail;
+	}
+	version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	res = NULL;
+	if (version < 0 || version > (long)NMIGRATIONS) {
+		log_error("postgres: database schema version %ld is newer than "
+		    "this exportd knows (%zu)", version, NMIGRATIONS);
+		goto fail;
+	}
+	for (i = (size_t)version; i < NMIGRATIONS; i++) {
+		if (pq_exec(c, migrations[i], NULL, "migration") == -1)
+			goto fail;
+		log_info("postgres: applied migration %zu", i + 1);
+	}
+	snprintf(sql, sizeof(sql), "UPDATE schema_version SET version = %zu"
+	    " WHERE id = 1", NMIGRATIONS);
+	if (pq_exec(c, sql, NULL, "schema_version") == -1 ||
+	    pq_exec(c, "COMMIT", NULL, "migrate") == -1)
+		goto fail;
+	return 0;
+fail:
+	PQclear(res);
+	tx_rollback(c);
+	return -1;
+}
+
+static int
+pq_open(struct store *s, const char *url)
+{
+	struct pq	*q;
+	struct conn	*c;
+
+	q = xcalloc(1, sizeof(*q));
+	q->url = xstrdup(url);
+	pthread_key_create(&q->key, NULL);
+	pthread_mutex_init(&q->reg_lock, NULL);
+	s->impl = q;
+	c = xcalloc(1, sizeof(*c));
+	if ((c->pg = pq_connect(q)) == NULL ||
+	    PQstatus(c->pg) != CONNECTION_OK) {
+		log_error("postgres: cannot connect: %.*s",
+		    c->pg != NULL ? msg_len(PQerrorMessage(c->pg)) : 13,
+		    c->pg != NULL ? PQerrorMessage(c->pg) : "out of memory");
+		goto fail;
+	}
+	if (session_check(c) == -1 || pq_migrate(c) == -1)
+		goto fail;
+	/* The opening thread (command line, migrations) keeps this one. */
+	q->conns = c;
+	pthread_setspecific(q->key, c);
+	return 0;
+fail:
+	conn_free(c);
+	pthread_key_delete(q->key);
+	pthread_mutex_destroy(&q->reg_lock);
+	explicit_bzero(q->url, strlen(q->url));
+	free(q->url);
+	free(q);
+	s->impl = NULL;
+	return -1;
+}
+
+static void
+pq_close(struct store *s)
+{
+	struct pq	*q = s->impl;
+	struct conn	*c, *n;
+
+	if (q == NULL)
+		return;
+	for (c = q->conns; c != NULL; c = n) {
+		n = c->next;
+		conn_free(c);
+	}
+	pthread_key_delete(q->key);
+	pthread_mutex_destroy(&q->reg_lock);
+	explicit_bzero(q->url, strlen(q->url));
+	free(q->url);
+	free(q);
+	s->impl = NULL;
+}
+
+/* Writes run on the caller's thread: there is nothing to start. */
+static int
+pq_start(struct store *s)
+{
+	return 0;
+}
+
+static void
+pq_drain(struct store *s)
+{
+}
+
+/* Read one export row (id, and account unless NULL) with one of the row
+ * statements. */
+static enum store_status
+row_read(struct conn *c, enum stmt_id sid, const char *account,
+    const char *id, struct export_row *out)
+{
+	struct params		 pa;
+	enum store_status	 ret;
+	PGresult		*res;
+
+	memset(out, 0, sizeof(*out));
+	memset(&pa, 0, sizeof(pa));
+	p_text(&pa, id);
+	if (account != NULL)
+		p_text(&pa, account);
+	if ((res = stmt_run(c, sid, &pa, &ret, NULL, "export get")) == NULL)
+		return ret;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return STORE_NOT_FOUND;
+	}
+	snprintf(out->id, sizeof(out->id), "%s", id);
+	res_copy(res, 0, 10, out->account, sizeof(out->account));
+	out->seq = res_int8(res, 0, 0);
+	out->rev = res_int8(res, 0, 1);
+	res_copy(res, 0, 2, out->api_identifier, sizeof(out->api_identifier));
+	out->body = res_text(res, 0, 3);
+	out->body_len = (size_t)PQgetlength(res, 0, 3);
+	if (!PQgetisnull(res, 0, 4)) {
+		out->secrets_len = (size_t)PQgetlength(res, 0, 4);
+		out->secrets = xmalloc(out->secrets_len > 0 ?
+		    out->secrets_len : 1);
+		memcpy(out->secrets, PQgetvalue(res, 0, 4), out->secrets_len);
+	}
+	out->adaptor_type = res_text(res, 0, 5);
+	out->type = res_text(res, 0, 6);
+	out->connection_id = res_text(res, 0, 7);
+	out->integration_id = res_text(res, 0, 8);
+	out->name = res_text(res, 0, 9);
+	PQclear(res);
+	if (out->body == NULL) {
+		export_row_free(out);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+static enum store_status
+pq_export_get(struct store *s, const char *account, const char *id,
+    struct export_row *out)
+{
+	struct conn		*c;
+	enum store_status	 ret;
+	int			 try;
+
+	for (try = 0;; try++) {
+		if ((c = conn_get(s->impl)) == NULL)
+			return STORE_UNAVAILABLE;
+		ret = row_read(c, Q_EXPORT_GET, account, id, out);
+		if (ret != STORE_UNAVAILABLE || !conn_lost(c) || try > 0)
+			return ret;
+	}
+}
+
+/* One page of the list; *delivered tells if the callback saw a row (then
+ * a failure cannot be retried). */
+static enum store_status
+list_run(struct conn *c, const char *account, const struct store_filter *f,
+    int64_t after, int64_t skip, int64_t limit, store_row_cb cb, void *arg,
+    bool *more, int64_t *last_seq, bool *delivered)
+{
+	const char		*fv[NFILTERS];
+	struct params		 pa;
+	enum store_status	 ret = STORE_OK;
+	PGresult		*res;
+	char			 name[32];
+	int64_t			 n = 0, seq;
+	bool			 stop = false, failed = false;
+	int			 i, mask = 0;
+
+	fv[0] = f->adaptor_type;
+	fv[1] = f->type;
+	fv[2] = f->connection_id;
+	fv[3] = f->integration_id;
+	fv[4] = f->name;
+	memset(&pa, 0, sizeof(pa));
+	p_text(&pa, account);
+	p_int8(&pa, after);
+	p_int8(&pa, limit + 1);
+	p_int8(&pa, skip);
+	for (i = 0; i < NFILTERS; i++) {
+		if (fv[i] == NULL)
+			continue;
+		mask |= 1 << i;
+		p_text(&pa, fv[i]);
+	}
+	if (stmt_prepare(c, Q_COUNT + mask, &ret) == -1)
+		return ret;
+	stmt_name(Q_COUNT + mask, name, sizeof(name));
+	if (!PQsendQueryPrepared(c->pg, name, pa.n, pa.v, pa.len, pa.fmt, 1)) {
+		pq_log(c, NULL, "export list");
+		return pq_status(c, NULL);
+	}
+	/* Rows one at a time: a page costs one row of memory here. */
+	PQsetSingleRowMode(c->pg);
+	while ((res = PQgetResult(c->pg)) != NULL) {
+		switch (PQresultStatus(res)) {
+		case PGRES_SINGLE_TUPLE:
+			if (stop)
+				break;
+			if (n == limit) {
+				*more = true;
+				stop = true;
+				break;
+			}
+			seq = res_int8(res, 0, 0);
+			*delivered = true;
+			if (cb(arg, seq, PQgetvalue(res, 0, 1),
+			    (size_t)PQgetlength(res, 0, 1)) == -1) {
+				stop = true;
+				ret = STORE_ERROR;
+				break;
+			}
+			*last_seq = seq;
+			n++;
+			break;
+		case PGRES_TUPLES_OK:
+			break;
+		default:
+			if (!failed) {
+				pq_log(c, res, "export list");
+				ret = pq_status(c, res);
+				failed = true;
+			}
+			break;
+		}
+		PQclear(res);
+		if (PQstatus(c->pg) == CONNECTION_BAD) {
+			if (!failed) {
+				pq_log(c, NULL, "export list");
+				ret = STORE_UNAVAILABLE;
+			}
+			break;
+		}
+	}
+	return ret;
+}
+
+static enum store_status
+pq_export_list(struct store *s, const char *account,
+    const struct store_filter *f, int64_t after, int64_t skip, int64_t limit,
+    store_row_cb cb, void *arg, bool *more, int64_t *last_seq)
+{
+	struct conn		*c;
+	enum store_status	 ret;
+	bool			 delivered = false;
+	int			 try;
+
+	*more = false;
+	*last_seq = 0;
+	/* Stored columns are UTF-8: other bytes match no row. */
+	if ((f->adaptor_type != NULL && !utf8_valid(f->adaptor_type)) ||
+	    (f->type != NULL && !utf8_valid(f->type)) ||
+	    (f->connection_id != NULL && !utf8_valid(f->connection_id)) ||
+	    (f->integration_id != NULL && !utf8_valid(f->integration_id)) ||
+	    (f->name != NULL && !utf8_valid(f->name)))
+		return STORE_OK;
+	for (try = 0;; try++) {
+		if ((c = conn_get(s->impl)) == NULL)
+			return STORE_UNAVAILABLE;
+		ret = list_run(c, account, f, after, skip, limit, cb, arg,
+		    more, last_seq, &delivered);
+		if (ret != STORE_UNAVAILABLE || !conn_lost(c) || delivered ||
+		    try > 0)
+			return ret;
+	}
+}
+
+/* The writable columns of a row, for insert or update. */
+static void
+params_row(struct params *pa, const struct store_write *w,
+    const struct export_row *r)
+{
+	memset(pa, 0, sizeof(*pa));
+	p_text(pa, w->id);
+	p_text(pa, w->account);
+	p_text(pa, r->api_identifier);
+	p_bytes(pa, r->body != NULL ? r->body : "", r->body_len);
+	p_bytes(pa, r->secrets, r->secrets_len);
+	p_text(pa, r->adaptor_type);
+	p_text(pa, r->type);
+	p_text(pa, r->connection_id);
+	p_text(pa, r->integration_id);
+	p_text(pa, r->name);
+	p_bool(pa, r->body != NULL && jsonb_ok(r->body, r->body_len));
+}
+
+/* Finish a successful change: result is the row as now stored. */
+static void
+write_result(struct store_write *w, struct export_row *next, int64_t seq,
+    int64_t rev)
+{
+	snprintf(next->id, sizeof(next->id), "%s", w->id);
+	snprintf(next->account, sizeof(next->account), "%s", w->account);
+	next->seq = seq;
+	next->rev = rev;
+	w->result = *next;
+	memset(next, 0, sizeof(*next));
+}
+
+/* Let go of the account's create lock (it outlives a ROLLBACK; a lost
+ * session has let go of it already). */
+static void
+create_unlock(struct conn *c, const char *account)
+{
+	struct params		 pa;
+	enum store_status	 st;
+	PGresult		*res;
+
+	if (PQstatus(c->pg) != CONNECTION_OK)
+		return;
+	memset(&pa, 0, sizeof(pa));
+	p_text(&pa, account);
+	if ((res = stmt_run(c, Q_CREATE_UNLOCK, &pa, &st, NULL,
+	    "create unlock")) != NULL)
+		PQclear(res);
+}
+
+/* One try at a CREATE: BEGIN; the account's create lock; the source
+ * row (FOR SHARE) of a copy; mutate; INSERT; unlock; COMMIT. *again asks
+ * for another try with fresh ids; *sent tells if COMMIT was sent (before
+ * that, a lost connection undid everything and the write is safe to try
+ * again: CREATE may call mutate again). */
+static enum store_status
+create_once(struct conn *c, struct store_write *w, bool *again, bool *sent)
+{
+	struct export_row	 src, next;
+	const struct export_row	*cur = NULL;
+	struct params		 pa;
+	enum store_status	 ret;
+	PGresult		*res, *failed;
+	int64_t			 seq;
+	bool			 locked = false;
+
+	*again = false;
+	memset(&src, 0, sizeof(src));
+	memset(&next, 0, sizeof(next));
+	if (tx_begin(c, &ret) == -1)
+		return ret;
+	memset(&pa, 0, sizeof(pa));
+	p_text(&pa, w->account);
+	if ((res = stmt_run(c, Q_CREATE_LOCK, &pa, &ret, NULL,
+	    "create lock")) == NULL)
+		goto out;
+	PQclear(res);
+	locked = true;
+	if (w->source_id[0] != '\0') {
+		if ((ret = row_read(c, Q_EXPORT_SHARE, w->account, w->source_id,
+		    &src)) != STORE_OK)
+			goto out;
+		cur = &src;
+	}
+	if (w->mutate(w, cur, &next) < 0) {
+		ret = STORE_REJECTED;
+		goto out;
+	}
+	params_row(&pa, w, &next);
+	res = stmt_run(c, Q_EXPORT_INSERT, &pa, &ret, &failed, "export insert");
+	if (res == NULL) {
+		if (failed != NULL) {
+			/* An id or api identifier was taken, or a retry. */
+			PQclear(failed);
+			*again = true;
+		}
+		goto out;
+	}
+	if (PQntuples(res) != 1) {
+		/* ON CONFLICT DO NOTHING: an id or api identifier taken. */
+		PQclear(res);
+		*again = true;
+		ret = STORE_CONFLICT;
+		goto out;
+	}
+	seq = res_int8(res, 0, 0);
+	PQclear(res);
+	create_unlock(c, w->account);
+	locked = false;
+	*sent = true;
+	if (tx_commit(c, &ret, &failed) == -1) {
+		if (failed != NULL) {
+			PQclear(failed);
+			*again = true;
+		}
+		goto out;
+	}
+	write_result(w, &next, seq, 1);
+	ret = STORE_OK;
+out:
+	if (ret != STORE_OK)
+		tx_rollback(c);
+	if (locked)
+		create_unlock(c, w->account);
+	export_row_free(&next);
+	export_row_free(&src);
+	return ret;
+}
+
+static enum store_status
+apply_create(struct pq *q, struct store_write *w)
+{
+	struct conn		*c;
+	enum store_status	 ret;
+	bool			 again, sent, retried = false;
+
+	for (w->attempts = 0; w->attempts < CREATE_ATTEMPTS;) {
+		if ((c = conn_get(q)) == NULL)
+			return STORE_UNAVAILABLE;
+		sent = false;
+		ret = create_once(c, w, &again, &sent);
+		if (ret == STORE_UNAVAILABLE && !sent && !retried &&
+		    conn_lost(c)) {
+			retried = true;
+			continue;
+		}
+		if (!again)
+			return ret;
+		w->attempts++;
+	}
+	return STORE_CONFLICT;
+}
+
+/* Run a statement of one text parameter and no result. */
+static enum store_status
+exec_id(struct conn *c, enum stmt_id sid, const char *id, const char *what)
+{
+	struct params		 pa;
+	enum store_status	 ret;
+	PGresult		*res;
+
+	memset(&pa, 0, sizeof(pa));
+	p_text(&pa, id);
+	if ((res = stmt_run(c, sid, &pa, &ret, NULL, what)) == NULL)
+		return ret;
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* Delete an export's whole inbox. */
+static enum store_status
+inbox_drop(struct conn *c, const char *export_id)
+{
+	enum store_status	ret;
+
+	if ((ret = exec_id(c, Q_INBOX_DELETE_ALL, export_id,
+	    "inbox delete")) != STORE_OK)
+		return ret;
+	return exec_id(c, Q_INBOX_COUNT_DELETE, export_id, "inbox delete");
+}
+
+/* The records of an append as one text[] parameter (binary array:
+ * dimensions, element type, then each length and bytes). */
+static char *
+records_array(const struct store_write *w, size_t *len)
+{
+	char		*a, *p;
+	size_t		 n = 20, i;
+	uint32_t	 hdr[5], v;
+
+	for (i = 0; i < w->nentries; i++)
+		n += 4 + w->entries[i].record_len;
+	a = p = xmalloc(n);
+	hdr[0] = 1;				/* dimensions */
+	hdr[1] = 0;				/* no NULLs */
+	hdr[2] = TEXTOID;
+	hdr[3] = (uint32_t)w->nentries;
+	hdr[4] = 1;				/* lower bound */
+	for (i = 0; i < 5; i++) {
+		v = htonl(hdr[i]);
+		memcpy(p, &v, 4);
+		p += 4;
+	}
+	for (i = 0; i < w->nentries; i++) {
+		v = htonl((uint32_t)w->entries[i].record_len);
+		memcpy(p, &v, 4);
+		memcpy(p + 4, w->entries[i].record, w->entries[i].record_len);
+		p += 4 + w->entries[i].record_len;
+	}
+	*len = n;
+	return a;
+}
+
+/* One try at an inbox append or ack, in its own transaction; nothing
+ * happens before COMMIT, so a lost connection can always be retried
+ * before that (*sent). */
+static enum store_status
+inbox_once(struct conn *c, struct store_write *w, bool *sent)
+{
+	struct params		 pa;
+	enum store_status	 ret;
+	PGresult		*res, *failed;
+	char			*arr = NULL;
+	size_t			 arrlen;
+	int64_t			 n;
+
+	w->affected = 0;
+	if (tx_begin(c, &ret) == -1)
+		return ret;
+	memset(&pa, 0, sizeof(pa));
+	p_text(&pa, w->id);
+	p_text(&pa, w->account);
+	if ((res = stmt_run(c, Q_EXPORT_KEYSHARE, &pa, &ret, NULL,
+	    "export get")) == NULL)
+		goto out;
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 0) {
+		ret = STORE_NOT_FOUND;
+		goto out;
+	}
+	if (w->kind == STORE_INBOX_APPEND &&
+	    (int64_t)w->nentries > w->inbox_cap) {
+		ret = STORE_FULL;
+		goto out;
+	}
+	memset(&pa, 0, sizeof(pa));
+	p_text(&pa, w->id);
+	if (w->kind == STORE_INBOX_ACK) {
+		p_int8(&pa, w->inbox_upto);
+		if ((res = stmt_run(c, Q_INBOX_DELETE_UPTO, &pa, &ret, NULL,
+		    "inbox ack")) == NULL)
+			goto out;
+		n = strtoll(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+		memset(&pa, 0, sizeof(pa));
+		p_text(&pa, w->id);
+		p_int8(&pa, -n);
+		if ((res = stmt_run(c, Q_INBOX_COUNT_ADD, &pa, &ret, NULL,
+		    "inbox count")) == NULL)
+			goto out;
+		PQclear(res);
+	} else {
+		n = (int64_t)w->nentries;
+		p_int8(&pa, n);
+		p_int8(&pa, w->inbox_cap);
+		if ((res = stmt_run(c, Q_INBOX_RESERVE, &pa, &ret, NULL,
+		    "inbox count")) == NULL)
+			goto out;
+		if (PQntuples(res) == 0) {
+			PQclear(res);
+			ret = STORE_FULL;
+			goto out;
+		}
+		PQclear(res);
+		if (n > 0) {
+			arr = records_array(w, &arrlen);
+			memset(&pa, 0, sizeof(pa));
+			p_text(&pa, w->id);
+			p_int8(&pa, w->received_ms);
+			p_text(&pa, w->request_id);
+			p_text(&pa, w->headers);
+			p_bytes(&pa, arr, arrlen);
+			if ((res = stmt_run(c, Q_INBOX_INSERT, &pa, &ret, NULL,
+			    "inbox insert")) == NULL)
+				goto out;
+			PQclear(res);
+		}
+	}
+	*sent = true;
+	if (tx_commit(c, &ret, &failed) == -1) {
+		if (failed != NULL) {
+			log_warn("postgres: commit: serialization failure "
+			    "(SQLSTATE %s)", sqlstate(failed));
+			PQclear(failed);
+			ret = STORE_UNAVAILABLE;
+		}
+		goto out;
+	}
+	w->affected = n;
+	ret = STORE_OK;
+out:
+	if (ret != STORE_OK)
+		tx_rollback(c);
+	free(arr);
+	return ret;
+}
+
+static enum store_status
+apply_inbox(struct pq *q, struct store_write *w)
+{
+	struct conn		*c;
+	enum store_status	 ret;
+	bool			 sent;
+	int			 try;
+
+	for (try = 0;; try++) {
+		if ((c = conn_get(q)) == NULL)
+			return STORE_UNAVAILABLE;
+		sent = false;
+		ret = inbox_once(c, w, &sent);
+		if (ret != STORE_UNAVAILABLE || sent || !conn_lost(c) ||
+		    try > 0)
+			return ret;
+	}
+}
+
+/* One try at an UPDATE or DELETE: BEGIN; the row FOR UPDATE; mutate;
+ * UPDATE or DELETE; COMMIT. */
+static enum store_status
+change_once(struct conn *c, struct store_write *w, bool *sent)
+{
+	struct export_row	 cur, next;
+	struct params		 pa;
+	enum store_status	 ret;
+	PGresult		*res, *failed;
+	int64_t			 rev;
+
+	memset(&cur, 0, sizeof(cur));
+	memset(&next, 0, sizeof(next));
+	if (tx_begin(c, &ret) == -1)
+		return ret;
+	if ((ret = row_read(c, Q_EXPORT_LOCK, w->account, w->id, &cur)) !=
+	    STORE_OK)
+		goto out;
+	*sent = true;
+	if (w->kind == STORE_DELETE) {
+		if (w->mutate != NULL && w->mutate(w, &cur, NULL) < 0) {
+			ret = STORE_REJECTED;
+			goto out;
+		}
+		memset(&pa, 0, sizeof(pa));
+		p_text(&pa, w->id);
+		p_text(&pa, w->account);
+		if ((res = stmt_run(c, Q_EXPORT_DELETE, &pa, &ret, NULL,
+		    "export delete")) == NULL)
+			goto out;
+		PQclear(res);
+		if ((ret = inbox_drop(c, w->id)) != STORE_OK)
+			goto out;
+		if (tx_commit(c, &ret, &failed) == -1)
+			goto fail_commit;
+		ret = STORE_OK;
+		goto out;
+	}
+	if (w->mutate(w, &cur, &next) < 0) {
+		ret = STORE_REJECTED;
+		goto out;
+	}
+	params_row(&pa, w, &next);
+	if ((res = stmt_run(c, Q_EXPORT_UPDATE, &pa, &ret, NULL,
+	    "export update")) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		ret = STORE_NOT_FOUND;
+		goto out;
+	}
+	rev = res_int8(res, 0, 0);
+	PQclear(res);
+	if (tx_commit(c, &ret, &failed) == -1)
+		goto fail_commit;
+	write_result(w, &next, cur.seq, rev);
+	ret = STORE_OK;
+	goto out;
+fail_commit:
+	/* mutate ran already: a serialization failure is not retried here
+	 * but answered as "retry later". */
+	if (failed != NULL) {
+		log_warn("postgres: commit: serialization failure (SQLSTATE "
+		    "%s)", sqlstate(failed));
+		PQclear(failed);
+		ret = STORE_UNAVAILABLE;
+	}
+out:
+	if (ret != STORE_OK)
+		tx_rollback(c);
+	export_row_free(&next);
+	export_row_free(&cur);
+	return ret;
+}
+
+static enum store_status
+apply_change(struct pq *q, struct store_write *w)
+{
+	struct conn		*c;
+	enum store_status	 ret;
+	bool			 sent;
+	int			 try;
+
+	for (try = 0;; try++) {
+		if ((c = conn_get(q)) == NULL)
+			return STORE_UNAVAILABLE;
+		sent = false;
+		ret = change_once(c, w, &sent);
+		if (ret != STORE_UNAVAILABLE || sent || !conn_lost(c) ||
+		    try > 0)
+			return ret;
+	}
+}
+
+/* Each write is one transaction on this thread's connection; done() runs
+ * here, after COMMIT returned (or the write failed). */
+static void
+pq_write_submit(struct store *s, struct store_write *w)
+{
+	w->next_in_queue = NULL;
+	memset(&w->result, 0, sizeof(w->result));
+	if (w->kind == STORE_CREATE)
+		w->status = apply_create(s->impl, w);
+	else if (w->kind == STORE_INBOX_APPEND || w->kind == STORE_INBOX_ACK)
+		w->status = apply_inbox(s->impl, w);
+	else
+		w->status = apply_change(s->impl, w);
+	w->done(w);
+}
+
+static enum store_status
+pq_export_get_any(struct store *s, const char *id, struct export_row *out)
+{
+	struct conn		*c;
+	enum store_status	 ret;
+	int			 try;
+
+	for (try = 0;; try++) {
+		if ((c = conn_get(s->impl)) == NULL)
+			return STORE_UNAVAILABLE;
+		ret = row_read(c, Q_EXPORT_GET_ANY, NULL, id, out);
+		if (ret != STORE_UNAVAILABLE || !conn_lost(c) || try > 0)
+			return ret;
+	}
+}
+
+/* One page of an inbox, streamed like an export page. */
+static enum store_status
+inbox_run(struct conn *c, const char *export_id, int64_t after,
+    int64_t limit, store_inbox_cb cb, void *arg, bool *more,
+    bool *delivered)
+{
+	struct params		 pa;
+	enum store_status	 ret = STORE_OK;
+	PGresult		*res;
+	char			 name[32];
+	int64_t			 n = 0;
+	bool			 stop = false, failed = false;
+
+	memset(&pa, 0, sizeof(pa));
+	p_text(&pa, export_id);
+	p_int8(&pa, after);
+	p_int8(&pa, limit + 1);
+	if (stmt_prepare(c, Q_INBOX_LIST, &ret) == -1)
+		return ret;
+	stmt_name(Q_INBOX_LIST, name, sizeof(name));
+	if (!PQsendQueryPrepared(c->pg, name, pa.n, pa.v, pa.len, pa.fmt, 1)) {
+		pq_log(c, NULL, "inbox list");
+		return pq_status(c, NULL);
+	}
+	PQsetSingleRowMode(c->pg);
+	while ((res = PQgetResult(c->pg)) != NULL) {
+		switch (PQresultStatus(res)) {
+		case PGRES_SINGLE_TUPLE:
+			if (stop)
+				break;
+			if (n++ == limit) {
+				*more = true;
+				stop = true;
+				break;
+			}
+			*delivered = true;
+			if (cb(arg, res_int8(res, 0, 0), res_int8(res, 0, 1),
+			    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
+			    PQgetvalue(res, 0, 4),
+			    (size_t)PQgetlength(res, 0, 4)) == -1) {
+				stop = true;
+				ret = STORE_ERROR;
+			}
+			break;
+		case PGRES_TUPLES_OK:
+			break;
+		default:
+			if (!failed) {
+				pq_log(c, res, "inbox list");
+				ret = pq_status(c, res);
+				failed = true;
+			}
+			break;
+		}
+		PQclear(res);
+		if (PQstatus(c->pg) == CONNECTION_BAD) {
+			if (!failed) {
+				pq_log(c, NULL, "inbox list");
+				ret = STORE_UNAVAILABLE;
+			}
+			break;
+		}
+	}
+	return ret;
+}
+
+static enum store_status
+pq_inbox_list(struct store *s, const char *export_id, int64_t after,
+    int64_t limit, store_inbox_cb cb, void *arg, bool *more)
+{
+	struct conn		*c;
+	enum store_status	 ret;
+	bool			 delivered = false;
+	int			 try;
+
+	*more = false;
+	for (try = 0;; try++) {
+		if ((c = conn_get(s->impl)) == NULL)
+			return STORE_UNAVAILABLE;
+		ret = inbox_run(c, export_id, after, limit, cb, arg, more,
+		    &delivered);
+		if (ret != STORE_UNAVAILABLE || !conn_lost(c) || delivered ||
+		    try > 0)
+			return ret;
+	}
+}
+
+static enum store_status
+pq_token_account(struct store *s, const unsigned char hash[32],
+    char account[OID_HEXLEN + 1])
+{
+	struct conn		*c;
+	struct params		 pa;
+	enum store_status	 ret;
+	PGresult		*res;
+	int			 try;
+
+	memset(&pa, 0, sizeof(pa));
+	p_bytes(&pa, hash, 32);
+	for (try = 0;; try++) {
+		if ((c = conn_get(s->impl)) == NULL)
+			return STORE_UNAVAILABLE;
+		res = stmt_run(c, Q_TOKEN_ACCOUNT, &pa, &ret, NULL,
+		    "token lookup");
+		if (res != NULL)
+			break;
+		if (ret != STORE_UNAVAILABLE || !conn_lost(c) || try > 0)
+			return ret;
+	}
+	if (PQntuples(res) == 0)
+		ret = STORE_NOT_FOUND;
+	else {
+		res_copy(res, 0, 0, account, OID_HEXLEN + 1);
+		ret = STORE_OK;
+	}
+	PQclear(res);
+	return ret;
+}
+
+/* The id of the account named name, if there is one. */
+static enum store_status
+account_find(struct conn *c, const char *name, char account[OID_HEXLEN + 1])
+{
+	struct params		 pa;
+	enum store_status	 ret;
+	PGresult		*res;
+
+	memset(&pa, 0, sizeof(pa));
+	p_text(&pa, name);
+	if ((res = stmt_run(c, Q_ACCOUNT_FIND, &pa, &ret, NULL,
+	    "account lookup")) == NULL)
+		return ret;
+	if (PQntuples(res) == 0)
+		ret = STORE_NOT_FOUND;
+	else {
+		res_copy(res, 0, 0, account, OID_HEXLEN + 1);
+		ret = STORE_OK;
+	}
+	PQclear(res);
+	return ret;
+}
+
+static enum store_status
+pq_account_ensure(struct store *s, const char *name,
+    char account[OID_HEXLEN + 1])
+{
+	struct conn		*c;
+	struct params		 pa;
+	enum store_status	 ret;
+	PGresult		*res;
+	char			 id[OID_HEXLEN + 1];
+
+	if (!utf8_valid(name)) {
+		log_error("postgres: account names must be UTF-8");
+		return STORE_ERROR;
+	}
+	if ((c = conn_get(s->impl)) == NULL)
+		return STORE_UNAVAILABLE;
+	if ((ret = account_find(c, name, account)) != STORE_NOT_FOUND)
+		return ret;
+	/* Insert; if a concurrent caller won, its row is the answer. */
+	oid_new(id);
+	memset(&pa, 0, sizeof(pa));
+	p_text(&pa, id);
+	p_text(&pa, name);
+	p_int8(&pa, isotime_now_ms());
+	if ((res = stmt_run(c, Q_ACCOUNT_INSERT, &pa, &ret, NULL,
+	    "account insert")) == NULL)
+		return ret;
+	if (PQntuples(res) == 1) {
+		memcpy(account, id, sizeof(id));
+		PQclear(res);
+		return STORE_OK;
+	}
+	PQclear(res);
+	ret = account_find(c, name, account);
+	return ret == STORE_NOT_FOUND ? STORE_ERROR : ret;
+}
+
+static enum store_status
+pq_token_insert(struct store *s, const char *account,
+    const unsigned char hash[32], char id[OID_HEXLEN + 1])
+{
+	struct conn		*c;
+	struct params		 pa;
+	enum store_status	 ret;
+	PGresult		*res;
+
+	oid_new(id);
+	if ((c = conn_get(s->impl)) == NULL)
+		return STORE_UNAVAILABLE;
+	memset(&pa, 0, sizeof(pa));
+	p_text(&pa, id);
+	p_text(&pa, account);
+	p_bytes(&pa, hash, 32);
+	p_int8(&pa, isotime_now_ms());
+	if ((res = stmt_run(c, Q_TOKEN_INSERT, &pa, &ret, NULL,
+	    "token insert")) == NULL)
+		return ret;
+	PQclear(res);
+	return STORE_OK;
+}
+
+static enum store_status
+pq_token_list(struct store *s, struct token_row **rows, size_t *n)
+{
+	struct conn		*c;
+	struct token_row	*r;
+	enum store_status	 ret;
+	PGresult		*res;
+	int			 i, cnt;
+
+	*rows = NULL;
+	*n = 0;
+	if ((c = conn_get(s->impl)) == NULL)
+		return STORE_UNAVAILABLE;
+	if ((res = stmt_run(c, Q_TOKEN_LIST, NULL, &ret, NULL,
+	    "token list")) == NULL)
+		return ret;
+	cnt = PQntuples(res);
+	r = cnt > 0 ? xcalloc((size_t)cnt, sizeof(*r)) : NULL;
+	for (i = 0; i < cnt; i++) {
+		res_copy(res, i, 0, r[i].id, sizeof(r[i].id));
+		res_copy(res, i, 1, r[i].account, sizeof(r[i].account));
+		r[i].account_name = res_text(res, i, 2);
+		r[i].created_ms = res_int8(res, i, 3);
+		r[i].revoked_ms = res_int8(res, i, 4);
+	}
+	PQclear(res);
+	*rows = r;
+	*n = (size_t)cnt;
+	return STORE_OK;
+}
+
+static enum store_status
+pq_token_revoke(struct store *s, const char *id)
+{
+	struct conn		*c;
+	struct params		 pa;
+	enum store_status	 ret;
+	PGresult		*res;
+
+	if (!utf8_valid(id))
+		return STORE_NOT_FOUND;
+	if ((c = conn_get(s->impl)) == NULL)
+		return STORE_UNAVAILABLE;
+	memset(&pa, 0, sizeof(pa));
+	p_text(&pa, id);
+	p_int8(&pa, isotime_now_ms());
+	if ((res = stmt_run(c, Q_TOKEN_REVOKE, &pa, &ret, NULL,
+	    "token revoke")) == NULL)
+		return ret;
+	ret = strcmp(PQcmdTuples(res), "1") == 0 ? STORE_OK : STORE_NOT_FOUND;
+	PQclear(res);
+	return ret;
+}
+
+static enum store_status
+pq_token_count(struct store *s, int64_t *n)
+{
+	struct conn		*c;
+	enum store_status	 ret;
+	PGresult		*res;
+
+	*n = 0;
+	if ((c = conn_get(s->impl)) == NULL)
+		return STORE_UNAVAILABLE;
+	if ((res = stmt_run(c, Q_TOKEN_COUNT, NULL, &ret, NULL,
+	    "token count")) == NULL)
+		return ret;
+	*n = PQntuples(res) == 1 ? res_int8(res, 0, 0) : 0;
+	PQclear(res);
+	return STORE_OK;
+}
+
+const struct store_ops store_postgres_ops = {
+	.name = "postgresql",
+	.open = pq_open,
+	.close = pq_close,
+	.start = pq_start,
+	.drain = pq_drain,
+	.export_get = pq_export_get,
+	.export_list = pq_export_list,
+	.write_submit = pq_write_submit,
+	.export_get_any = pq_export_get_any,
+	.inbox_list = pq_inbox_list,
+	.token_account = pq_token_account,
+	.account_ensure = pq_account_ensure,
+	.token_insert = pq_token_insert,
+	.token_list = pq_token_list,
+	.token_revoke = pq_token_revoke,
+	.token_count = pq_token_count,
+};
