@@ -16,7 +16,7 @@ DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl \
               postgresql postgresql-client
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
 
-.PHONY: all deps build build-asan run test unit api clean install
+.PHONY: all deps build build-asan run test unit api api-pg clean install
 
 all: build
 
@@ -58,16 +58,25 @@ run: deps build
 export ASAN_OPTIONS  := detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 
-# Every test: C unit tests and the API suite, both on the sanitizer build.
+# Every test: C unit tests, then the API suite on the sanitizer build against
+# both stores (SQLite, then a throwaway PostgreSQL cluster), then the
+# PostgreSQL back end's own tests (outages, concurrent migrations).
+PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider
+
 test: deps build build-asan
 	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
-	EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTHON) -m pytest -q -p no:cacheprovider tests/api
+	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
+	tests/pg/with-cluster.sh env EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
+	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/pg
 
 unit: build-asan
 	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
 
 api: build-asan
-	EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTHON) -m pytest -q -p no:cacheprovider tests/api
+	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
+
+api-pg: build-asan
+	tests/pg/with-cluster.sh env EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
 
 install: build
 	install -D -m 0755 $(BUILD)/exportd $(DESTDIR)$(PREFIX)/bin/exportd
