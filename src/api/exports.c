@@ -188,11 +188,11 @@ reply_etag(struct request *req, const char *id, int64_t rev)
 	reply_header(req, MHD_HTTP_HEADER_ETAG, etag);
 }
 
-/* RFC 9110 If-Match with strong comparison: "*" matches any current
- * representation; weak tags never match; a malformed list matches
- * nothing. */
+/* RFC 9110 entity-tag lists: "*" matches any current representation; a
+ * malformed list matches nothing. If-Match compares strongly (a weak tag
+ * never matches); If-None-Match weakly (W/ is ignored). */
 static int
-etag_matches(const char *h, const char *id, int64_t rev)
+etag_matches(const char *h, const char *id, int64_t rev, bool weak)
 {
 	char		 want[64];
 	const char	*p = h, *q;
@@ -211,6 +211,9 @@ etag_matches(const char *h, const char *id, int64_t rev)
 			p += 2;
 			if (*p != '"' || (q = strchr(p + 1, '"')) == NULL)
 				return 0;
+			if (weak && (size_t)(q + 1 - p) == wl &&
+			    memcmp(p, want, wl) == 0)
+				return 1;
 			p = q + 1;
 			continue;
 		}
@@ -226,7 +229,7 @@ etag_matches(const char *h, const char *id, int64_t rev)
 static int
 precondition(struct xstate *x, const struct export_row *cur)
 {
-	if (x->if_match == NULL || etag_matches(x->if_match, cur->id, cur->rev))
+	if (x->if_match == NULL || etag_matches(x->if_match, cur->id, cur->rev, false))
 		return 0;
 	errors_add(&x->errs, 412, "conflict", NULL,
 	    "The export has changed since it was read (If-Match does not "
@@ -382,6 +385,7 @@ exports_get(struct request *req)
 	struct store		*st = req->srv->store;
 	struct export_row	 row;
 	enum store_status	 rc;
+	const char		*cond;
 	char			 id[OID_HEXLEN + 1];
 
 	if (path_id(req, id) == -1)
@@ -391,9 +395,23 @@ exports_get(struct request *req)
 		api_store_failure(req, rc, "Export");
 		return;
 	}
+	/* conditional GET (RFC 9110 §13.2.2 order) */
+	if ((cond = request_header(req, MHD_HTTP_HEADER_IF_MATCH)) != NULL &&
+	    !etag_matches(cond, row.id, row.rev, false)) {
+		reply_error(req, 412, "conflict", NULL, "The export has changed "
+		    "(If-Match does not match the current ETag)");
+		goto out;
+	}
+	if ((cond = request_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH)) !=
+	    NULL && etag_matches(cond, row.id, row.rev, true)) {
+		reply_empty(req, 304);
+		reply_etag(req, row.id, row.rev);
+		goto out;
+	}
 	reply_json(req, 200, row.body, row.body_len);
 	row.body = NULL;
 	reply_etag(req, row.id, row.rev);
+out:
 	export_row_free(&row);
 }
 
@@ -786,9 +804,13 @@ clone_mutate(struct store_write *w, const struct export_row *cur,
 	json_t			*doc, *stored, *mapped;
 	int			 bad;
 
+	/* If-Match applies to the source the copy is made from */
+	if (w->attempts == 0 && precondition(x, cur) == -1)
+		return -1;
 	if (w->attempts > 0)
 		oid_new(w->id);
-	if ((doc = json_loadb(cur->body, cur->body_len, JSON_ALLOW_NUL, NULL)) == NULL) {
+	if ((doc = json_loadb(cur->body, cur->body_len, JSON_ALLOW_NUL,
+	    NULL)) == NULL) {
 		errors_add(&x->errs, 500, "internal_error", NULL,
 		    "Internal error (request %s)", req->id);
 		return -1;

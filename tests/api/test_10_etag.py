@@ -130,3 +130,36 @@ def test_distributed_put_changes_export_etag(api):
     q = api.put("/v1/exports/" + e["_id"], json=netsuite_distributed_body(name="stale"), headers={"If-Match": t0})
     assert_error(q, 412, "conflict")
     assert body_of(api.get("/v1/exports/" + e["_id"])) == body_of(g)
+
+
+def test_conditional_get(api):
+    e = api.create(http_body())
+    r = api.get("/v1/exports/" + e["_id"])
+    tag = etag(r)
+    # If-None-Match with the current tag (strong or weak): 304, no body
+    for value in (tag, "W/" + tag, '"other", ' + tag, "*"):
+        nm = api.get("/v1/exports/" + e["_id"], headers={"If-None-Match": value})
+        assert_status(nm, 304)
+        assert nm.content == b""
+        assert etag(nm) == tag
+    # a stale tag: the full document
+    assert_status(api.get("/v1/exports/" + e["_id"], headers={"If-None-Match": '"stale-1"'}), 200)
+    # If-Match on GET: 412 unless it matches (strongly)
+    assert_error(api.get("/v1/exports/" + e["_id"], headers={"If-Match": '"stale-1"'}),
+                 412, "conflict")
+    assert_error(api.get("/v1/exports/" + e["_id"], headers={"If-Match": "W/" + tag}),
+                 412, "conflict")
+    assert_status(api.get("/v1/exports/" + e["_id"], headers={"If-Match": tag}), 200)
+
+
+def test_clone_if_match_on_source(api):
+    e = api.create(http_body())
+    tag = etag(api.get("/v1/exports/" + e["_id"]))
+    stale = api.post("/v1/exports/%s/clone" % e["_id"], headers={"If-Match": '"stale-1"'})
+    assert_error(stale, 412, "conflict")
+    ok = api.post("/v1/exports/%s/clone" % e["_id"], headers={"If-Match": tag})
+    assert_status(ok, 201)
+    assert body_of(ok)["_sourceId"] == e["_id"]
+    # the refused clone created nothing
+    names = [x["name"] for x in api.list_all()[0] if x.get("_sourceId") == e["_id"]]
+    assert len(names) == 1
