@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,14 +69,44 @@ crypto_random_hex(char *out, size_t n)
 	crypto_wipe(b, sizeof b);
 }
 
+static pthread_once_t	 sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD		*sha256_md;
+static pthread_key_t	 sha256_key;	/* this thread's EVP_MD_CTX */
+
+static void
+sha256_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
+
+static void
+sha256_fetch(void)
+{
+	if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+	    pthread_key_create(&sha256_key, sha256_ctx_free) != 0)
+		crypto_fatal("EVP_MD_fetch");
+}
+
 void
 crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_SHA256LEN])
 {
-	static const unsigned char	empty[1];
+	static const unsigned char	 empty[1];
+	EVP_MD_CTX			*ctx;
+	unsigned int			 n;
 
+	/* Hashing runs on every request (tokens): the algorithm is fetched
+	 * once and each thread keeps one context, not a fetch per call. */
+	pthread_once(&sha256_once, sha256_fetch);
+	if ((ctx = pthread_getspecific(sha256_key)) == NULL) {
+		if ((ctx = EVP_MD_CTX_new()) == NULL)
+			crypto_fatal("EVP_MD_CTX_new");
+		pthread_setspecific(sha256_key, ctx);
+	}
 	if (data == NULL)
 		data = empty;
-	if (EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL) != 1)
+	if (EVP_DigestInit_ex(ctx, sha256_md, NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, data, len) != 1 ||
+	    EVP_DigestFinal_ex(ctx, out, &n) != 1)
 		crypto_fatal("EVP_Digest");
 }
 
