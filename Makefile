@@ -13,7 +13,7 @@ PYTHON     ?= /usr/bin/python3
 DEPS_BUILD := gcc pkg-config meson ninja-build libmicrohttpd-dev libjansson-dev \
               libsqlite3-dev libssl-dev libxml2-dev libpq-dev
 DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl \
-              postgresql postgresql-client
+              postgresql postgresql-client nginx-light
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
 
 .PHONY: all deps build build-asan run test unit api api-pg clean install
@@ -68,6 +68,7 @@ test: deps build build-asan
 	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
 	tests/pg/with-cluster.sh env EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
 	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/pg
+	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/scale
 
 unit: build-asan
 	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs

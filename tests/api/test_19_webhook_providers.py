@@ -397,9 +397,10 @@ def test_slack_v0(hook):
     bad = payload("bad")
     h.refused(bad, headers=slack_headers(key + "x", bad))
     h.refused(bad + b" ", headers=slack_headers(key, bad))
-    h.refused(bad, headers=slack_headers(key, bad, ts=now - 301))        # stale
-    h.refused(bad, headers=slack_headers(key, bad, ts=now - 3600))
-    h.refused(bad, headers=slack_headers(key, bad, ts=now + 301))        # from the future
+    # the clock is read just before each request: the window is 300 s
+    h.refused(bad, headers=slack_headers(key, bad, ts=int(time.time()) - 302))   # stale
+    h.refused(bad, headers=slack_headers(key, bad, ts=int(time.time()) - 3600))
+    h.refused(bad, headers=slack_headers(key, bad, ts=int(time.time()) + 302))   # from the future
     h.refused(bad, headers=slack_headers(key, bad, ts=now, sign_ts=str(now - 1)))
     hd = slack_headers(key, bad)
     h.refused(bad, headers={"X-Slack-Signature": hd["X-Slack-Signature"]})
@@ -486,8 +487,10 @@ def test_hubspot_v3(hook):
     bad = payload("bad")
     h.refused(bad, headers=hubspot_headers(key + "x", "POST", url, bad))
     h.refused(bad + b" ", headers=hubspot_headers(key, "POST", url, bad))
-    h.refused(bad, headers=hubspot_headers(key, "POST", url, bad, ts_ms=now - 301000))   # stale
-    h.refused(bad, headers=hubspot_headers(key, "POST", url, bad, ts_ms=now + 301000))
+    h.refused(bad, headers=hubspot_headers(key, "POST", url, bad,
+                                           ts_ms=int(time.time() * 1000) - 302000))   # stale
+    h.refused(bad, headers=hubspot_headers(key, "POST", url, bad,
+                                           ts_ms=int(time.time() * 1000) + 302000))
     h.refused(bad, headers=hubspot_headers(key, "POST", url, bad, ts_ms=now // 1000))   # seconds
     h.refused(bad, method="PUT", headers=hubspot_headers(key, "POST", url, bad))        # method signed
     h.refused(bad, headers=hubspot_headers(key, "POST", url.replace("127.0.0.1", "localhost"), bad))
