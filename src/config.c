@@ -11,6 +11,7 @@
 
 #define OPT_STR(f)	offsetof(struct config, f), 0
 #define OPT_LONG(f)	offsetof(struct config, f), 1
+#define OPT_FLAG(f)	offsetof(struct config, f), 2
 #define STR(x)		#x
 #define XSTR(x)		STR(x)
 
@@ -65,6 +66,9 @@ const struct config_option config_options[] = {
 	{ "account", "EXPORTD_ACCOUNT", NULL, "NAME",
 	  "account the new token belongs to (created if new)", CONFIG_TOKEN,
 	  OPT_STR(account) },
+	{ "force", "EXPORTD_FORCE", NULL, NULL,
+	  "replace everything in a store that is not empty", CONFIG_RESTORE,
+	  OPT_FLAG(force) },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, 0 }
 };
 
@@ -82,6 +86,22 @@ config_set(struct config *c, const struct config_option *o, const char *v,
 		*sp = xstrdup(v);
 		return 0;
 	}
+	lp = (long *)((char *)c + o->offset);
+	if (o->is_long == 2) {
+		if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 ||
+		    strcmp(v, "yes") == 0)
+			*lp = 1;
+		else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0 ||
+		    strcmp(v, "no") == 0)
+			*lp = 0;
+		else {
+			fprintf(stderr, "exportd: %s: --%s is a switch (1, "
+			    "true or yes; 0, false or no), not \"%s\"\n", from,
+			    o->name, v);
+			return -1;
+		}
+		return 0;
+	}
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (errno != 0 || end == v || *end != '\0' || n < 0) {
@@ -89,7 +109,6 @@ config_set(struct config *c, const struct config_option *o, const char *v,
 		    "not \"%s\"\n", from, o->name, v);
 		return -1;
 	}
-	lp = (long *)((char *)c + o->offset);
 	*lp = n;
 	return 0;
 }
@@ -105,7 +124,9 @@ config_usage(FILE *f, int groups, const char *cmd, const char *usage)
 	for (o = config_options; o->name != NULL; o++) {
 		if ((o->groups & groups) == 0)
 			continue;
-		snprintf(left, sizeof(left), "--%s %s", o->name, o->metavar);
+		snprintf(left, sizeof(left), "--%s%s%s", o->name,
+		    o->metavar != NULL ? " " : "",
+		    o->metavar != NULL ? o->metavar : "");
 		fprintf(f, "  %-28s %s\n  %-28s [env %s", left, o->help, "",
 		    o->env);
 		if (o->def != NULL)
@@ -177,6 +198,8 @@ config_load(struct config *c, int groups, const char *cmd, const char *usage,
 			    "(see exportd %s --help)\n", cmd, argv[i], cmd);
 			return -1;
 		}
+		if (v == NULL && o->is_long == 2)
+			v = "1";
 		if (v == NULL) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "exportd %s: --%s needs a "

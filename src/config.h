@@ -24,12 +24,14 @@ struct config {
 	long	 listener_per_second;
 	long	 inbox_cap;
 	char	*account;	/* token create */
+	long	 force;		/* restore: replace a store's contents */
 };
 
 /* Option groups: which subcommands take an option. */
 #define CONFIG_SERVE	0x01
 #define CONFIG_STORE	0x02	/* every subcommand that opens the store */
 #define CONFIG_TOKEN	0x04
+#define CONFIG_RESTORE	0x08
 
 struct config_option {
 	const char	*name;		/* --name */
@@ -39,7 +41,7 @@ struct config_option {
 	const char	*help;
 	int		 groups;
 	size_t		 offset;	/* in struct config */
-	int		 is_long;
+	int		 is_long;	/* 0 text, 1 number, 2 flag (no value) */
 };
 
 extern const struct config_option config_options[];

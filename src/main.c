@@ -12,6 +12,7 @@
 #include "auth/token.h"
 #include "config.h"
 #include "crypto/crypto.h"
+#include "dump.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "util/isotime.h"
@@ -31,6 +32,8 @@ usage(FILE *f)
 	    "  token revoke ID            revoke a token at once\n"
 	    "  token init                 make a first token if there is none\n"
 	    "  migrate                    bring the database schema up to date\n"
+	    "  dump [FILE]                write the whole store as JSON lines\n"
+	    "  restore [--force] [FILE]   read a dump into an empty store\n"
 	    "\nexportd COMMAND --help shows a command's options.\n");
 }
 
@@ -175,8 +178,10 @@ cmd_serve(int argc, char **argv)
 	int			 optind = 2, sig, rc = 1;
 
 	if ((sig = config_load(&c, CONFIG_SERVE | CONFIG_STORE, "serve", "",
-	    argc, argv, &optind)) != 0)
+	    argc, argv, &optind)) != 0) {
+		config_free(&c);
 		return sig == 1 ? 0 : 2;
+	}
 	if (argv[optind] != NULL) {
 		fprintf(stderr, "exportd serve: unexpected argument %s\n",
 		    argv[optind]);
@@ -290,8 +295,10 @@ cmd_token(int argc, char **argv)
 	int		 optind = 2, rc = 1, st;
 
 	if ((st = config_load(&c, CONFIG_STORE | CONFIG_TOKEN, "token",
-	    usage_text, argc, argv, &optind)) != 0)
+	    usage_text, argc, argv, &optind)) != 0) {
+		config_free(&c);
 		return st == 1 ? 0 : 2;
+	}
 	if (setup_log(&c) == -1)
 		goto out;
 	if ((sub = argv[optind]) == NULL) {
@@ -385,8 +392,10 @@ cmd_migrate(int argc, char **argv)
 	int		 optind = 2, st;
 
 	if ((st = config_load(&c, CONFIG_STORE, "migrate", "", argc, argv,
-	    &optind)) != 0)
+	    &optind)) != 0) {
+		config_free(&c);
 		return st == 1 ? 0 : 2;
+	}
 	if (setup_log(&c) == -1 || (s = open_store(&c)) == NULL) {
 		config_free(&c);
 		return 1;
@@ -395,6 +404,135 @@ cmd_migrate(int argc, char **argv)
 	store_close(s);
 	config_free(&c);
 	return 0;
+}
+
+/* exportd dump [FILE]: the whole store as JSON lines, to standard output
+ * or to FILE (made 0600, and put in place only once complete). */
+static int
+cmd_dump(int argc, char **argv)
+{
+	struct config	 c;
+	struct store	*s = NULL;
+	FILE		*out = stdout;
+	const char	*path;
+	char		*tmp = NULL;
+	int		 optind = 2, st, fd, rc = 1;
+
+	if ((st = config_load(&c, CONFIG_STORE, "dump", "[FILE]", argc, argv,
+	    &optind)) != 0) {
+		config_free(&c);
+		return st == 1 ? 0 : 2;
+	}
+	path = argv[optind];
+	if (path != NULL && argv[optind + 1] != NULL) {
+		fprintf(stderr, "exportd dump: unexpected argument %s\n",
+		    argv[optind + 1]);
+		rc = 2;
+		goto out;
+	}
+	if (path != NULL && strcmp(path, "-") == 0)
+		path = NULL;
+	if (path == NULL && isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "exportd dump: standard output is a terminal; "
+		    "name a file or redirect it: exportd dump > "
+		    "backup.jsonl\n");
+		rc = 2;
+		goto out;
+	}
+	if (setup_log(&c) == -1)
+		goto out;
+	signal(SIGPIPE, SIG_IGN);
+	if (path != NULL) {
+		tmp = xasprintf("%s.tmp%ld", path, (long)getpid());
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd == -1 || (out = fdopen(fd, "w")) == NULL) {
+			fprintf(stderr, "exportd dump: cannot create %s: %s\n",
+			    tmp, strerror(errno));
+			if (fd != -1)
+				close(fd);
+			out = NULL;
+			goto out;
+		}
+	}
+	if ((s = open_store(&c)) == NULL ||
+	    dump_write(s, out, isatty(STDERR_FILENO)) == -1)
+		goto out;
+	if (tmp != NULL) {
+		st = fflush(out) != 0 || fsync(fileno(out)) == -1;
+		if (fclose(out) != 0)
+			st = 1;
+		out = NULL;
+		if (st != 0 || rename(tmp, path) == -1) {
+			fprintf(stderr, "exportd dump: cannot write %s: %s\n",
+			    path, strerror(errno));
+			goto out;
+		}
+		free(tmp);
+		tmp = NULL;
+	}
+	rc = 0;
+out:
+	if (tmp != NULL) {
+		if (out != NULL)
+			fclose(out);
+		unlink(tmp);
+		free(tmp);
+	}
+	store_close(s);
+	config_free(&c);
+	return rc;
+}
+
+/* exportd restore [--force] [FILE]: a dump, from standard input or FILE,
+ * into the store in one transaction. */
+static int
+cmd_restore(int argc, char **argv)
+{
+	struct config	 c;
+	struct store	*s = NULL;
+	FILE		*in = stdin;
+	const char	*path;
+	int		 optind = 2, st, rc = 1;
+
+	if ((st = config_load(&c, CONFIG_STORE | CONFIG_RESTORE, "restore",
+	    "[--force] [FILE]", argc, argv, &optind)) != 0) {
+		config_free(&c);
+		return st == 1 ? 0 : 2;
+	}
+	path = argv[optind];
+	if (path != NULL && argv[optind + 1] != NULL) {
+		fprintf(stderr, "exportd restore: unexpected argument %s\n",
+		    argv[optind + 1]);
+		rc = 2;
+		goto out;
+	}
+	if (path != NULL && strcmp(path, "-") == 0)
+		path = NULL;
+	if (path == NULL && isatty(STDIN_FILENO)) {
+		fprintf(stderr, "exportd restore: standard input is a "
+		    "terminal; name a dump or redirect it: exportd restore < "
+		    "backup.jsonl\n");
+		rc = 2;
+		goto out;
+	}
+	if (setup_log(&c) == -1)
+		goto out;
+	if (path != NULL && (in = fopen(path, "re")) == NULL) {
+		fprintf(stderr, "exportd restore: cannot open %s: %s\n", path,
+		    strerror(errno));
+		goto out;
+	}
+	if ((s = open_store(&c)) == NULL)
+		goto out;
+	if (dump_restore(s, in, path != NULL ? path : "stdin", c.force != 0,
+	    isatty(STDERR_FILENO)) == 0)
+		rc = 0;
+out:
+	if (in != NULL && in != stdin)
+		fclose(in);
+	store_close(s);
+	config_free(&c);
+	return rc;
 }
 
 int
@@ -410,6 +548,10 @@ main(int argc, char **argv)
 		return cmd_token(argc, argv);
 	if (strcmp(argv[1], "migrate") == 0)
 		return cmd_migrate(argc, argv);
+	if (strcmp(argv[1], "dump") == 0)
+		return cmd_dump(argc, argv);
+	if (strcmp(argv[1], "restore") == 0)
+		return cmd_restore(argc, argv);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);

@@ -21,7 +21,7 @@
 #define RECONNECT_BACKOFF_US	500000	/* between failed reconnects */
 #define MIGRATE_LOCK		"28561396949218404"	/* "exportd" */
 #define CREATE_LOCK_CLASS	"1702391908"		/* "expd" */
-#define MAX_PARAMS		12
+#define MAX_PARAMS		13
 
 /* Type oids of the parameters (pg_type.h is a server header). */
 #define BOOLOID		16
@@ -113,6 +113,11 @@ enum stmt_id {
 	Q_INBOX_DELETE_ALL,
 	Q_INBOX_COUNT_DELETE,
 	Q_INBOX_LIST,
+	Q_RESTORE_ACCOUNT,
+	Q_RESTORE_TOKEN,
+	Q_RESTORE_EXPORT,
+	Q_RESTORE_INBOX,
+	Q_RESTORE_INBOX_COUNT,
 	Q_COUNT
 };
 
@@ -222,6 +227,30 @@ static const struct stmt_def stmt_defs[Q_COUNT] = {
 	    "SELECT seq, received_ms, request_id, headers, record FROM inbox"
 	    " WHERE export_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", 3,
 	    { TEXTOID, INT8OID, INT8OID } },
+	/* Restore: rows as dumped, seqs included. */
+	[Q_RESTORE_ACCOUNT] = {
+	    "INSERT INTO accounts (id, name, created_ms) VALUES ($1, $2, $3)",
+	    3, { TEXTOID, TEXTOID, INT8OID } },
+	[Q_RESTORE_TOKEN] = {
+	    "INSERT INTO tokens (id, account_id, hash, created_ms, revoked_ms)"
+	    " VALUES ($1, $2, $3, $4, $5)", 5,
+	    { TEXTOID, TEXTOID, BYTEAOID, INT8OID, INT8OID } },
+	[Q_RESTORE_EXPORT] = {
+	    "INSERT INTO exports (seq, id, account_id, api_identifier, rev,"
+	    " body, doc, secrets, adaptor_type, type, connection_id,"
+	    " integration_id, name) OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3,"
+	    " $4, $5, $6, CASE WHEN $13 THEN $6::jsonb END, $7, $8, $9, $10,"
+	    " $11, $12)", 13,
+	    { INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, BYTEAOID,
+	      TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID } },
+	[Q_RESTORE_INBOX] = {
+	    "INSERT INTO inbox (seq, export_id, received_ms, request_id,"
+	    " headers, record) OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4,"
+	    " $5, $6)", 6,
+	    { INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID } },
+	[Q_RESTORE_INBOX_COUNT] = {
+	    "INSERT INTO inbox_counts (export_id, n) VALUES ($1, $2)", 2,
+	    { TEXTOID, INT8OID } },
 };
 
 /* Filter columns of the list variants, in bit order. */
@@ -243,6 +272,7 @@ struct pq {
 	pthread_key_t	 key;		/* this thread's struct conn */
 	pthread_mutex_t	 reg_lock;
 	struct conn	*conns;
+	struct conn	*restoring;	/* a restore's open transaction */
 };
 
 /* Parameters of one statement, all sent in binary format. */
@@ -862,6 +892,8 @@ pq_close(struct store *s)
 
 	if (q == NULL)
 		return;
+	if (q->restoring != NULL)
+		s->ops->restore_abort(s);
 	for (c = q->conns; c != NULL; c = n) {
 		n = c->next;
 		conn_free(c);
@@ -1792,6 +1824,494 @@ pq_token_count(struct store *s, int64_t *n)
 	return STORE_OK;
 }
 
+/* The tables in dump order, by kind; binary results. */
+static const char *const dump_sql[STORE_REC_NKINDS] = {
+	[STORE_REC_ACCOUNT] =
+	    "SELECT id, name, created_ms FROM accounts"
+	    " ORDER BY id COLLATE \"C\"",
+	[STORE_REC_TOKEN] =
+	    "SELECT id, account_id, hash, created_ms, revoked_ms FROM tokens"
+	    " ORDER BY id COLLATE \"C\"",
+	[STORE_REC_EXPORT] =
+	    "SELECT seq, id, account_id, api_identifier, rev, body, secrets,"
+	    " adaptor_type, type, connection_id, integration_id, name"
+	    " FROM exports ORDER BY seq",
+	[STORE_REC_INBOX] =
+	    "SELECT seq, export_id, received_ms, request_id, headers, record"
+	    " FROM inbox ORDER BY seq",
+	[STORE_REC_INBOX_COUNT] =
+	    "SELECT export_id, n FROM inbox_counts"
+	    " ORDER BY export_id COLLATE \"C\"",
+};
+
+/* Run a query without parameters; the one-row text result or NULL. */
+static PGresult *
+query_row(struct conn *c, const char *sql, enum store_status *st,
+    const char *what)
+{
+	PGresult	*res;
+
+	res = PQexec(c->pg, sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		return res;
+	pq_log(c, res, what);
+	*st = pq_status(c, res);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		*st = STORE_ERROR;
+	PQclear(res);
+	return NULL;
+}
+
+/* A decimal column of a text result; 0 for NULL. */
+static int64_t
+res_dec(const PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? 0 :
+	    strtoll(PQgetvalue(res, 0, col), NULL, 10);
+}
+
+/* The highest value a table's seq identity has given out (0: none),
+ * read from its sequence: it can be past every row's seq. */
+static enum store_status
+seq_high(struct conn *c, const char *table, int64_t *out)
+{
+	enum store_status	 ret = STORE_ERROR;
+	PGresult		*res;
+	char			 sql[256];
+
+	snprintf(sql, sizeof(sql), "SELECT pg_get_serial_sequence('%s',"
+	    " 'seq')", table);
+	if ((res = query_row(c, sql, &ret, "sequence")) == NULL)
+		return ret;
+	if (PQgetisnull(res, 0, 0) || PQgetlength(res, 0, 0) > 128) {
+		log_error("postgres: %s.seq has no sequence", table);
+		PQclear(res);
+		return STORE_ERROR;
+	}
+	snprintf(sql, sizeof(sql), "SELECT CASE WHEN is_called THEN"
+	    " last_value ELSE last_value - 1 END FROM %s",
+	    PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if ((res = query_row(c, sql, &ret, "sequence")) == NULL)
+		return ret;
+	*out = res_dec(res, 0);
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* Rows per table and the sequences' high-water marks. */
+static enum store_status
+census_read(struct conn *c, struct store_census *census)
+{
+	enum store_status	 ret = STORE_ERROR;
+	PGresult		*res;
+	int64_t			 hi;
+	int			 i;
+
+	memset(census, 0, sizeof(*census));
+	if ((res = query_row(c, "SELECT (SELECT count(*) FROM accounts),"
+	    " (SELECT count(*) FROM tokens), (SELECT count(*) FROM exports),"
+	    " (SELECT count(*) FROM inbox),"
+	    " (SELECT count(*) FROM inbox_counts),"
+	    " (SELECT coalesce(max(seq), 0) FROM exports),"
+	    " (SELECT coalesce(max(seq), 0) FROM inbox)", &ret,
+	    "census")) == NULL)
+		return ret;
+	for (i = 0; i < STORE_REC_NKINDS; i++)
+		census->rows[i] = res_dec(res, i);
+	census->export_seq = res_dec(res, STORE_REC_NKINDS);
+	census->inbox_seq = res_dec(res, STORE_REC_NKINDS + 1);
+	PQclear(res);
+	if ((ret = seq_high(c, "exports", &hi)) != STORE_OK)
+		return ret;
+	if (hi > census->export_seq)
+		census->export_seq = hi;
+	if ((ret = seq_high(c, "inbox", &hi)) != STORE_OK)
+		return ret;
+	if (hi > census->inbox_seq)
+		census->inbox_seq = hi;
+	return STORE_OK;
+}
+
+/* Copy an id column; -1 if it is not one. */
+static int
+dump_id(const PGresult *res, int col, char out[OID_HEXLEN + 1])
+{
+	if (PQgetisnull(res, 0, col) || PQgetlength(res, 0, col) !=
+	    OID_HEXLEN) {
+		log_error("postgres: dump: a row has a malformed id");
+		return -1;
+	}
+	memcpy(out, PQgetvalue(res, 0, col), OID_HEXLEN);
+	out[OID_HEXLEN] = '\0';
+	return 0;
+}
+
+/* A text column of a binary result, borrowed; NULL for NULL. */
+static char *
+dump_text(const PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
+}
+
+/* Fill a record from a one-row result of dump_sql[kind]. */
+static int
+dump_fill(const PGresult *res, enum store_rec_kind kind,
+    struct store_rec *r)
+{
+	struct export_row	*e = &r->export;
+
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	switch (kind) {
+	case STORE_REC_ACCOUNT:
+		r->name = dump_text(res, 1);
+		r->created_ms = res_int8(res, 0, 2);
+		return r->name != NULL ? dump_id(res, 0, r->id) : -1;
+	case STORE_REC_TOKEN:
+		if (PQgetisnull(res, 0, 2) || PQgetlength(res, 0, 2) !=
+		    (int)sizeof(r->hash)) {
+			log_error("postgres: dump: a token has a malformed "
+			    "hash");
+			return -1;
+		}
+		memcpy(r->hash, PQgetvalue(res, 0, 2), sizeof(r->hash));
+		r->created_ms = res_int8(res, 0, 3);
+		r->revoked = !PQgetisnull(res, 0, 4);
+		r->revoked_ms = res_int8(res, 0, 4);
+		return dump_id(res, 0, r->id) == -1 ||
+		    dump_id(res, 1, r->account) == -1 ? -1 : 0;
+	case STORE_REC_EXPORT:
+		e->seq = res_int8(res, 0, 0);
+		e->rev = res_int8(res, 0, 4);
+		if (PQgetisnull(res, 0, 3) || PQgetlength(res, 0, 3) >
+		    STORE_APIID_LEN) {
+			log_error("postgres: dump: export seq %lld has a "
+			    "malformed api_identifier", (long long)e->seq);
+			return -1;
+		}
+		res_copy(res, 0, 3, e->api_identifier,
+		    sizeof(e->api_identifier));
+		e->body = dump_text(res, 5);
+		e->body_len = (size_t)PQgetlength(res, 0, 5);
+		if (!PQgetisnull(res, 0, 6)) {
+			e->secrets = (unsigned char *)PQgetvalue(res, 0, 6);
+			e->secrets_len = (size_t)PQgetlength(res, 0, 6);
+		}
+		e->adaptor_type = dump_text(res, 7);
+		e->type = dump_text(res, 8);
+		e->connection_id = dump_text(res, 9);
+		e->integration_id = dump_text(res, 10);
+		e->name = dump_text(res, 11);
+		if (e->body == NULL)
+			return -1;
+		return dump_id(res, 1, e->id) == -1 ||
+		    dump_id(res, 2, e->account) == -1 ? -1 : 0;
+	case STORE_REC_INBOX:
+		r->seq = res_int8(res, 0, 0);
+		r->received_ms = res_int8(res, 0, 2);
+		r->request_id = dump_text(res, 3);
+		r->headers = dump_text(res, 4);
+		r->record = dump_text(res, 5);
+		r->record_len = (size_t)PQgetlength(res, 0, 5);
+		if (r->request_id == NULL || r->headers == NULL ||
+		    r->record == NULL)
+			return -1;
+		return dump_id(res, 1, r->id);
+	case STORE_REC_INBOX_COUNT:
+		r->n = res_int8(res, 0, 1);
+		return dump_id(res, 0, r->id);
+	default:
+		return -1;
+	}
+}
+
+/* Stream one table, a row at a time (constant memory). */
+static enum store_status
+dump_table(struct conn *c, enum store_rec_kind kind, store_rec_cb cb,
+    void *arg)
+{
+	struct store_rec	 r;
+	enum store_status	 ret = STORE_OK;
+	PGresult		*res;
+	bool			 stop = false;
+
+	if (!PQsendQueryParams(c->pg, dump_sql[kind], 0, NULL, NULL, NULL,
+	    NULL, 1)) {
+		pq_log(c, NULL, "dump");
+		return pq_status(c, NULL);
+	}
+	PQsetSingleRowMode(c->pg);
+	while ((res = PQgetResult(c->pg)) != NULL) {
+		switch (PQresultStatus(res)) {
+		case PGRES_SINGLE_TUPLE:
+			if (stop)
+				break;
+			if (dump_fill(res, kind, &r) == -1 ||
+			    cb(arg, &r) == -1) {
+				stop = true;
+				ret = STORE_ERROR;
+			}
+			break;
+		case PGRES_TUPLES_OK:
+			break;
+		default:
+			if (!stop) {
+				pq_log(c, res, "dump");
+				ret = pq_status(c, res);
+				stop = true;
+			}
+			break;
+		}
+		PQclear(res);
+		if (PQstatus(c->pg) == CONNECTION_BAD) {
+			if (!stop) {
+				pq_log(c, NULL, "dump");
+				ret = STORE_UNAVAILABLE;
+			}
+			break;
+		}
+	}
+	return ret;
+}
+
+/* Dump in one REPEATABLE READ transaction: one snapshot throughout. */
+static enum store_status
+pq_dump(struct store *s, store_census_cb ccb, store_rec_cb rcb, void *arg)
+{
+	struct store_census	 census;
+	struct conn		*c;
+	enum store_status	 ret;
+	int			 i;
+
+	if ((c = conn_get(s->impl)) == NULL)
+		return STORE_UNAVAILABLE;
+	if (pq_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+	    &ret, "dump") == -1)
+		return ret;
+	if ((ret = census_read(c, &census)) != STORE_OK)
+		goto out;
+	if (ccb(arg, &census) == -1) {
+		ret = STORE_ERROR;
+		goto out;
+	}
+	for (i = 0; i < STORE_REC_NKINDS; i++)
+		if ((ret = dump_table(c, i, rcb, arg)) != STORE_OK)
+			goto out;
+	if (pq_exec(c, "COMMIT", &ret, "dump") == -1)
+		goto out;
+	ret = STORE_OK;
+out:
+	if (ret != STORE_OK)
+		tx_rollback(c);
+	return ret;
+}
+
+/* Whether any table holds a row, on a given connection. */
+static enum store_status
+empty_check(struct conn *c, bool *empty)
+{
+	enum store_status	 ret = STORE_ERROR;
+	PGresult		*res;
+
+	*empty = false;
+	if ((res = query_row(c, "SELECT NOT (EXISTS (SELECT 1 FROM accounts)"
+	    " OR EXISTS (SELECT 1 FROM tokens)"
+	    " OR EXISTS (SELECT 1 FROM exports)"
+	    " OR EXISTS (SELECT 1 FROM inbox)"
+	    " OR EXISTS (SELECT 1 FROM inbox_counts))", &ret,
+	    "is empty")) == NULL)
+		return ret;
+	*empty = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* Whether every table is empty. */
+static enum store_status
+pq_is_empty(struct store *s, bool *empty)
+{
+	struct conn	*c;
+
+	*empty = false;
+	if ((c = conn_get(s->impl)) == NULL)
+		return STORE_UNAVAILABLE;
+	return empty_check(c, empty);
+}
+
+/* Roll a restore back (nothing of it stays). */
+static void
+pq_restore_abort(struct store *s)
+{
+	struct pq	*q = s->impl;
+
+	if (q->restoring == NULL)
+		return;
+	tx_rollback(q->restoring);
+	q->restoring = NULL;
+}
+
+/* BEGIN; lock every table against writers (readers go on) so that
+ * nothing slips in between the check and COMMIT; check or empty them. */
+static enum store_status
+pq_restore_begin(struct store *s, bool replace)
+{
+	struct pq		*q = s->impl;
+	struct conn		*c;
+	enum store_status	 ret;
+	bool			 empty;
+
+	if (q->restoring != NULL)
+		return STORE_ERROR;
+	if ((c = conn_get(q)) == NULL)
+		return STORE_UNAVAILABLE;
+	if (tx_begin(c, &ret) == -1)
+		return ret;
+	q->restoring = c;
+	if (pq_exec(c, "LOCK TABLE accounts, tokens, exports, inbox,"
+	    " inbox_counts IN EXCLUSIVE MODE", &ret, "restore lock") == -1)
+		goto fail;
+	if ((ret = empty_check(c, &empty)) != STORE_OK)
+		goto fail;
+	if (!empty && !replace) {
+		ret = STORE_CONFLICT;
+		goto fail;
+	}
+	if (!empty && pq_exec(c, "TRUNCATE accounts, tokens, exports, inbox,"
+	    " inbox_counts", &ret, "restore truncate") == -1)
+		goto fail;
+	return STORE_OK;
+fail:
+	pq_restore_abort(s);
+	return ret;
+}
+
+/* Insert one restored row as it was, seq included. */
+static enum store_status
+pq_restore_row(struct store *s, const struct store_rec *r)
+{
+	static const enum stmt_id sids[STORE_REC_NKINDS] = {
+		[STORE_REC_ACCOUNT] = Q_RESTORE_ACCOUNT,
+		[STORE_REC_TOKEN] = Q_RESTORE_TOKEN,
+		[STORE_REC_EXPORT] = Q_RESTORE_EXPORT,
+		[STORE_REC_INBOX] = Q_RESTORE_INBOX,
+		[STORE_REC_INBOX_COUNT] = Q_RESTORE_INBOX_COUNT,
+	};
+	struct pq		*q = s->impl;
+	const struct export_row	*e = &r->export;
+	struct params		 pa;
+	enum store_status	 ret;
+	PGresult		*res;
+
+	if (q->restoring == NULL || (unsigned)r->kind >= STORE_REC_NKINDS)
+		return STORE_ERROR;
+	memset(&pa, 0, sizeof(pa));
+	switch (r->kind) {
+	case STORE_REC_ACCOUNT:
+		p_text(&pa, r->id);
+		p_text(&pa, r->name);
+		p_int8(&pa, r->created_ms);
+		break;
+	case STORE_REC_TOKEN:
+		p_text(&pa, r->id);
+		p_text(&pa, r->account);
+		p_bytes(&pa, r->hash, sizeof(r->hash));
+		p_int8(&pa, r->created_ms);
+		if (r->revoked)
+			p_int8(&pa, r->revoked_ms);
+		else
+			p_bytes(&pa, NULL, 0);
+		break;
+	case STORE_REC_EXPORT:
+		p_int8(&pa, e->seq);
+		p_text(&pa, e->id);
+		p_text(&pa, e->account);
+		p_text(&pa, e->api_identifier);
+		p_int8(&pa, e->rev);
+		p_bytes(&pa, e->body != NULL ? e->body : "", e->body_len);
+		p_bytes(&pa, e->secrets, e->secrets_len);
+		p_text(&pa, e->adaptor_type);
+		p_text(&pa, e->type);
+		p_text(&pa, e->connection_id);
+		p_text(&pa, e->integration_id);
+		p_text(&pa, e->name);
+		p_bool(&pa, e->body != NULL && jsonb_ok(e->body, e->body_len));
+		break;
+	case STORE_REC_INBOX:
+		p_int8(&pa, r->seq);
+		p_text(&pa, r->id);
+		p_int8(&pa, r->received_ms);
+		p_text(&pa, r->request_id);
+		p_text(&pa, r->headers);
+		p_bytes(&pa, r->record, r->record_len);
+		break;
+	case STORE_REC_INBOX_COUNT:
+		p_text(&pa, r->id);
+		p_int8(&pa, r->n);
+		break;
+	default:
+		return STORE_ERROR;
+	}
+	if ((res = stmt_run(q->restoring, sids[r->kind], &pa, &ret, NULL,
+	    "restore")) == NULL)
+		return ret;
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* Restart a table's seq identity after high and its rows (transactional,
+ * unlike setval). */
+static enum store_status
+seq_restart(struct conn *c, const char *table, int64_t high)
+{
+	enum store_status	 ret = STORE_ERROR;
+	PGresult		*res;
+	char			 sql[128];
+	int64_t			 top;
+
+	snprintf(sql, sizeof(sql), "SELECT coalesce(max(seq), 0) FROM %s",
+	    table);
+	if ((res = query_row(c, sql, &ret, "restore sequence")) == NULL)
+		return ret;
+	top = res_dec(res, 0);
+	PQclear(res);
+	if (high < top)
+		high = top;
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s ALTER COLUMN seq RESTART"
+	    " WITH %lld", table, (long long)high + 1);
+	if (pq_exec(c, sql, &ret, "restore sequence") == -1)
+		return ret;
+	return STORE_OK;
+}
+
+/* Restart the identities past the census, then COMMIT. */
+static enum store_status
+pq_restore_commit(struct store *s, const struct store_census *census)
+{
+	struct pq		*q = s->impl;
+	struct conn		*c = q->restoring;
+	enum store_status	 ret;
+	PGresult		*failed;
+
+	if (c == NULL)
+		return STORE_ERROR;
+	if ((ret = seq_restart(c, "exports", census->export_seq)) !=
+	    STORE_OK ||
+	    (ret = seq_restart(c, "inbox", census->inbox_seq)) != STORE_OK)
+		goto out;
+	if (tx_commit(c, &ret, &failed) == -1) {
+		if (failed != NULL) {
+			pq_log(c, failed, "commit");
+			PQclear(failed);
+		}
+		goto out;
+	}
+	ret = STORE_OK;
+out:
+	pq_restore_abort(s);
+	return ret;
+}
+
 const struct store_ops store_postgres_ops = {
 	.name = "postgresql",
 	.open = pq_open,
@@ -1809,4 +2329,10 @@ const struct store_ops store_postgres_ops = {
 	.token_list = pq_token_list,
 	.token_revoke = pq_token_revoke,
 	.token_count = pq_token_count,
+	.dump = pq_dump,
+	.is_empty = pq_is_empty,
+	.restore_begin = pq_restore_begin,
+	.restore_row = pq_restore_row,
+	.restore_commit = pq_restore_commit,
+	.restore_abort = pq_restore_abort,
 };

@@ -158,6 +158,10 @@ struct sq {
 	struct store_write *q_head, *q_tail;
 	int		 stopping;
 	struct conn	*wconn;
+
+	/* restore, on the admin connection */
+	sqlite3_stmt	*rst[STORE_REC_NKINDS];
+	int		 restoring;
 };
 
 static void
@@ -349,6 +353,8 @@ sq_close(struct store *s)
 		return;
 	if (q->writer_running)
 		s->ops->drain(s);
+	if (q->restoring)
+		s->ops->restore_abort(s);
 	for (c = q->conns; c != NULL; c = n) {
 		n = c->next;
 		conn_free(c);
@@ -1168,6 +1174,414 @@ sq_token_count(struct store *s, int64_t *n)
 	return rc == SQLITE_ROW ? STORE_OK : STORE_ERROR;
 }
 
+/* Census of the store: rows per table and the sequences' high-water
+ * marks (AUTOINCREMENT keeps them in sqlite_sequence). */
+static const char census_sql[] =
+    "SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM tokens),"
+    " (SELECT count(*) FROM exports), (SELECT count(*) FROM inbox),"
+    " (SELECT count(*) FROM inbox_counts),"
+    " max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'exports'),"
+    " 0), coalesce((SELECT max(seq) FROM exports), 0)),"
+    " max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'inbox'),"
+    " 0), coalesce((SELECT max(seq) FROM inbox), 0))";
+
+/* Every table in dump order, by kind. */
+static const char *const dump_sql[STORE_REC_NKINDS] = {
+	[STORE_REC_ACCOUNT] =
+	    "SELECT id, name, created_ms FROM accounts ORDER BY id",
+	[STORE_REC_TOKEN] =
+	    "SELECT id, account_id, hash, created_ms, revoked_ms FROM tokens"
+	    " ORDER BY id",
+	[STORE_REC_EXPORT] =
+	    "SELECT seq, id, account_id, api_identifier, rev, body, secrets,"
+	    " adaptor_type, type, connection_id, integration_id, name"
+	    " FROM exports ORDER BY seq",
+	[STORE_REC_INBOX] =
+	    "SELECT seq, export_id, received_ms, request_id, headers, record"
+	    " FROM inbox ORDER BY seq",
+	[STORE_REC_INBOX_COUNT] =
+	    "SELECT export_id, n FROM inbox_counts ORDER BY export_id",
+};
+
+/* Inserts of restored rows, with the columns of dump_sql. */
+static const char *const restore_sql[STORE_REC_NKINDS] = {
+	[STORE_REC_ACCOUNT] =
+	    "INSERT INTO accounts (id, name, created_ms) VALUES (?1, ?2, ?3)",
+	[STORE_REC_TOKEN] =
+	    "INSERT INTO tokens (id, account_id, hash, created_ms, revoked_ms)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STORE_REC_EXPORT] =
+	    "INSERT INTO exports (seq, id, account_id, api_identifier, rev,"
+	    " body, secrets, adaptor_type, type, connection_id, integration_id,"
+	    " name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[STORE_REC_INBOX] =
+	    "INSERT INTO inbox (seq, export_id, received_ms, request_id,"
+	    " headers, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[STORE_REC_INBOX_COUNT] =
+	    "INSERT INTO inbox_counts (export_id, n) VALUES (?1, ?2)",
+};
+
+/* Copy an id column into a fixed buffer; -1 if it is not one. */
+static int
+dump_id(sqlite3_stmt *st, int i, char out[OID_HEXLEN + 1])
+{
+	const unsigned char	*t = sqlite3_column_text(st, i);
+
+	if (t == NULL || sqlite3_column_bytes(st, i) != OID_HEXLEN) {
+		log_error("sqlite: dump: a row has a malformed id");
+		return -1;
+	}
+	memcpy(out, t, OID_HEXLEN);
+	out[OID_HEXLEN] = '\0';
+	return 0;
+}
+
+/* A text column, borrowed; NULL for NULL. */
+static char *
+dump_text(sqlite3_stmt *st, int i)
+{
+	return (char *)sqlite3_column_text(st, i);
+}
+
+/* Fill a record from a row of dump_sql[kind]. */
+static int
+dump_fill(sqlite3_stmt *st, enum store_rec_kind kind, struct store_rec *r)
+{
+	struct export_row	*e = &r->export;
+	const void		*blob;
+	const unsigned char	*t;
+
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	switch (kind) {
+	case STORE_REC_ACCOUNT:
+		r->name = dump_text(st, 1);
+		r->created_ms = sqlite3_column_int64(st, 2);
+		return r->name != NULL ? dump_id(st, 0, r->id) : -1;
+	case STORE_REC_TOKEN:
+		if (sqlite3_column_bytes(st, 2) != (int)sizeof(r->hash) ||
+		    (blob = sqlite3_column_blob(st, 2)) == NULL) {
+			log_error("sqlite: dump: a token has a malformed hash");
+			return -1;
+		}
+		memcpy(r->hash, blob, sizeof(r->hash));
+		r->created_ms = sqlite3_column_int64(st, 3);
+		r->revoked = sqlite3_column_type(st, 4) != SQLITE_NULL;
+		r->revoked_ms = sqlite3_column_int64(st, 4);
+		return dump_id(st, 0, r->id) == -1 ||
+		    dump_id(st, 1, r->account) == -1 ? -1 : 0;
+	case STORE_REC_EXPORT:
+		e->seq = sqlite3_column_int64(st, 0);
+		e->rev = sqlite3_column_int64(st, 4);
+		t = sqlite3_column_text(st, 3);
+		if (t == NULL ||
+		    sqlite3_column_bytes(st, 3) > STORE_APIID_LEN) {
+			log_error("sqlite: dump: export seq %lld has a "
+			    "malformed api_identifier", (long long)e->seq);
+			return -1;
+		}
+		snprintf(e->api_identifier, sizeof(e->api_identifier), "%s",
+		    (const char *)t);
+		e->body = dump_text(st, 5);
+		e->body_len = (size_t)sqlite3_column_bytes(st, 5);
+		if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+			e->secrets_len = (size_t)sqlite3_column_bytes(st, 6);
+			blob = sqlite3_column_blob(st, 6);
+			e->secrets = (unsigned char *)(blob != NULL ? blob :
+			    "");
+		}
+		e->adaptor_type = dump_text(st, 7);
+		e->type = dump_text(st, 8);
+		e->connection_id = dump_text(st, 9);
+		e->integration_id = dump_text(st, 10);
+		e->name = dump_text(st, 11);
+		if (e->body == NULL)
+			return -1;
+		return dump_id(st, 1, e->id) == -1 ||
+		    dump_id(st, 2, e->account) == -1 ? -1 : 0;
+	case STORE_REC_INBOX:
+		r->seq = sqlite3_column_int64(st, 0);
+		r->received_ms = sqlite3_column_int64(st, 2);
+		r->request_id = dump_text(st, 3);
+		r->headers = dump_text(st, 4);
+		r->record = dump_text(st, 5);
+		r->record_len = (size_t)sqlite3_column_bytes(st, 5);
+		if (r->request_id == NULL || r->headers == NULL ||
+		    r->record == NULL)
+			return -1;
+		return dump_id(st, 1, r->id);
+	case STORE_REC_INBOX_COUNT:
+		r->n = sqlite3_column_int64(st, 1);
+		return dump_id(st, 0, r->id);
+	default:
+		return -1;
+	}
+}
+
+/* Stream one table through the callback. */
+static enum store_status
+dump_table(sqlite3 *db, enum store_rec_kind kind, store_rec_cb cb,
+    void *arg)
+{
+	sqlite3_stmt		*st = NULL;
+	struct store_rec	 r;
+	enum store_status	 ret = STORE_OK;
+	int			 rc;
+
+	if (sqlite3_prepare_v2(db, dump_sql[kind], -1, &st, NULL) !=
+	    SQLITE_OK) {
+		sq_log(db, "dump");
+		return STORE_ERROR;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (dump_fill(st, kind, &r) == -1 || cb(arg, &r) == -1) {
+			ret = STORE_ERROR;
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		sq_log(db, "dump");
+		ret = sq_status(rc);
+	}
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* Dump in one read transaction: WAL gives it a snapshot that concurrent
+ * writers do not disturb. */
+static enum store_status
+sq_dump(struct store *s, store_census_cb ccb, store_rec_cb rcb, void *arg)
+{
+	struct sq		*q = s->impl;
+	sqlite3			*db = q->admin->db;
+	sqlite3_stmt		*st = NULL;
+	struct store_census	 census;
+	enum store_status	 ret = STORE_ERROR;
+	int			 i, rc;
+
+	if (sq_exec(db, "BEGIN DEFERRED") == -1)
+		return STORE_UNAVAILABLE;
+	if (sqlite3_prepare_v2(db, census_sql, -1, &st, NULL) != SQLITE_OK) {
+		sq_log(db, "dump");
+		goto out;
+	}
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		sq_log(db, "dump");
+		ret = sq_status(rc);
+		goto out;
+	}
+	memset(&census, 0, sizeof(census));
+	for (i = 0; i < STORE_REC_NKINDS; i++)
+		census.rows[i] = sqlite3_column_int64(st, i);
+	census.export_seq = sqlite3_column_int64(st, STORE_REC_NKINDS);
+	census.inbox_seq = sqlite3_column_int64(st, STORE_REC_NKINDS + 1);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (ccb(arg, &census) == -1)
+		goto out;
+	for (i = 0; i < STORE_REC_NKINDS; i++)
+		if ((ret = dump_table(db, i, rcb, arg)) != STORE_OK)
+			goto out;
+	ret = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	sq_exec(db, ret == STORE_OK ? "COMMIT" : "ROLLBACK");
+	return ret;
+}
+
+/* Whether every table is empty. */
+static enum store_status
+sq_is_empty(struct store *s, bool *empty)
+{
+	struct sq	*q = s->impl;
+	sqlite3_stmt	*st = NULL;
+	int		 rc;
+
+	*empty = false;
+	if (admin_stmt(q, "SELECT NOT (EXISTS (SELECT 1 FROM accounts) OR"
+	    " EXISTS (SELECT 1 FROM tokens) OR EXISTS (SELECT 1 FROM exports)"
+	    " OR EXISTS (SELECT 1 FROM inbox) OR"
+	    " EXISTS (SELECT 1 FROM inbox_counts))", &st) == -1)
+		return STORE_ERROR;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*empty = sqlite3_column_int(st, 0) != 0;
+	else
+		sq_log(q->admin->db, "is empty");
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? STORE_OK : sq_status(rc);
+}
+
+/* Roll a restore back (nothing of it stays). */
+static void
+sq_restore_abort(struct store *s)
+{
+	struct sq	*q = s->impl;
+	int		 i;
+
+	if (!q->restoring)
+		return;
+	for (i = 0; i < STORE_REC_NKINDS; i++) {
+		sqlite3_finalize(q->rst[i]);
+		q->rst[i] = NULL;
+	}
+	if (!sqlite3_get_autocommit(q->admin->db))
+		sq_exec(q->admin->db, "ROLLBACK");
+	q->restoring = 0;
+}
+
+/* BEGIN IMMEDIATE takes the write lock: no other writer gets in before
+ * COMMIT or ROLLBACK. */
+static enum store_status
+sq_restore_begin(struct store *s, bool replace)
+{
+	struct sq		*q = s->impl;
+	sqlite3			*db = q->admin->db;
+	enum store_status	 ret;
+	bool			 empty;
+	int			 i;
+
+	if (q->restoring)
+		return STORE_ERROR;
+	if (sq_exec(db, "BEGIN IMMEDIATE") == -1)
+		return STORE_UNAVAILABLE;
+	q->restoring = 1;
+	if ((ret = sq_is_empty(s, &empty)) != STORE_OK)
+		goto fail;
+	if (!empty && !replace) {
+		ret = STORE_CONFLICT;
+		goto fail;
+	}
+	ret = STORE_ERROR;
+	if (!empty && sq_exec(db, "DELETE FROM inbox_counts;"
+	    "DELETE FROM inbox;"
+	    "DELETE FROM exports;"
+	    "DELETE FROM tokens;"
+	    "DELETE FROM accounts;"
+	    "DELETE FROM sqlite_sequence"
+	    " WHERE name IN ('exports', 'inbox');") == -1)
+		goto fail;
+	for (i = 0; i < STORE_REC_NKINDS; i++) {
+		if (sqlite3_prepare_v2(db, restore_sql[i], -1, &q->rst[i],
+		    NULL) != SQLITE_OK) {
+			sq_log(db, "restore");
+			goto fail;
+		}
+	}
+	return STORE_OK;
+fail:
+	sq_restore_abort(s);
+	return ret;
+}
+
+/* Insert one restored row as it was, seq included. */
+static enum store_status
+sq_restore_row(struct store *s, const struct store_rec *r)
+{
+	struct sq		*q = s->impl;
+	const struct export_row	*e = &r->export;
+	sqlite3_stmt		*st;
+	int			 rc;
+
+	if (!q->restoring || (unsigned)r->kind >= STORE_REC_NKINDS)
+		return STORE_ERROR;
+	st = q->rst[r->kind];
+	switch (r->kind) {
+	case STORE_REC_ACCOUNT:
+		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, r->created_ms);
+		break;
+	case STORE_REC_TOKEN:
+		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, r->account, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, r->hash, sizeof(r->hash),
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, r->created_ms);
+		if (r->revoked)
+			sqlite3_bind_int64(st, 5, r->revoked_ms);
+		break;
+	case STORE_REC_EXPORT:
+		sqlite3_bind_int64(st, 1, e->seq);
+		sqlite3_bind_text(st, 2, e->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, e->account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, e->api_identifier, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, e->rev);
+		sqlite3_bind_text(st, 6, e->body, (int)e->body_len,
+		    SQLITE_STATIC);
+		if (e->secrets != NULL)
+			sqlite3_bind_blob(st, 7, e->secrets,
+			    (int)e->secrets_len, SQLITE_STATIC);
+		bind_opt(st, 8, e->adaptor_type);
+		bind_opt(st, 9, e->type);
+		bind_opt(st, 10, e->connection_id);
+		bind_opt(st, 11, e->integration_id);
+		bind_opt(st, 12, e->name);
+		break;
+	case STORE_REC_INBOX:
+		sqlite3_bind_int64(st, 1, r->seq);
+		sqlite3_bind_text(st, 2, r->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, r->received_ms);
+		sqlite3_bind_text(st, 4, r->request_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, r->headers, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, r->record, (int)r->record_len,
+		    SQLITE_STATIC);
+		break;
+	case STORE_REC_INBOX_COUNT:
+		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, r->n);
+		break;
+	default:
+		return STORE_ERROR;
+	}
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		sq_log(q->admin->db, "restore");
+		return sq_status(rc);
+	}
+	return STORE_OK;
+}
+
+/* Set the sequences from the census, then COMMIT. */
+static enum store_status
+sq_restore_commit(struct store *s, const struct store_census *census)
+{
+	struct sq		*q = s->impl;
+	sqlite3			*db = q->admin->db;
+	sqlite3_stmt		*st = NULL;
+	enum store_status	 ret = STORE_ERROR;
+	int			 rc;
+
+	if (!q->restoring)
+		return STORE_ERROR;
+	if (sq_exec(db, "DELETE FROM sqlite_sequence WHERE name IN"
+	    " ('exports', 'inbox')") == -1)
+		goto out;
+	if (admin_stmt(q, "INSERT INTO sqlite_sequence (name, seq) VALUES"
+	    " ('exports', max(?1,"
+	    " (SELECT coalesce(max(seq), 0) FROM exports))),"
+	    " ('inbox', max(?2, (SELECT coalesce(max(seq), 0) FROM inbox)))",
+	    &st) == -1)
+		goto out;
+	sqlite3_bind_int64(st, 1, census->export_seq);
+	sqlite3_bind_int64(st, 2, census->inbox_seq);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		sq_log(db, "restore sequences");
+		ret = sq_status(rc);
+		goto out;
+	}
+	if (sq_exec(db, "COMMIT") == -1)
+		goto out;
+	ret = STORE_OK;
+out:
+	sq_restore_abort(s);
+	return ret;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1185,4 +1599,10 @@ const struct store_ops store_sqlite_ops = {
 	.token_list = sq_token_list,
 	.token_revoke = sq_token_revoke,
 	.token_count = sq_token_count,
+	.dump = sq_dump,
+	.is_empty = sq_is_empty,
+	.restore_begin = sq_restore_begin,
+	.restore_row = sq_restore_row,
+	.restore_commit = sq_restore_commit,
+	.restore_abort = sq_restore_abort,
 };

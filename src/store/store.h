@@ -118,6 +118,50 @@ struct token_row {
 	int64_t	 revoked_ms;	/* 0: active */
 };
 
+/* Dump and restore: every row of every table. Kinds in dump order. */
+enum store_rec_kind {
+	STORE_REC_ACCOUNT,
+	STORE_REC_TOKEN,
+	STORE_REC_EXPORT,
+	STORE_REC_INBOX,
+	STORE_REC_INBOX_COUNT,
+	STORE_REC_NKINDS
+};
+
+/* What a store holds: rows of each kind, and the highest sequence numbers
+ * ever given out (at least the highest seq of any row). */
+struct store_census {
+	int64_t	 rows[STORE_REC_NKINDS];
+	int64_t	 export_seq;
+	int64_t	 inbox_seq;
+};
+
+/* One row of any table; the pointers are borrowed for one call. */
+struct store_rec {
+	enum store_rec_kind	 kind;
+	char			 id[OID_HEXLEN + 1];	/* account, token or
+							   export id; inbox
+							   rows: the export */
+	char			 account[OID_HEXLEN + 1];	/* token's */
+	const char		*name;		/* account name */
+	int64_t			 created_ms;	/* account, token */
+	int64_t			 revoked_ms;	/* token, if revoked */
+	bool			 revoked;
+	unsigned char		 hash[32];	/* token */
+	struct export_row	 export;	/* STORE_REC_EXPORT */
+	int64_t			 seq;		/* inbox entry */
+	int64_t			 received_ms;
+	const char		*request_id;
+	const char		*headers;
+	const char		*record;
+	size_t			 record_len;
+	int64_t			 n;		/* inbox count */
+};
+
+/* Dump callbacks; return -1 to stop the dump. */
+typedef int (*store_census_cb)(void *arg, const struct store_census *);
+typedef int (*store_rec_cb)(void *arg, const struct store_rec *);
+
 struct store;
 
 struct store_ops {
@@ -155,6 +199,26 @@ struct store_ops {
 		    struct token_row **rows, size_t *n);
 	enum store_status (*token_revoke)(struct store *, const char *id);
 	enum store_status (*token_count)(struct store *, int64_t *n);
+
+	/* Every row in one consistent snapshot, streamed: the census first,
+	 * then accounts and tokens by id, exports and inbox entries by seq,
+	 * inbox counts by export id. */
+	enum store_status (*dump)(struct store *, store_census_cb,
+		    store_rec_cb, void *arg);
+	/* Whether the store holds no account, token, export or inbox row. */
+	enum store_status (*is_empty)(struct store *, bool *empty);
+	/* Restore runs in one transaction on the opening thread's
+	 * connection, holding off other writers. begin answers
+	 * STORE_CONFLICT if the store is not empty, unless replace: then
+	 * it deletes every row first. Rows keep their ids and seqs. */
+	enum store_status (*restore_begin)(struct store *, bool replace);
+	enum store_status (*restore_row)(struct store *,
+		    const struct store_rec *);
+	/* Move the sequences past the census's and every restored row's,
+	 * then COMMIT. */
+	enum store_status (*restore_commit)(struct store *,
+		    const struct store_census *);
+	void	(*restore_abort)(struct store *);
 };
 
 struct store {
