@@ -598,6 +598,56 @@ stmt_run(struct conn *c, int id, const struct params *pa,
 	return NULL;
 }
 
+/* Feed a sent query's rows to row() (0: more, 1: no more, -1: fail). */
+static enum store_status
+pq_stream(struct conn *c, int sent, const char *what,
+    int (*row)(void *arg, PGresult *res), void *arg)
+{
+	enum store_status	 ret = STORE_OK;
+	PGresult		*res;
+	bool			 stop = false, failed = false;
+	int			 rc;
+
+	if (!sent) {
+		pq_log(c, NULL, what);
+		return pq_status(c, NULL);
+	}
+	/* Rows one at a time: a query costs one row of memory here; the
+	 * rest is drained after row() stops, one failure logged. */
+	PQsetSingleRowMode(c->pg);
+	while ((res = PQgetResult(c->pg)) != NULL) {
+		switch (PQresultStatus(res)) {
+		case PGRES_SINGLE_TUPLE:
+			if (stop || (rc = row(arg, res)) == 0)
+				break;
+			stop = true;
+			if (rc == -1) {	/* nothing after it counts */
+				ret = STORE_ERROR;
+				failed = true;
+			}
+			break;
+		case PGRES_TUPLES_OK:
+			break;
+		default:
+			if (!failed) {
+				pq_log(c, res, what);
+				ret = pq_status(c, res);
+				failed = stop = true;
+			}
+			break;
+		}
+		PQclear(res);
+		if (PQstatus(c->pg) == CONNECTION_BAD) {
+			if (!failed) {
+				pq_log(c, NULL, what);
+				ret = STORE_UNAVAILABLE;
+			}
+			break;
+		}
+	}
+	return ret;
+}
+
 /* Open a connection: the URL's settings win over these defaults, except
  * the client encoding, which must be UTF-8 for bytes to come back as
  * they went in. */
@@ -965,21 +1015,62 @@ row_read(struct conn *c, enum stmt_id sid, const char *account,
 	return STORE_OK;
 }
 
+/* row_read, tried again once if the connection was lost. */
 static enum store_status
-pq_export_get(struct store *s, const char *account, const char *id,
-    struct export_row *out)
+export_get(struct pq *q, enum stmt_id sid, const char *account,
+    const char *id, struct export_row *out)
 {
 	struct conn		*c;
 	enum store_status	 ret;
 	int			 try;
 
 	for (try = 0;; try++) {
-		if ((c = conn_get(s->impl)) == NULL)
+		if ((c = conn_get(q)) == NULL)
 			return STORE_UNAVAILABLE;
-		ret = row_read(c, Q_EXPORT_GET, account, id, out);
+		ret = row_read(c, sid, account, id, out);
 		if (ret != STORE_UNAVAILABLE || !conn_lost(c) || try > 0)
 			return ret;
 	}
+}
+
+static enum store_status
+pq_export_get(struct store *s, const char *account, const char *id,
+    struct export_row *out)
+{
+	return export_get(s->impl, Q_EXPORT_GET, account, id, out);
+}
+
+/* A page being streamed to a list or inbox callback (failed: the
+ * callback failed). */
+struct page {
+	store_row_cb	 row_cb;
+	store_inbox_cb	 inbox_cb;
+	void		*arg;
+	int64_t		 limit, n, *last_seq;
+	bool		*more, *delivered, failed;
+};
+
+/* One row of an export page, for pq_stream. */
+static int
+list_row(void *arg, PGresult *res)
+{
+	struct page	*p = arg;
+	int64_t		 seq;
+
+	if (p->n == p->limit) {
+		*p->more = true;
+		return 1;
+	}
+	seq = res_int8(res, 0, 0);
+	*p->delivered = true;
+	if (p->row_cb(p->arg, seq, PQgetvalue(res, 0, 1),
+	    (size_t)PQgetlength(res, 0, 1)) == -1) {
+		p->failed = true;
+		return 1;
+	}
+	*p->last_seq = seq;
+	p->n++;
+	return 0;
 }
 
 /* One page of the list; *delivered tells if the callback saw a row (then
@@ -990,12 +1081,13 @@ list_run(struct conn *c, const char *account, const struct store_filter *f,
     bool *more, int64_t *last_seq, bool *delivered)
 {
 	const char		*fv[NFILTERS];
+	struct page		 p = {
+		.row_cb = cb, .arg = arg, .limit = limit, .last_seq = last_seq,
+		.more = more, .delivered = delivered,
+	};
 	struct params		 pa;
 	enum store_status	 ret = STORE_OK;
-	PGresult		*res;
 	char			 name[32];
-	int64_t			 n = 0, seq;
-	bool			 stop = false, failed = false;
 	int			 i, mask = 0;
 
 	fv[0] = f->adaptor_type;
@@ -1017,53 +1109,9 @@ list_run(struct conn *c, const char *account, const struct store_filter *f,
 	if (stmt_prepare(c, Q_COUNT + mask, &ret) == -1)
 		return ret;
 	stmt_name(Q_COUNT + mask, name, sizeof(name));
-	if (!PQsendQueryPrepared(c->pg, name, pa.n, pa.v, pa.len, pa.fmt, 1)) {
-		pq_log(c, NULL, "export list");
-		return pq_status(c, NULL);
-	}
-	/* Rows one at a time: a page costs one row of memory here. */
-	PQsetSingleRowMode(c->pg);
-	while ((res = PQgetResult(c->pg)) != NULL) {
-		switch (PQresultStatus(res)) {
-		case PGRES_SINGLE_TUPLE:
-			if (stop)
-				break;
-			if (n == limit) {
-				*more = true;
-				stop = true;
-				break;
-			}
-			seq = res_int8(res, 0, 0);
-			*delivered = true;
-			if (cb(arg, seq, PQgetvalue(res, 0, 1),
-			    (size_t)PQgetlength(res, 0, 1)) == -1) {
-				stop = true;
-				ret = STORE_ERROR;
-				break;
-			}
-			*last_seq = seq;
-			n++;
-			break;
-		case PGRES_TUPLES_OK:
-			break;
-		default:
-			if (!failed) {
-				pq_log(c, res, "export list");
-				ret = pq_status(c, res);
-				failed = true;
-			}
-			break;
-		}
-		PQclear(res);
-		if (PQstatus(c->pg) == CONNECTION_BAD) {
-			if (!failed) {
-				pq_log(c, NULL, "export list");
-				ret = STORE_UNAVAILABLE;
-			}
-			break;
-		}
-	}
-	return ret;
+	ret = pq_stream(c, PQsendQueryPrepared(c->pg, name, pa.n, pa.v,
+	    pa.len, pa.fmt, 1), "export list", list_row, &p);
+	return ret == STORE_OK && p.failed ? STORE_ERROR : ret;
 }
 
 static enum store_status
@@ -1404,25 +1452,6 @@ out:
 	return ret;
 }
 
-static enum store_status
-apply_inbox(struct pq *q, struct store_write *w)
-{
-	struct conn		*c;
-	enum store_status	 ret;
-	bool			 sent;
-	int			 try;
-
-	for (try = 0;; try++) {
-		if ((c = conn_get(q)) == NULL)
-			return STORE_UNAVAILABLE;
-		sent = false;
-		ret = inbox_once(c, w, &sent);
-		if (ret != STORE_UNAVAILABLE || sent || !conn_lost(c) ||
-		    try > 0)
-			return ret;
-	}
-}
-
 /* One try at an UPDATE or DELETE: BEGIN; the row FOR UPDATE; mutate;
  * UPDATE or DELETE; COMMIT. */
 static enum store_status
@@ -1498,8 +1527,10 @@ out:
 	return ret;
 }
 
+/* Run once() again, once, if the connection was lost before *sent. */
 static enum store_status
-apply_change(struct pq *q, struct store_write *w)
+apply_write(struct pq *q, struct store_write *w,
+    enum store_status (*once)(struct conn *, struct store_write *, bool *))
 {
 	struct conn		*c;
 	enum store_status	 ret;
@@ -1510,7 +1541,7 @@ apply_change(struct pq *q, struct store_write *w)
 		if ((c = conn_get(q)) == NULL)
 			return STORE_UNAVAILABLE;
 		sent = false;
-		ret = change_once(c, w, &sent);
+		ret = once(c, w, &sent);
 		if (ret != STORE_UNAVAILABLE || sent || !conn_lost(c) ||
 		    try > 0)
 			return ret;
@@ -1527,26 +1558,36 @@ pq_write_submit(struct store *s, struct store_write *w)
 	if (w->kind == STORE_CREATE)
 		w->status = apply_create(s->impl, w);
 	else if (w->kind == STORE_INBOX_APPEND || w->kind == STORE_INBOX_ACK)
-		w->status = apply_inbox(s->impl, w);
+		w->status = apply_write(s->impl, w, inbox_once);
 	else
-		w->status = apply_change(s->impl, w);
+		w->status = apply_write(s->impl, w, change_once);
 	w->done(w);
 }
 
 static enum store_status
 pq_export_get_any(struct store *s, const char *id, struct export_row *out)
 {
-	struct conn		*c;
-	enum store_status	 ret;
-	int			 try;
+	return export_get(s->impl, Q_EXPORT_GET_ANY, NULL, id, out);
+}
 
-	for (try = 0;; try++) {
-		if ((c = conn_get(s->impl)) == NULL)
-			return STORE_UNAVAILABLE;
-		ret = row_read(c, Q_EXPORT_GET_ANY, NULL, id, out);
-		if (ret != STORE_UNAVAILABLE || !conn_lost(c) || try > 0)
-			return ret;
+/* One row of an inbox page, for pq_stream. */
+static int
+inbox_row(void *arg, PGresult *res)
+{
+	struct page	*p = arg;
+
+	if (p->n++ == p->limit) {
+		*p->more = true;
+		return 1;
 	}
+	*p->delivered = true;
+	if (p->inbox_cb(p->arg, res_int8(res, 0, 0), res_int8(res, 0, 1),
+	    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
+	    PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4)) == -1) {
+		p->failed = true;
+		return 1;
+	}
+	return 0;
 }
 
 /* One page of an inbox, streamed like an export page. */
@@ -1555,12 +1596,13 @@ inbox_run(struct conn *c, const char *export_id, int64_t after,
     int64_t limit, store_inbox_cb cb, void *arg, bool *more,
     bool *delivered)
 {
+	struct page		 p = {
+		.inbox_cb = cb, .arg = arg, .limit = limit, .more = more,
+		.delivered = delivered,
+	};
 	struct params		 pa;
 	enum store_status	 ret = STORE_OK;
-	PGresult		*res;
 	char			 name[32];
-	int64_t			 n = 0;
-	bool			 stop = false, failed = false;
 
 	memset(&pa, 0, sizeof(pa));
 	p_text(&pa, export_id);
@@ -1569,50 +1611,9 @@ inbox_run(struct conn *c, const char *export_id, int64_t after,
 	if (stmt_prepare(c, Q_INBOX_LIST, &ret) == -1)
 		return ret;
 	stmt_name(Q_INBOX_LIST, name, sizeof(name));
-	if (!PQsendQueryPrepared(c->pg, name, pa.n, pa.v, pa.len, pa.fmt, 1)) {
-		pq_log(c, NULL, "inbox list");
-		return pq_status(c, NULL);
-	}
-	PQsetSingleRowMode(c->pg);
-	while ((res = PQgetResult(c->pg)) != NULL) {
-		switch (PQresultStatus(res)) {
-		case PGRES_SINGLE_TUPLE:
-			if (stop)
-				break;
-			if (n++ == limit) {
-				*more = true;
-				stop = true;
-				break;
-			}
-			*delivered = true;
-			if (cb(arg, res_int8(res, 0, 0), res_int8(res, 0, 1),
-			    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
-			    PQgetvalue(res, 0, 4),
-			    (size_t)PQgetlength(res, 0, 4)) == -1) {
-				stop = true;
-				ret = STORE_ERROR;
-			}
-			break;
-		case PGRES_TUPLES_OK:
-			break;
-		default:
-			if (!failed) {
-				pq_log(c, res, "inbox list");
-				ret = pq_status(c, res);
-				failed = true;
-			}
-			break;
-		}
-		PQclear(res);
-		if (PQstatus(c->pg) == CONNECTION_BAD) {
-			if (!failed) {
-				pq_log(c, NULL, "inbox list");
-				ret = STORE_UNAVAILABLE;
-			}
-			break;
-		}
-	}
-	return ret;
+	ret = pq_stream(c, PQsendQueryPrepared(c->pg, name, pa.n, pa.v,
+	    pa.len, pa.fmt, 1), "inbox list", inbox_row, &p);
+	return ret == STORE_OK && p.failed ? STORE_ERROR : ret;
 }
 
 static enum store_status
@@ -1634,6 +1635,22 @@ pq_inbox_list(struct store *s, const char *export_id, int64_t after,
 		    try > 0)
 			return ret;
 	}
+}
+
+/* The id a lookup found, from its result, which this frees. */
+static enum store_status
+res_id(PGresult *res, char out[OID_HEXLEN + 1])
+{
+	enum store_status	ret;
+
+	if (PQntuples(res) == 0)
+		ret = STORE_NOT_FOUND;
+	else {
+		res_copy(res, 0, 0, out, OID_HEXLEN + 1);
+		ret = STORE_OK;
+	}
+	PQclear(res);
+	return ret;
 }
 
 static enum store_status
@@ -1658,14 +1675,7 @@ pq_token_account(struct store *s, const unsigned char hash[32],
 		if (ret != STORE_UNAVAILABLE || !conn_lost(c) || try > 0)
 			return ret;
 	}
-	if (PQntuples(res) == 0)
-		ret = STORE_NOT_FOUND;
-	else {
-		res_copy(res, 0, 0, account, OID_HEXLEN + 1);
-		ret = STORE_OK;
-	}
-	PQclear(res);
-	return ret;
+	return res_id(res, account);
 }
 
 /* The id of the account named name, if there is one. */
@@ -1681,14 +1691,7 @@ account_find(struct conn *c, const char *name, char account[OID_HEXLEN + 1])
 	if ((res = stmt_run(c, Q_ACCOUNT_FIND, &pa, &ret, NULL,
 	    "account lookup")) == NULL)
 		return ret;
-	if (PQntuples(res) == 0)
-		ret = STORE_NOT_FOUND;
-	else {
-		res_copy(res, 0, 0, account, OID_HEXLEN + 1);
-		ret = STORE_OK;
-	}
-	PQclear(res);
-	return ret;
+	return res_id(res, account);
 }
 
 static enum store_status
@@ -2026,53 +2029,33 @@ dump_fill(const PGresult *res, enum store_rec_kind kind,
 	}
 }
 
+/* A table being streamed to a dump callback. */
+struct dump_table {
+	enum store_rec_kind	 kind;
+	store_rec_cb		 cb;
+	void			*arg;
+};
+
+/* One row of a dump, for pq_stream. */
+static int
+dump_row(void *arg, PGresult *res)
+{
+	struct dump_table	*d = arg;
+	struct store_rec	 r;
+
+	return dump_fill(res, d->kind, &r) == -1 || d->cb(d->arg, &r) == -1 ?
+	    -1 : 0;
+}
+
 /* Stream one table, a row at a time (constant memory). */
 static enum store_status
 dump_table(struct conn *c, enum store_rec_kind kind, store_rec_cb cb,
     void *arg)
 {
-	struct store_rec	 r;
-	enum store_status	 ret = STORE_OK;
-	PGresult		*res;
-	bool			 stop = false;
+	struct dump_table	 d = { .kind = kind, .cb = cb, .arg = arg };
 
-	if (!PQsendQueryParams(c->pg, dump_sql[kind], 0, NULL, NULL, NULL,
-	    NULL, 1)) {
-		pq_log(c, NULL, "dump");
-		return pq_status(c, NULL);
-	}
-	PQsetSingleRowMode(c->pg);
-	while ((res = PQgetResult(c->pg)) != NULL) {
-		switch (PQresultStatus(res)) {
-		case PGRES_SINGLE_TUPLE:
-			if (stop)
-				break;
-			if (dump_fill(res, kind, &r) == -1 ||
-			    cb(arg, &r) == -1) {
-				stop = true;
-				ret = STORE_ERROR;
-			}
-			break;
-		case PGRES_TUPLES_OK:
-			break;
-		default:
-			if (!stop) {
-				pq_log(c, res, "dump");
-				ret = pq_status(c, res);
-				stop = true;
-			}
-			break;
-		}
-		PQclear(res);
-		if (PQstatus(c->pg) == CONNECTION_BAD) {
-			if (!stop) {
-				pq_log(c, NULL, "dump");
-				ret = STORE_UNAVAILABLE;
-			}
-			break;
-		}
-	}
-	return ret;
+	return pq_stream(c, PQsendQueryParams(c->pg, dump_sql[kind], 0, NULL,
+	    NULL, NULL, NULL, 1), "dump", dump_row, &d);
 }
 
 /* Dump in one REPEATABLE READ transaction: one snapshot throughout. */

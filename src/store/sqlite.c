@@ -73,6 +73,7 @@ enum stmt_id {
 	Q_EXPORT_LIST,
 	Q_EXPORT_INSERT,
 	Q_EXPORT_UPDATE,
+	Q_EXPORT_UPDATE_BODY,
 	Q_EXPORT_DELETE,
 	Q_TOKEN_ACCOUNT,
 	Q_EXPORT_GET_ANY,
@@ -102,6 +103,9 @@ static const char *const stmt_sql[Q_COUNT] = {
 	    "UPDATE exports SET rev = rev + 1, api_identifier = ?3, body = ?4,"
 	    " secrets = ?5, adaptor_type = ?6, type = ?7, connection_id = ?8,"
 	    " integration_id = ?9, name = ?10"
+	    " WHERE id = ?1 AND account_id = ?2",
+	[Q_EXPORT_UPDATE_BODY] =
+	    "UPDATE exports SET rev = rev + 1, body = ?4, secrets = ?5"
 	    " WHERE id = ?1 AND account_id = ?2",
 	[Q_EXPORT_DELETE] =
 	    "DELETE FROM exports WHERE id = ?1 AND account_id = ?2",
@@ -693,11 +697,30 @@ out:
 	return ret;
 }
 
+static bool
+same_text(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* Whether two rows agree on every indexed column but the body. */
+static bool
+same_columns(const struct export_row *a, const struct export_row *b)
+{
+	return same_text(a->api_identifier, b->api_identifier) &&
+	    same_text(a->adaptor_type, b->adaptor_type) &&
+	    same_text(a->type, b->type) &&
+	    same_text(a->connection_id, b->connection_id) &&
+	    same_text(a->integration_id, b->integration_id) &&
+	    same_text(a->name, b->name);
+}
+
 static enum store_status
 apply_update(struct conn *c, struct store_write *w)
 {
 	struct export_row	 cur, next;
 	enum store_status	 ret;
+	sqlite3_stmt		*st;
 	int			 rc;
 
 	if ((ret = row_read(c, w->account, w->id, &cur)) != STORE_OK)
@@ -722,8 +745,12 @@ apply_update(struct conn *c, struct store_write *w)
 		ret = STORE_REJECTED;
 		goto out;
 	}
-	bind_row(c->stmt[Q_EXPORT_UPDATE], w, &next);
-	rc = step_done(c, c->stmt[Q_EXPORT_UPDATE]);
+	/* Most replaces keep every indexed column: then only the row
+	 * changes, and no index page is rewritten. */
+	st = same_columns(&cur, &next) ? c->stmt[Q_EXPORT_UPDATE_BODY] :
+	    c->stmt[Q_EXPORT_UPDATE];
+	bind_row(st, w, &next);
+	rc = step_done(c, st);
 	if (rc != SQLITE_DONE) {
 		sq_log(c->db, "export update");
 		ret = sq_status(rc);
