@@ -3,6 +3,7 @@
  * the store's write transaction (mutate callbacks), where they see the
  * current row: If-Match, secret merge and rendering happen there. */
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
@@ -27,9 +28,9 @@ struct xstate {
 	char		*clone_name;
 	json_t		*connection_map;
 	char		*if_match;	/* header copy, or NULL */
-	struct errors	 errs;		/* why mutate refused */
 	char		*reply;		/* distributed: the stored block */
 	size_t		 reply_len;
+	struct errors	 errs;		/* why mutate refused; last: large */
 };
 
 static void
@@ -54,7 +55,9 @@ xstate_new(struct request *req)
 	struct xstate	*x;
 	const char	*im;
 
-	x = xcalloc(1, sizeof(*x));
+	/* the error list is large and filled only on failure: not zeroed */
+	x = xmalloc(sizeof(*x));
+	memset(x, 0, offsetof(struct xstate, errs));
 	errors_init(&x->errs);
 	if ((im = request_header(req, MHD_HTTP_HEADER_IF_MATCH)) != NULL)
 		x->if_match = xstrdup(im);

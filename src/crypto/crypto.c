@@ -39,9 +39,24 @@ crypto_fatal(const char *what)
 void
 crypto_random(void *buf, size_t len)
 {
-	unsigned char	*p = buf;
-	size_t		 n;
+	static _Thread_local unsigned char	 pool[1024];
+	static _Thread_local size_t		 left;
+	unsigned char				*p = buf;
+	size_t					 n;
 
+	/* Small requests (ids, nonces) come from a per-thread pool filled
+	 * from the CSPRNG, one call per 1 KiB; served bytes are wiped. */
+	if (len <= 64) {
+		if (left < len) {
+			if (RAND_bytes(pool, (int)sizeof(pool)) != 1)
+				crypto_fatal("RAND_bytes");
+			left = sizeof(pool);
+		}
+		memcpy(buf, pool + sizeof(pool) - left, len);
+		OPENSSL_cleanse(pool + sizeof(pool) - left, len);
+		left -= len;
+		return;
+	}
 	while (len > 0) {
 		n = len > CRYPTO_CHUNK ? CRYPTO_CHUNK : len;
 		if (RAND_bytes(p, (int)n) != 1)

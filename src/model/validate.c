@@ -28,13 +28,11 @@ lookup(const json_t *doc, const char *path, bool *reachable)
 {
 	const char	*p = path, *d;
 	const json_t	*cur = doc;
-	char		 seg[160];
 
 	*reachable = true;
 	for (;;) {
 		d = strchrnul(p, '.');
-		snprintf(seg, sizeof(seg), "%.*s", (int)(d - p), p);
-		cur = json_object_get(cur, seg);
+		cur = json_object_getn(cur, p, (size_t)(d - p));
 		if (*d == '\0' || cur == NULL)
 			return (json_t *)cur;
 		if (!json_is_object(cur)) {
@@ -247,6 +245,46 @@ rule_applies(const struct rule *r, const json_t *doc, const char *adaptor,
 	return true;
 }
 
+#define TOP_KEYS 32
+
+/* The top-level keys of a document, to test rules against quickly. */
+struct top_keys {
+	size_t		 n;	/* n > TOP_KEYS: too many, use the object */
+	const char	*k[TOP_KEYS];
+	size_t		 len[TOP_KEYS];
+};
+
+static void
+top_keys_read(const json_t *doc, struct top_keys *t)
+{
+	const char	*k;
+	json_t		*v;
+
+	t->n = 0;
+	json_object_foreach((json_t *)doc, k, v) {
+		if (t->n < TOP_KEYS) {
+			t->k[t->n] = k;
+			t->len[t->n] = strlen(k);
+		}
+		t->n++;
+	}
+}
+
+/* Whether the first segment of path is a key of the document. */
+static bool
+top_present(const json_t *doc, const struct top_keys *t, const char *path)
+{
+	size_t	n = strcspn(path, "."), i;
+
+	if (t->n > TOP_KEYS)
+		return json_object_getn(doc, path, n) != NULL;
+	for (i = 0; i < t->n; i++)
+		if (t->len[i] == n && t->k[i][0] == path[0] &&
+		    memcmp(t->k[i], path, n) == 0)
+			return true;
+	return false;
+}
+
 /* Whether a path or one of its ancestors already has an error. */
 static bool
 reported(const struct errors *errs, const char *path)
@@ -267,6 +305,7 @@ export_validate(const json_t *doc, struct errors *errs)
 {
 	const struct rule	*r;
 	const char		*adaptor, *type;
+	struct top_keys		 top;
 	json_t			*v;
 	bool			 reachable;
 	size_t			 i, before = errs->n;
@@ -278,8 +317,12 @@ export_validate(const json_t *doc, struct errors *errs)
 	if (i == EXPORT_NADAPTORS)
 		adaptor = NULL;
 	type = json_string_value(json_object_get(doc, "type"));
+	top_keys_read(doc, &top);
 	for (i = 0; i < export_nrules; i++) {
 		r = &export_rules[i];
+		/* most rules are about blocks this document does not have */
+		if (!r->required && !top_present(doc, &top, r->path))
+			continue;
 		if (!rule_applies(r, doc, adaptor, type) ||
 		    reported(errs, r->path))
 			continue;

@@ -84,6 +84,11 @@ enum stmt_id {
 	Q_INBOX_DELETE_UPTO,
 	Q_INBOX_DELETE_ALL,
 	Q_INBOX_COUNT_DELETE,
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_SAVEPOINT,
+	Q_RELEASE,
+	Q_ROLLBACK_TO,
 	Q_COUNT
 };
 
@@ -131,6 +136,12 @@ static const char *const stmt_sql[Q_COUNT] = {
 	    "DELETE FROM inbox WHERE export_id = ?1",
 	[Q_INBOX_COUNT_DELETE] =
 	    "DELETE FROM inbox_counts WHERE export_id = ?1",
+	/* transaction control, prepared once: the writer runs them per write */
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_SAVEPOINT] = "SAVEPOINT w",
+	[Q_RELEASE] = "RELEASE w",
+	[Q_ROLLBACK_TO] = "ROLLBACK TO w",
 };
 
 /* List filters: column names, in the order of struct store_filter. */
@@ -806,12 +817,26 @@ apply_inbox(struct conn *c, struct store_write *w)
 	return rc == SQLITE_DONE ? STORE_OK : sq_status(rc);
 }
 
+/* Run one prepared transaction-control statement. */
+static int
+tx_step(struct conn *c, enum stmt_id id)
+{
+	int	rc = sqlite3_step(c->stmt[id]);
+
+	sqlite3_reset(c->stmt[id]);
+	if (rc != SQLITE_DONE) {
+		sq_log(c->db, sqlite3_sql(c->stmt[id]));
+		return -1;
+	}
+	return 0;
+}
+
 /* Apply one write inside the open batch transaction, in its own savepoint
  * so that a failure undoes only this write. */
 static void
 apply_one(struct conn *c, struct store_write *w)
 {
-	if (sq_exec(c->db, "SAVEPOINT w") == -1) {
+	if (tx_step(c, Q_SAVEPOINT) == -1) {
 		w->status = STORE_ERROR;
 		return;
 	}
@@ -822,8 +847,8 @@ apply_one(struct conn *c, struct store_write *w)
 	else
 		w->status = apply_update(c, w);
 	if (w->status != STORE_OK)
-		sq_exec(c->db, "ROLLBACK TO w");
-	sq_exec(c->db, "RELEASE w");
+		tx_step(c, Q_ROLLBACK_TO);
+	tx_step(c, Q_RELEASE);
 }
 
 /* Commit one batch; on failure every write of it fails. */
@@ -834,14 +859,14 @@ commit_batch(struct sq *q, struct store_write *batch)
 	struct conn		*c = q->wconn;
 	int			 ok;
 
-	ok = c != NULL && sq_exec(c->db, "BEGIN IMMEDIATE") == 0;
+	ok = c != NULL && tx_step(c, Q_BEGIN) == 0;
 	for (w = batch; w != NULL; w = w->next_in_queue) {
 		if (ok)
 			apply_one(c, w);
 		else
 			w->status = STORE_UNAVAILABLE;
 	}
-	if (ok && sq_exec(c->db, "COMMIT") == -1) {
+	if (ok && tx_step(c, Q_COMMIT) == -1) {
 		sq_exec(c->db, "ROLLBACK");
 		ok = 0;
 		for (w = batch; w != NULL; w = w->next_in_queue) {
