@@ -20,6 +20,8 @@
 #include "util/xmalloc.h"
 #include "webhook/parse.h"
 
+#define STORE_WAIT_SECONDS 30	/* serve: wait this long for PostgreSQL */
+
 static void
 usage(FILE *f)
 {
@@ -175,7 +177,7 @@ cmd_serve(int argc, char **argv)
 	struct server		 srv;
 	struct server_options	 o;
 	sigset_t		 set;
-	int			 optind = 2, sig, rc = 1;
+	int			 optind = 2, sig, rc = 1, tries;
 
 	if ((sig = config_load(&c, CONFIG_SERVE | CONFIG_STORE, "serve", "",
 	    argc, argv, &optind)) != 0) {
@@ -196,17 +198,27 @@ cmd_serve(int argc, char **argv)
 		    LIMIT_BODY_MAX);
 		goto out;
 	}
-	/* Signals go to the main thread's sigwait, never to server threads. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	webhook_parse_init();
 
 	memset(&srv, 0, sizeof(srv));
-	if ((srv.store = open_store(&c)) == NULL)
-		goto out;
+	/* A database server may come up after exportd (both started at
+	 * once): wait for it a while rather than fail at once. */
+	for (tries = 0; (srv.store = open_store(&c)) == NULL; tries++) {
+		if (c.db == NULL || strncmp(c.db, "postgres", 8) != 0 ||
+		    tries == STORE_WAIT_SECONDS)
+			goto out;
+		if (tries % 5 == 0)
+			log_warn("waiting for the database (up to %d s)",
+			    STORE_WAIT_SECONDS);
+		sleep(1);
+	}
+	/* Signals go to the main thread's sigwait, never to the threads
+	 * started from here on. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (key_load(&c, srv.key) == -1 || srv.store->ops->start(srv.store) ==
 	    -1)
 		goto close;
