@@ -84,3 +84,16 @@ install: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Fuzzing (docs/fuzzing.md): build the libFuzzer harnesses of tests/fuzz
+# with clang, ASan and UBSan, then run each for FUZZ_SECONDS, one after
+# the other on one core. FUZZ_TARGETS picks some (default: all).
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_TARGETS ?=
+
+.PHONY: fuzz
+fuzz:
+	FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/build.sh $(FUZZ_TARGETS)
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	  tests/fuzz/run.sh $(FUZZ_TARGETS)
