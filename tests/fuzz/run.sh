@@ -17,6 +17,8 @@ case $B in /*) ;; *) B=$ROOT/$B ;; esac
 SECS=${FUZZ_SECONDS:-60}
 ALL="json webhook_parse webhook_verify template router token model project"
 failed=""
+STATS='^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|'
+STATS+='average_exec_per_sec|peak_rss_mb)'
 
 for name in ${*:-$ALL}; do
 	bin=$B/fuzz_$name
@@ -39,8 +41,7 @@ for name in ${*:-$ALL}; do
 	    "$B/corpus/$name" "$ROOT/tests/fuzz/corpus/$name" \
 	    >/dev/null 2>&1)
 	rc=$?
-	grep -E '^(#[0-9]+[[:space:]]+DONE|stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb))' \
-	    "$B/run/$name/fuzz-0.log" | tail -4
+	grep -E "$STATS" "$B/run/$name/fuzz-0.log" | tail -4
 	if [ $rc -ne 0 ] || grep -q -E '^(==[0-9]+==ERROR|SUMMARY: )' \
 	    "$B/run/$name/fuzz-0.log"; then
 		echo "fuzz_$name FAILED (exit $rc); see $B/run/$name/fuzz-0.log" \
