@@ -98,6 +98,21 @@ static const struct {
 	    "\"requestMediaType\":\"xml\"}", NOSIGN },
 	{ "{\"provider\":\"\",\"verify\":\"\",\"token\":\"\"}", NOSIGN },
 	{ "null", NOSIGN },
+	/* configurations missing a piece: each must reject */
+	{ "{\"provider\":\"slack\"}", NOSIGN },
+	{ "{\"verify\":\"token\"}", NOSIGN },
+	{ "{\"verify\":\"token\",\"token\":\"t0k\"}", NOSIGN },
+	{ "{\"verify\":\"token\",\"token\":\"t0k\","
+	    "\"tokenLocation\":\"queryParam\"}", NOSIGN },
+	{ "{\"verify\":\"token\",\"token\":\"t0k\","
+	    "\"tokenLocation\":\"cookie\"}", NOSIGN },
+	{ "{\"verify\":\"hmac\",\"key\":\"k3y\",\"encoding\":\"base32\","
+	    "\"header\":\"X-Sig\"}", NOSIGN },
+	{ "{\"verify\":\"hmac\",\"key\":\"k3y\"}", NOSIGN },
+	{ "{\"verify\":\"basic\",\"username\":\"u\"}", NOSIGN },
+	/* defaults: sha256, hex */
+	{ "{\"verify\":\"hmac\",\"key\":\"k3y\",\"header\":\"X-Sig\"}",
+	    SIGN_HEX, "SHA256", "X-Sig", "" },
 };
 #define NBLOCKS (sizeof blocks_src / sizeof blocks_src[0])
 
