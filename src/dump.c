@@ -789,7 +789,7 @@ dump_read_header(struct dump_reader *rd, json_t *o)
 {
 	const char	*fmt;
 	json_t		*counts, *seqs;
-	int64_t		 version;
+	int64_t		 version = 0;
 	int		 k;
 
 	if (!json_is_object(o) || json_string_value(json_object_get(o,

@@ -261,7 +261,7 @@ media_type_ok(const char *ct)
 
 /* The fixed sequence of checks, then the handler. */
 static void
-request_dispatch(struct request *req)
+request_checks_and_handler(struct request *req)
 {
 	char		 allow[96];
 	unsigned	 allowed;
@@ -303,6 +303,21 @@ request_dispatch(struct request *req)
 		return;
 	}
 	req->route->handler(req);
+}
+
+/* A request's reads (token, then data) share one store snapshot. */
+static void
+request_dispatch(struct request *req)
+{
+	struct store	*st = req->srv->store;
+
+	if (st->ops->read_begin == NULL) {
+		request_checks_and_handler(req);
+		return;
+	}
+	st->ops->read_begin(st);
+	request_checks_and_handler(req);
+	st->ops->read_end(st);
 }
 
 /* Queue what the handler built; a handler that built nothing is a bug. */

@@ -89,6 +89,7 @@ enum stmt_id {
 	Q_SAVEPOINT,
 	Q_RELEASE,
 	Q_ROLLBACK_TO,
+	Q_READ_BEGIN,
 	Q_COUNT
 };
 
@@ -142,6 +143,8 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_SAVEPOINT] = "SAVEPOINT w",
 	[Q_RELEASE] = "RELEASE w",
 	[Q_ROLLBACK_TO] = "ROLLBACK TO w",
+	/* a request's reads, in one snapshot (COMMIT ends it) */
+	[Q_READ_BEGIN] = "BEGIN DEFERRED",
 };
 
 /* List filters: column names, in the order of struct store_filter. */
@@ -1073,6 +1076,35 @@ sq_token_account(struct store *s, const unsigned char hash[32],
 	return ret;
 }
 
+/* One snapshot for the reads of a request: the token lookup and the
+ * handler's reads then take the WAL read lock once, not once each. */
+static void
+sq_read_begin(struct store *s)
+{
+	struct conn	*c;
+
+	if ((c = conn_get(s)) == NULL || !sqlite3_get_autocommit(c->db))
+		return;
+	if (sqlite3_step(c->stmt[Q_READ_BEGIN]) != SQLITE_DONE)
+		sq_log(c->db, "begin read");
+	sqlite3_reset(c->stmt[Q_READ_BEGIN]);
+}
+
+static void
+sq_read_end(struct store *s)
+{
+	struct sq	*q = s->impl;
+	struct conn	*c;
+
+	/* a statement error may already have ended the transaction */
+	if ((c = pthread_getspecific(q->key)) == NULL ||
+	    sqlite3_get_autocommit(c->db))
+		return;
+	if (sqlite3_step(c->stmt[Q_COMMIT]) != SQLITE_DONE)
+		sq_log(c->db, "end read");
+	sqlite3_reset(c->stmt[Q_COMMIT]);
+}
+
 /* Run one statement on the admin connection with text/blob parameters. */
 static int
 admin_stmt(struct sq *q, const char *sql, sqlite3_stmt **out)
@@ -1640,6 +1672,8 @@ const struct store_ops store_sqlite_ops = {
 	.close = sq_close,
 	.start = sq_start,
 	.drain = sq_drain,
+	.read_begin = sq_read_begin,
+	.read_end = sq_read_end,
 	.export_get = sq_export_get,
 	.export_list = sq_export_list,
 	.write_submit = sq_write_submit,

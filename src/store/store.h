@@ -172,6 +172,12 @@ struct store_ops {
 	int	(*start)(struct store *);
 	void	(*drain)(struct store *);
 
+	/* Optional: the calling thread's reads until read_end see one
+	 * snapshot (a request's reads: its token, then its data). Writes
+	 * are unaffected; they run on the back end's own connections. */
+	void	(*read_begin)(struct store *);
+	void	(*read_end)(struct store *);
+
 	enum store_status (*export_get)(struct store *, const char *account,
 		    const char *id, struct export_row *out);
 	/* Rows with seq > after (then skip more) matching the filter,
