@@ -919,7 +919,12 @@ sq_start(struct store *s)
 {
 	struct sq	*q = s->impl;
 
+	/* Each write of a batch runs in a savepoint, so that one failing
+	 * write leaves the others; the savepoint's journal stays in memory
+	 * (a batch touches at most a few MiB) instead of a temporary file
+	 * written page by page. */
 	if ((q->wconn = conn_open(q, 0)) == NULL ||
+	    sq_exec(q->wconn->db, "PRAGMA temp_store=MEMORY") == -1 ||
 	    conn_prepare(q->wconn) == -1)
 		return -1;
 	if (pthread_create(&q->writer, NULL, writer_main, q) != 0) {
