@@ -1176,6 +1176,27 @@ write_result(struct store_write *w, struct export_row *next, int64_t seq,
 	memset(next, 0, sizeof(*next));
 }
 
+/* The connection went away after COMMIT was sent, so the write may or may
+ * not have been committed. Reconnect at once (not after the back-off) and
+ * read the row back to tell which: STORE_OK with *row, STORE_NOT_FOUND, or
+ * STORE_UNAVAILABLE when the database cannot be asked now. */
+static enum store_status
+commit_resolve(struct conn *c, const struct store_write *w,
+    struct export_row *row)
+{
+	enum store_status	ret;
+
+	memset(row, 0, sizeof(*row));
+	c->retry_us = 0;
+	if (conn_revive(c) == -1)
+		return STORE_UNAVAILABLE;
+	ret = row_read(c, Q_EXPORT_GET, w->account, w->id, row);
+	log_warn("postgres: connection lost during COMMIT of export %s: %s",
+	    w->id, ret == STORE_UNAVAILABLE ? "cannot tell if it committed" :
+	    "resolved by reading it back");
+	return ret;
+}
+
 /* Let go of the account's create lock (it outlives a ROLLBACK; a lost
  * session has let go of it already). */
 static void
@@ -1192,6 +1213,28 @@ create_unlock(struct conn *c, const char *account)
 	if ((res = stmt_run(c, Q_CREATE_UNLOCK, &pa, &st, NULL,
 	    "create unlock")) != NULL)
 		PQclear(res);
+}
+
+/* A CREATE whose COMMIT lost its answer: committed if the row is there
+ * with the seq it was given (answer as usual); if not there, nothing was
+ * done and *again asks for the CREATE to run again. */
+static enum store_status
+create_in_doubt(struct conn *c, struct store_write *w,
+    struct export_row *next, int64_t seq, bool *again)
+{
+	struct export_row	 row;
+	enum store_status	 ret;
+
+	ret = commit_resolve(c, w, &row);
+	if (ret == STORE_OK && row.seq == seq) {
+		export_row_free(&row);
+		write_result(w, next, seq, 1);
+		return STORE_OK;
+	}
+	export_row_free(&row);
+	if (ret == STORE_NOT_FOUND)
+		*again = true;
+	return STORE_UNAVAILABLE;
 }
 
 /* One try at a CREATE: BEGIN; the account's create lock; the source
@@ -1258,7 +1301,8 @@ create_once(struct conn *c, struct store_write *w, bool *again, bool *sent)
 		if (failed != NULL) {
 			PQclear(failed);
 			*again = true;
-		}
+		} else if (conn_lost(c))
+			ret = create_in_doubt(c, w, &next, seq, again);
 		goto out;
 	}
 	write_result(w, &next, seq, 1);
@@ -1452,6 +1496,35 @@ out:
 	return ret;
 }
 
+/* An UPDATE or DELETE whose COMMIT lost its answer. The row was locked
+ * until the commit or the rollback, so the row read back tells: a DELETE
+ * committed if the row is gone; an UPDATE if the row has the new revision
+ * and the new bytes. Still at the old revision: nothing was done. */
+static enum store_status
+change_in_doubt(struct conn *c, struct store_write *w,
+    const struct export_row *cur, struct export_row *next, int64_t rev)
+{
+	struct export_row	 row;
+	enum store_status	 ret;
+	bool			 done = false;
+
+	ret = commit_resolve(c, w, &row);
+	if (w->kind == STORE_DELETE)
+		done = ret == STORE_NOT_FOUND;
+	else if (ret == STORE_OK)
+		done = row.rev == rev && row.body_len == next->body_len &&
+		    memcmp(row.body, next->body, row.body_len) == 0;
+	if (ret == STORE_OK && !done && row.rev != cur->rev)
+		log_warn("postgres: export %s changed again meanwhile; the "
+		    "outcome of the lost COMMIT is unknown", w->id);
+	export_row_free(&row);
+	if (!done)
+		return STORE_UNAVAILABLE;
+	if (w->kind != STORE_DELETE)
+		write_result(w, next, cur->seq, rev);
+	return STORE_OK;
+}
+
 /* One try at an UPDATE or DELETE: BEGIN; the row FOR UPDATE; mutate;
  * UPDATE or DELETE; COMMIT. */
 static enum store_status
@@ -1461,7 +1534,7 @@ change_once(struct conn *c, struct store_write *w, bool *sent)
 	struct params		 pa;
 	enum store_status	 ret;
 	PGresult		*res, *failed;
-	int64_t			 rev;
+	int64_t			 rev = 0;
 
 	memset(&cur, 0, sizeof(cur));
 	memset(&next, 0, sizeof(next));
@@ -1511,6 +1584,10 @@ change_once(struct conn *c, struct store_write *w, bool *sent)
 	ret = STORE_OK;
 	goto out;
 fail_commit:
+	if (failed == NULL && conn_lost(c)) {
+		ret = change_in_doubt(c, w, &cur, &next, rev);
+		goto out;
+	}
 	/* mutate ran already: a serialization failure is not retried here
 	 * but answered as "retry later". */
 	if (failed != NULL) {

@@ -11,10 +11,13 @@ start that server to check that exportd survives an outage.
 import concurrent.futures as futures
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -561,3 +564,192 @@ def test_outage_then_recovery(pg, srv, api):
     assert api.get("/v1/exports/" + made["_id"]).status_code == 200
     assert api.delete(p).status_code == 204
     assert srv.running
+
+
+# ---------------------------------------------------------------------------
+# A connection lost during COMMIT: exportd reads the row back to learn
+# whether the write committed, so that the client gets the true outcome
+# (201/200/204 when it committed, and a create that did not commit is run
+# again) instead of a 503 that a retry would turn into a duplicate.
+
+
+class CommitCutter:
+    """A TCP proxy between exportd and PostgreSQL. Armed, it cuts the next
+    session that sends a simple-query COMMIT: mode "after" forwards the
+    COMMIT, lets the server commit, and drops the answer; mode "before"
+    drops the COMMIT itself (the server then rolls back)."""
+
+    COMMIT = b"Q\x00\x00\x00\x0bCOMMIT\x00"
+
+    def __init__(self, host, port):
+        self.target = (host, port)
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.mode = None
+        self.cuts = 0
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def arm(self, mode):
+        with self.lock:
+            self.mode = mode
+
+    def close(self):
+        self.closed = True
+        self.lsock.close()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.lsock.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            state = {"mute": False}
+            threading.Thread(target=self._up, args=(client, server, state),
+                             daemon=True).start()
+            threading.Thread(target=self._down, args=(server, client, state),
+                             daemon=True).start()
+
+    @staticmethod
+    def _shut(*socks):
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def _up(self, client, server, state):
+        try:
+            while True:
+                data = client.recv(65536)
+                if not data:
+                    break
+                mode = None
+                if self.COMMIT in data:
+                    with self.lock:
+                        mode, self.mode = self.mode, None
+                        if mode is not None:
+                            self.cuts += 1
+                if mode == "after":
+                    state["mute"] = True
+                    server.sendall(data)
+                    time.sleep(0.5)     # the server commits meanwhile
+                    break
+                if mode == "before":
+                    state["mute"] = True
+                    break
+                server.sendall(data)
+        except OSError:
+            pass
+        self._shut(client, server)
+
+    def _down(self, server, client, state):
+        try:
+            while True:
+                data = server.recv(65536)
+                if not data or state["mute"]:
+                    break
+                client.sendall(data)
+        except OSError:
+            pass
+        self._shut(client, server)
+
+
+@pytest.fixture
+def cutter_api(pg, srv, tmp_path):
+    """An exportd of one thread whose database connections pass through a
+    CommitCutter, with an account's token."""
+    m = re.match(r"postgresql://([^@]*)@127\.0\.0\.1:(\d+)/(\w+)$", with_password(pg.url))
+    assert m, pg.url
+    cutter = CommitCutter("127.0.0.1", int(m.group(2)))
+    url = "postgresql://%s@127.0.0.1:%d/%s?sslmode=disable" % (m.group(1), cutter.port,
+                                                               m.group(3))
+    s = Server(tmp_path / "data", tmp_path / "logs", threads=1, extra_args=["--db", url])
+    s.start()
+    a = srv.api(unique("cut"))
+    try:
+        yield cutter, Api(s.url, a.token), s
+    finally:
+        rc = s.stop() if s.running else 0
+        cutter.close()
+        assert rc == 0
+        rep = s.sanitizer_report()
+        assert rep is None, rep
+
+
+def test_commit_answer_lost_after_commit(pg, cutter_api):
+    cutter, api, s = cutter_api
+    before = int(pg.sql("SELECT count(*) FROM exports").strip())
+
+    # POST: committed, its answer lost; the client still gets the 201
+    cutter.arm("after")
+    body = http_body()
+    r = api.post("/v1/exports", json=body)
+    assert cutter.cuts == 1
+    assert r.status_code == 201, (r.status_code, r.content)
+    doc = body_of(r)
+    got = api.get("/v1/exports/" + doc["_id"])
+    assert_status(got, 200)
+    assert body_of(got) == doc
+    created_etag = r.headers["ETag"]
+    assert got.headers["ETag"] == created_etag
+    assert int(pg.sql("SELECT count(*) FROM exports").strip()) == before + 1
+
+    # PUT: committed, its answer lost; 200 with the new revision
+    cutter.arm("after")
+    changed = dict(body, name="after the cut")
+    r = api.put("/v1/exports/" + doc["_id"], json=changed)
+    assert cutter.cuts == 2
+    assert r.status_code == 200, (r.status_code, r.content)
+    assert body_of(r)["name"] == "after the cut"
+    got = api.get("/v1/exports/" + doc["_id"])
+    assert body_of(got) == body_of(r)
+    assert got.headers["ETag"] == r.headers["ETag"] != created_etag
+
+    # DELETE: committed, its answer lost; 204
+    cutter.arm("after")
+    r = api.delete("/v1/exports/" + doc["_id"])
+    assert cutter.cuts == 3
+    assert r.status_code == 204, (r.status_code, r.content)
+    assert api.get("/v1/exports/" + doc["_id"]).status_code == 404
+    assert int(pg.sql("SELECT count(*) FROM exports").strip()) == before
+    assert "connection lost during COMMIT" in s.stderr_text()
+
+
+def test_commit_lost_before_commit(pg, cutter_api):
+    cutter, api, s = cutter_api
+    before = int(pg.sql("SELECT count(*) FROM exports").strip())
+
+    # POST: the COMMIT never reached the server; exportd finds no row and
+    # creates the export again: one 201, exactly one row
+    cutter.arm("before")
+    r = api.post("/v1/exports", json=http_body())
+    assert cutter.cuts == 1
+    assert r.status_code == 201, (r.status_code, r.content)
+    doc = body_of(r)
+    assert_status(api.get("/v1/exports/" + doc["_id"]), 200)
+    assert int(pg.sql("SELECT count(*) FROM exports").strip()) == before + 1
+
+    # PUT: not committed, so the stored export is unchanged and the answer
+    # is a 503 that is safe to retry
+    cutter.arm("before")
+    r = api.put("/v1/exports/" + doc["_id"], json=dict(http_body(), name="lost"))
+    assert cutter.cuts == 2
+    assert r.status_code == 503, (r.status_code, r.content)
+    assert r.headers.get("Retry-After") == "1"
+    assert body_of(api.get("/v1/exports/" + doc["_id"])) == doc
+    r = api.put("/v1/exports/" + doc["_id"], json=dict(http_body(), name="retried"))
+    assert_status(r, 200)
+    assert body_of(r)["name"] == "retried"
+
+    # DELETE: not committed; 503, and the export is still there
+    cutter.arm("before")
+    r = api.delete("/v1/exports/" + doc["_id"])
+    assert r.status_code == 503, (r.status_code, r.content)
+    assert_status(api.get("/v1/exports/" + doc["_id"]), 200)
+    assert api.delete("/v1/exports/" + doc["_id"]).status_code == 204
