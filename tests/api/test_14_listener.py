@@ -68,7 +68,7 @@ def test_secret_url(api, unauth, server):
     tok = secret_value("url").replace("-", "")
     e = api.create(webhook_body(webhook={"provider": "custom", "verify": "secret_url", "token": tok}))
     r1 = unauth.post(data_path(e, tok), data=PAYLOAD, headers=JSON_HDR)
-    r2 = unauth.post(data_path(e, tok[:-1] + "0"), data=PAYLOAD, headers=JSON_HDR)
+    r2 = unauth.post(data_path(e, tok[:-1] + ("1" if tok[-1] == "0" else "0")), data=PAYLOAD, headers=JSON_HDR)
     r3 = unauth.post(data_path(e), data=PAYLOAD, headers=JSON_HDR)
     if server is not None:
         # the URL token is a secret: the access log must not carry it
