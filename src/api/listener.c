@@ -309,12 +309,10 @@ listener_receive(struct request *req)
 	if (webhook_verify(d->webhook, &d->wr, &why) == -1) {
 		log_debug("listener %s: refused (%s), request %s", id,
 		    why != NULL ? why : "?", req->id);
-		/* a wrong URL token looks exactly like a missing export */
-		if (token != NULL)
-			not_found(req);
-		else
-			reply_error(req, 401, "unauthorized", NULL,
-			    "The delivery could not be verified");
+		/* every failed check alike, a wrong URL token included
+		 * (spec: failed verification answers 401) */
+		reply_error(req, 401, "unauthorized", NULL,
+		    "The delivery could not be verified");
 		goto out;
 	}
 	status = webhook_parse(d->webhook, &d->wr, &d->doc, &d->records, msg,
