@@ -991,7 +991,8 @@ query_encode(struct buf *b, const char *s)
 static char *
 next_link(struct request *req, int64_t limit, int64_t last_seq)
 {
-	const char	*host, *proto, *v;
+	const char	*v;
+	char		*origin;
 	struct buf	 b;
 	size_t		 i;
 
@@ -1002,11 +1003,9 @@ next_link(struct request *req, int64_t limit, int64_t last_seq)
 		while (b.len > 1 && b.data[b.len - 1] == '/')
 			b.data[--b.len] = '\0';
 	} else {
-		host = request_header(req, MHD_HTTP_HEADER_HOST);
-		proto = request_header(req, "X-Forwarded-Proto");
-		buf_printf(&b, "%s://%s", proto != NULL &&
-		    strcasecmp(proto, "https") == 0 ? "https" : "http",
-		    host != NULL ? host : "localhost");
+		origin = request_origin(req);
+		buf_adds(&b, origin);
+		free(origin);
 	}
 	buf_printf(&b, "/v1/exports?limit=%" PRId64, limit);
 	for (i = 0; i < sizeof(filter_params) / sizeof(filter_params[0]); i++) {

@@ -70,6 +70,9 @@ const char	*request_query(struct request *, const char *);
 /* The absolute URL the client used (public URL or Host, then path and
  * query as received); caller frees. */
 char		*request_url(struct request *);
+/* "http://host" or "https://host" for absolute URLs without --public-url:
+ * the Host header if it is a plain host[:port], else "localhost". */
+char		*request_origin(struct request *);
 /* Suspend the request, submit req->write and run cont on resume. */
 void		 request_write(struct request *, void (*cont)(struct request *));
 

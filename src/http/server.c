@@ -62,11 +62,37 @@ request_query(struct request *req, const char *name)
 	return q.found ? q.value : NULL;
 }
 
+/* A Host value that can go into a URL as it is: a name, an IPv4 or a
+ * bracketed IPv6 address, and an optional port. Anything else (quotes,
+ * spaces, slashes, '@', '>') could bend a Link header or a signed URL. */
+static bool
+host_ok(const char *h)
+{
+	size_t	n = strlen(h);
+
+	if (n == 0 || n > 255)
+		return false;
+	return strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-_:[]") == n;
+}
+
+char *
+request_origin(struct request *req)
+{
+	const char	*host, *proto;
+
+	host = request_header(req, MHD_HTTP_HEADER_HOST);
+	proto = request_header(req, "X-Forwarded-Proto");
+	return xasprintf("%s://%s", proto != NULL &&
+	    strcasecmp(proto, "https") == 0 ? "https" : "http",
+	    host != NULL && host_ok(host) ? host : "localhost");
+}
+
 char *
 request_url(struct request *req)
 {
-	const char	*host, *proto;
-	size_t		 n;
+	char	*origin, *url;
+	size_t	 n;
 
 	if (req->srv->public_url != NULL) {
 		n = strlen(req->srv->public_url);
@@ -75,11 +101,10 @@ request_url(struct request *req)
 		return xasprintf("%.*s%s", (int)n, req->srv->public_url,
 		    req->uri);
 	}
-	host = request_header(req, MHD_HTTP_HEADER_HOST);
-	proto = request_header(req, "X-Forwarded-Proto");
-	return xasprintf("%s://%s%s", proto != NULL &&
-	    strcasecmp(proto, "https") == 0 ? "https" : "http",
-	    host != NULL ? host : "localhost", req->uri);
+	origin = request_origin(req);
+	url = xasprintf("%s%s", origin, req->uri);
+	free(origin);
+	return url;
 }
 
 /* Runs on a store thread once the write is durable or has failed. */

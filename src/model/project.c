@@ -13,7 +13,7 @@
 static int
 path_char_ok(char c)
 {
-	return isalnum((unsigned char)c) || c == '_' || c == '.' || c == '$';
+	return isalnum((unsigned char)c) || c == '_' || c == '.';
 }
 
 /* Split a comma list into paths; -1 with a message if malformed. */

@@ -229,6 +229,14 @@ def test_include_and_exclude_is_400(mixed):
     assert_errors(r, 400, [("invalid_query_params", ANY)])
 
 
+@pytest.mark.parametrize("param", ["include", "exclude"])
+@pytest.mark.parametrize("value", ["a$b", "a;b", "http.method,a-b", "a b", "a[]", "$where"])
+def test_projection_paths_are_letters_digits_dots_underscores(mixed, param, value):
+    a, _ = mixed
+    r = a.get("/v1/exports", params={param: value})
+    assert_errors(r, 400, [("invalid_query_params", ANY)])
+
+
 # --------------------------------------------------------------------------
 # 2,500 exports
 
@@ -321,3 +329,19 @@ def test_deep_skip(big):
     r = a.get(nxt)
     assert ids(body_of(r)) == ids(full[2100:2500])
     assert parse_link_next(r) is None
+
+
+def test_link_host_is_used_only_when_it_is_a_plain_host(fresh_api):
+    make_n(fresh_api, 2)
+    for host, origin in (("api.example.com:8443", "http://api.example.com:8443"),
+                         ("[::1]:9000", "http://[::1]:9000"),
+                         ('evil.example">; rel="x', "http://localhost"),
+                         ("a b", "http://localhost"),
+                         ("user@evil.example", "http://localhost"),
+                         ("evil.example/path?", "http://localhost")):
+        r = fresh_api.get("/v1/exports", params={"limit": 1}, headers={"Host": host})
+        assert_status(r, 200)
+        link = r.headers["Link"]
+        assert link.count("<") == 1 and link.count(">") == 1, link
+        assert link.startswith("<" + origin + "/v1/exports?limit=1&after="), (host, link)
+        assert link.endswith('>; rel="next"'), link
