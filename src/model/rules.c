@@ -123,8 +123,9 @@ const struct rule export_rules[] = {
 	{ .path = "_connectionId", .adaptors = L("WebhookExport"),
 	  .forbidden = true,
 	  .message = "_connectionId is not allowed on a WebhookExport" },
-	{ .path = "_connectionId", .kind = V_OID,
-	  .adaptors = L("SimpleExport") },
+	/* the format on every adaptor (an invalid adaptorType included),
+	 * after the rules above, which report first */
+	{ .path = "_connectionId", .kind = V_OID },
 	{ .path = "_integrationId", .kind = V_OID },
 	{ .path = "_ediProfileId", .kind = V_OID },
 	{ .path = "_postParseListenerId", .kind = V_OID },

@@ -200,6 +200,12 @@ def test_multiple_errors_listed(api):
               [(INV, "name"), (INV, "_connectionId"), (INV, "type")])
 
 
+def test_multiple_errors_with_invalid_adaptor_type(api):
+    # rules that need a valid adaptorType wait for one; the others still run
+    check_422(api, {"name": 123, "adaptorType": "httpexport", "_connectionId": "zz"},
+              [(INV, "name"), (INV, "adaptorType"), (INV, "_connectionId")])
+
+
 def test_multiple_errors_missing(api):
     check_422(api, {"adaptorType": "FTPExport", "type": "test", "ftp": {"directoryPath": "/"}},
               [(MRF, "name"), (MRF, "_connectionId"), (MRF, "test.limit")])

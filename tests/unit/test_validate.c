@@ -232,9 +232,13 @@ Test(validate, adaptor_bad)
 {
 	expect("{\"name\":\"n\",\"adaptorType\":\"FooExport\"}",
 	    "invalid_field:adaptorType");
-	/* case-sensitive; adaptor rules wait for a valid adaptor */
+	/* case-sensitive; rules of an adaptor wait for a valid one, but a
+	 * malformed _connectionId is malformed on any adaptor */
 	expect("{\"name\":\"n\",\"adaptorType\":\"httpexport\","
-	    "\"_connectionId\":\"bad\"}", "invalid_field:adaptorType");
+	    "\"_connectionId\":\"bad\"}",
+	    "invalid_field:adaptorType;invalid_field:_connectionId");
+	expect("{\"name\":\"n\",\"adaptorType\":\"httpexport\"}",
+	    "invalid_field:adaptorType");
 	expect("{\"name\":\"n\",\"adaptorType\":\"\"}",
 	    "invalid_field:adaptorType");
 	expect("{\"name\":\"n\",\"adaptorType\":5}",
