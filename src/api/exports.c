@@ -106,16 +106,22 @@ api_body_object(struct request *req)
 {
 	struct json_parse_error	 err;
 	json_t			*v;
-	size_t			 nodes = 0;
+	const char		*data = req->body.data;
+	size_t			 len = req->body.len, nodes = 0;
 	char			 why[96];
 
-	if (req->body.len == 0) {
+	/* a UTF-8 byte order mark (some .NET and PowerShell clients send
+	 * one) is ignored, as RFC 8259 allows */
+	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+		data += 3;
+		len -= 3;
+	}
+	if (len == 0) {
 		reply_error(req, 400, "invalid_json", NULL,
 		    "A JSON object is required as the request body");
 		return NULL;
 	}
-	if ((v = json_parse(req->body.data, req->body.len, LIMIT_JSON_DEPTH,
-	    &err)) == NULL) {
+	if ((v = json_parse(data, len, LIMIT_JSON_DEPTH, &err)) == NULL) {
 		reply_error(req, 400, "invalid_json", NULL,
 		    "The body is not valid JSON: %s (line %d, column %d)",
 		    err.text, err.line, err.column);

@@ -411,3 +411,22 @@ def test_deeply_nested_json_does_not_crash(api, unauth):
     assert r.status_code in (201, 400, 422), r.status_code
     r = unauth.get("/v1/health")
     assert_status(r, 200)
+
+
+def test_utf8_byte_order_mark_is_ignored(fresh_api):
+    doc = http_body()
+    raw = b"\xef\xbb\xbf" + json.dumps(doc).encode()
+    r = fresh_api.post("/v1/exports", data=raw, headers=JSON_HDR)
+    assert_status(r, 201)
+    made = body_of(r)
+    assert made["name"] == doc["name"]
+    raw = b"\xef\xbb\xbf" + json.dumps(dict(doc, name="again")).encode()
+    r = fresh_api.put("/v1/exports/" + made["_id"], data=raw, headers=JSON_HDR)
+    assert_status(r, 200)
+    assert body_of(r)["name"] == "again"
+    # a mark alone, or a mark before something that is not JSON, is still 400
+    for raw in (b"\xef\xbb\xbf", b"\xef\xbb\xbf\xef\xbb\xbf{}", b"\xef\xbb\xbf[]"):
+        assert_error(fresh_api.post("/v1/exports", data=raw, headers=JSON_HDR), 400,
+                     "invalid_json")
+    items, _ = fresh_api.list_all()
+    assert [x["_id"] for x in items] == [made["_id"]]
