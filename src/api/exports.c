@@ -123,8 +123,9 @@ api_body_object(struct request *req)
 	}
 	if ((v = json_parse(data, len, LIMIT_JSON_DEPTH, &err)) == NULL) {
 		reply_error(req, 400, "invalid_json", NULL,
-		    "The body is not valid JSON: %s (line %d, column %d)",
-		    err.text, err.line, err.column);
+		    "The body %s: %s (line %d, column %d)", err.unstorable ?
+		    "cannot be stored" : "is not valid JSON", err.text,
+		    err.line, err.column);
 		return NULL;
 	}
 	if (!json_is_object(v)) {

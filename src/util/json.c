@@ -251,7 +251,19 @@ json_parse(const char *data, size_t len, size_t max_depth,
 		err->line = jerr.line;
 		err->column = jerr.column;
 		err->position = jerr.position;
-		snprintf(err->text, sizeof err->text, "%s", jerr.text);
+		/* valid JSON that cannot be kept exactly: say so plainly */
+		err->unstorable = strstr(jerr.text, "too big ") !=
+		    NULL || strstr(jerr.text, "real number overflow") != NULL;
+		if (strstr(jerr.text, "too big ") != NULL)
+			snprintf(err->text, sizeof err->text, "an integer "
+			    "outside the 64-bit range cannot be stored exactly "
+			    "(send it as a string)");
+		else if (strstr(jerr.text, "real number overflow") != NULL)
+			snprintf(err->text, sizeof err->text, "a number too "
+			    "large for a double cannot be stored (send it as a "
+			    "string)");
+		else
+			snprintf(err->text, sizeof err->text, "%s", jerr.text);
 	}
 	return v;
 }

@@ -23,6 +23,7 @@ struct json_parse_error {
 	int	 line, column;
 	size_t	 position;
 	char	 text[160];
+	int	 unstorable;	/* valid JSON, but a number out of range */
 };
 
 /* Parse a whole document from bytes (NUL characters in strings allowed,

@@ -430,3 +430,25 @@ def test_utf8_byte_order_mark_is_ignored(fresh_api):
                      "invalid_json")
     items, _ = fresh_api.list_all()
     assert [x["_id"] for x in items] == [made["_id"]]
+
+
+@pytest.mark.parametrize("number", [b"9223372036854775808", b"-9223372036854775809", b"1e999"])
+def test_numbers_out_of_range_are_400_with_a_plain_reason(fresh_api, number):
+    raw = b'{"name":"n","adaptorType":"HTTPExport","_connectionId":"5587092ed78128000000000a",' \
+          b'"http":{"method":"GET","relativeURI":"/x"},"v":' + number + b"}"
+    r = fresh_api.post("/v1/exports", data=raw, headers=JSON_HDR)
+    assert_error(r, 400, "invalid_json")
+    msg = r.json()["errors"][0]["message"]
+    assert msg.startswith("The body cannot be stored: "), msg
+    assert "as a string" in msg, msg
+    assert_status(fresh_api.get("/v1/exports"), 204)
+
+
+def test_largest_64_bit_integers_are_kept(fresh_api):
+    raw = b'{"name":"n","adaptorType":"HTTPExport","_connectionId":"5587092ed78128000000000a",' \
+          b'"http":{"method":"GET","relativeURI":"/x"},' \
+          b'"big":9223372036854775807,"small":-9223372036854775808}'
+    r = fresh_api.post("/v1/exports", data=raw, headers=JSON_HDR)
+    assert_status(r, 201)
+    assert b'"big":9223372036854775807' in r.content
+    assert b'"small":-9223372036854775808' in r.content
