@@ -212,6 +212,9 @@ const struct rule export_rules[] = {
 	  .required = true },
 	{ .path = "simple", .kind = V_OBJECT, .types = L("simple"),
 	  .required = true },
+	/* on other types these blocks are not required, but still objects */
+	{ .path = "webhook", .kind = V_OBJECT },
+	{ .path = "simple", .kind = V_OBJECT },
 	{ .path = "distributed", .kind = V_OBJECT },
 	{ .path = "distributed.bearerToken", .kind = V_STRING },
 

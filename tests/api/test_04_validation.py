@@ -298,3 +298,8 @@ def test_error_messages_present(api):
     r = api.post("/v1/exports", json={})
     for e in body_of(r)["errors"]:
         assert isinstance(e["message"], str) and len(e["message"]) > 3
+
+
+@pytest.mark.parametrize("block", ["webhook", "simple", "delta", "test", "once", "distributed"])
+def test_type_blocks_are_objects_on_any_type(api, block):
+    check_422(api, http_body(**{block: "x"}), [(INV, block)])
