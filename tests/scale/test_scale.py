@@ -755,7 +755,7 @@ def test_postgres_restart_with_writes_in_flight(stack):
                                     for inst in (stack.a, stack.b)), 15)
         assert ok, "service did not resume on both instances"
         t_ok = time.monotonic()
-        time.sleep(1.5)
+        time.sleep(2.5)
     finally:
         load.finish()
     during = load.statuses(t_down + 0.5, t_up)
