@@ -21,6 +21,8 @@
 #define RECONNECT_BACKOFF_US	500000	/* between failed reconnects */
 #define MIGRATE_LOCK		"28561396949218404"	/* "exportd" */
 #define CREATE_LOCK_CLASS	"1702391908"		/* "expd" */
+#define CREATE_FENCE_CLASS	"1702391909"
+#define LIST_FENCE_TIMEOUT	"2000"			/* ms */
 #define MAX_PARAMS		13
 
 /* Type oids of the parameters (pg_type.h is a server header). */
@@ -94,6 +96,8 @@ enum stmt_id {
 	Q_EXPORT_SHARE,
 	Q_CREATE_LOCK,
 	Q_CREATE_UNLOCK,
+	Q_CREATE_FENCE,
+	Q_LIST_FENCE,
 	Q_EXPORT_INSERT,
 	Q_EXPORT_UPDATE,
 	Q_EXPORT_DELETE,
@@ -151,6 +155,19 @@ static const struct stmt_def stmt_defs[Q_COUNT] = {
 	    1, { TEXTOID } },
 	[Q_CREATE_UNLOCK] = {
 	    "SELECT pg_advisory_unlock(" CREATE_LOCK_CLASS ", hashtext($1))",
+	    1, { TEXTOID } },
+	/* A page of a list must not pass a seq whose create is still in
+	 * flight (seqs are taken before COMMIT, so a lower one can become
+	 * visible after a higher one). Creates hold the account's fence
+	 * shared until COMMIT and do not wait for each other; a list page
+	 * takes it exclusively, so it reads after every create in flight
+	 * has ended. The wait is bounded: past it the page is read anyway. */
+	[Q_CREATE_FENCE] = {
+	    "SELECT pg_advisory_xact_lock_shared(" CREATE_FENCE_CLASS
+	    ", hashtext($1))", 1, { TEXTOID } },
+	[Q_LIST_FENCE] = {
+	    "SELECT set_config('lock_timeout', '" LIST_FENCE_TIMEOUT "', true),"
+	    " pg_advisory_xact_lock(" CREATE_FENCE_CLASS ", hashtext($1))",
 	    1, { TEXTOID } },
 	[Q_EXPORT_INSERT] = {
 	    "INSERT INTO exports (id, account_id, api_identifier, rev, body,"
@@ -1073,6 +1090,29 @@ list_row(void *arg, PGresult *res)
 	return 0;
 }
 
+/* In a new transaction, wait (boundedly) until no create of the account
+ * is in flight. If the wait times out, the transaction is ended and the
+ * page is read without it: a create held up that long is rare, and a
+ * list must not hang on it. Returns whether a transaction is open. */
+static bool
+list_fence(struct conn *c, const char *account, enum store_status *st)
+{
+	struct params	 pa;
+	PGresult	*res;
+
+	if (tx_begin(c, st) == -1)
+		return false;
+	memset(&pa, 0, sizeof(pa));
+	p_text(&pa, account);
+	if ((res = stmt_run(c, Q_LIST_FENCE, &pa, st, NULL,
+	    "list fence")) != NULL) {
+		PQclear(res);
+		return true;
+	}
+	tx_rollback(c);
+	return false;
+}
+
 /* One page of the list; *delivered tells if the callback saw a row (then
  * a failure cannot be retried). */
 static enum store_status
@@ -1089,6 +1129,7 @@ list_run(struct conn *c, const char *account, const struct store_filter *f,
 	enum store_status	 ret = STORE_OK;
 	char			 name[32];
 	int			 i, mask = 0;
+	bool			 in_tx;
 
 	fv[0] = f->adaptor_type;
 	fv[1] = f->type;
@@ -1108,10 +1149,21 @@ list_run(struct conn *c, const char *account, const struct store_filter *f,
 	}
 	if (stmt_prepare(c, Q_COUNT + mask, &ret) == -1)
 		return ret;
+	in_tx = list_fence(c, account, &ret);
+	if (!in_tx && conn_lost(c))
+		return ret;
 	stmt_name(Q_COUNT + mask, name, sizeof(name));
 	ret = pq_stream(c, PQsendQueryPrepared(c->pg, name, pa.n, pa.v,
 	    pa.len, pa.fmt, 1), "export list", list_row, &p);
-	return ret == STORE_OK && p.failed ? STORE_ERROR : ret;
+	if (ret == STORE_OK && p.failed)
+		ret = STORE_ERROR;
+	if (!in_tx)
+		return ret;
+	if (ret != STORE_OK)
+		tx_rollback(c);
+	else if (pq_exec(c, "COMMIT", &ret, "commit") == -1 && *delivered)
+		ret = STORE_ERROR;
+	return ret;
 }
 
 static enum store_status
@@ -1260,6 +1312,10 @@ create_once(struct conn *c, struct store_write *w, bool *again, bool *sent)
 		return ret;
 	memset(&pa, 0, sizeof(pa));
 	p_text(&pa, w->account);
+	if ((res = stmt_run(c, Q_CREATE_FENCE, &pa, &ret, NULL,
+	    "create fence")) == NULL)
+		goto out;
+	PQclear(res);
 	if ((res = stmt_run(c, Q_CREATE_LOCK, &pa, &ret, NULL,
 	    "create lock")) == NULL)
 		goto out;

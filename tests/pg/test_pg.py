@@ -574,10 +574,11 @@ def test_outage_then_recovery(pg, srv, api):
 
 
 class CommitCutter:
-    """A TCP proxy between exportd and PostgreSQL. Armed, it cuts the next
-    session that sends a simple-query COMMIT: mode "after" forwards the
-    COMMIT, lets the server commit, and drops the answer; mode "before"
-    drops the COMMIT itself (the server then rolls back)."""
+    """A TCP proxy between exportd and PostgreSQL. Armed, it acts on the
+    next simple-query COMMIT: mode "after" forwards the COMMIT, lets the
+    server commit, and drops the answer and the session; mode "before"
+    drops the COMMIT itself (the server then rolls back); mode "delay"
+    holds the COMMIT back for `delay` seconds, then goes on as usual."""
 
     COMMIT = b"Q\x00\x00\x00\x0bCOMMIT\x00"
 
@@ -593,9 +594,10 @@ class CommitCutter:
         self.closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def arm(self, mode):
+    def arm(self, mode, delay=0.0):
         with self.lock:
             self.mode = mode
+            self.delay = delay
 
     def close(self):
         self.closed = True
@@ -643,6 +645,8 @@ class CommitCutter:
                 if mode == "before":
                     state["mute"] = True
                     break
+                if mode == "delay":
+                    time.sleep(self.delay)
                 server.sendall(data)
         except OSError:
             pass
@@ -660,16 +664,17 @@ class CommitCutter:
         self._shut(client, server)
 
 
-@pytest.fixture
-def cutter_api(pg, srv, tmp_path):
-    """An exportd of one thread whose database connections pass through a
-    CommitCutter, with an account's token."""
+@pytest.fixture(params=[1])
+def cutter_api(request, pg, srv, tmp_path):
+    """An exportd (of request.param threads) whose database connections
+    pass through a CommitCutter, with an account's token."""
     m = re.match(r"postgresql://([^@]*)@127\.0\.0\.1:(\d+)/(\w+)$", with_password(pg.url))
     assert m, pg.url
     cutter = CommitCutter("127.0.0.1", int(m.group(2)))
     url = "postgresql://%s@127.0.0.1:%d/%s?sslmode=disable" % (m.group(1), cutter.port,
                                                                m.group(3))
-    s = Server(tmp_path / "data", tmp_path / "logs", threads=1, extra_args=["--db", url])
+    s = Server(tmp_path / "data", tmp_path / "logs", threads=request.param,
+               extra_args=["--db", url])
     s.start()
     a = srv.api(unique("cut"))
     try:
@@ -753,3 +758,34 @@ def test_commit_lost_before_commit(pg, cutter_api):
     assert r.status_code == 503, (r.status_code, r.content)
     assert_status(api.get("/v1/exports/" + doc["_id"]), 200)
     assert api.delete("/v1/exports/" + doc["_id"]).status_code == 204
+
+
+@pytest.mark.parametrize("cutter_api", [4], indirect=True)
+def test_paging_waits_for_a_create_in_flight(pg, cutter_api):
+    """A create takes its seq before COMMIT. While its COMMIT is held back,
+    a later create commits; a page read then must not step past the
+    earlier seq, or following the Link would never show that export."""
+    cutter, api, s = cutter_api
+    first = api.create(http_body(name="first"))
+    cutter.arm("delay", 1.2)
+    slow = {}
+    t = threading.Thread(target=lambda: slow.setdefault(
+        "r", api.post("/v1/exports", json=http_body(name="slow"), timeout=30)))
+    t.start()
+    try:
+        assert wait_until(lambda: cutter.cuts == 1, 10), "the slow create never reached COMMIT"
+        fast = Api(api.base_url, api.token).create(http_body(name="fast"))
+        pages, url = [], "/v1/exports?limit=2"
+        while url is not None:
+            r = Api(api.base_url, api.token).get(url)
+            if r.status_code == 204:
+                break
+            assert_status(r, 200)
+            pages.append([x["name"] for x in body_of(r)])
+            url = parse_link_next(r)
+    finally:
+        t.join(30)
+    assert_status(slow["r"], 201)
+    seen = [n for page in pages for n in page]
+    assert seen == ["first", "slow", "fast"], pages
+    assert first["name"] == "first" and fast["name"] == "fast"
