@@ -246,7 +246,7 @@ listener_receive(struct request *req)
 	struct webhook_response	 wresp;
 	enum store_status	 rc;
 	const char		*token = req->nparams == 2 ? req->params[1] :
-				    NULL, *why = NULL, *t;
+				    NULL, *why = NULL, *t, *v;
 	json_t			*body = NULL;
 	char			 id[OID_HEXLEN + 1], msg[WEBHOOK_WHYLEN], secs[24];
 	uint64_t		 key;
@@ -313,6 +313,12 @@ listener_receive(struct request *req)
 		 * (spec: failed verification answers 401) */
 		reply_error(req, 401, "unauthorized", NULL,
 		    "The delivery could not be verified");
+		/* senders that send Basic credentials only when challenged
+		 * (as many HTTP clients do) need to be asked for them */
+		if ((v = json_string_value(json_object_get(d->webhook,
+		    "verify"))) != NULL && strcmp(v, "basic") == 0)
+			reply_challenge(req,
+			    "Basic realm=\"exportd\", charset=\"UTF-8\"");
 		goto out;
 	}
 	status = webhook_parse(d->webhook, &d->wr, &d->doc, &d->records, msg,

@@ -71,6 +71,17 @@ reply_header(struct request *req, const char *name, const char *value)
 }
 
 void
+reply_challenge(struct request *req, const char *challenge)
+{
+	if (req->resp == NULL)
+		return;
+	MHD_del_response_header(req->resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+	    "Bearer");
+	MHD_add_response_header(req->resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+	    challenge);
+}
+
+void
 reply_errors(struct request *req, const struct errors *errs)
 {
 	json_t		*root, *arr, *e;

@@ -25,5 +25,7 @@ void	reply_error(struct request *, int status, const char *code,
 	    __attribute__((format(printf, 5, 6)));
 /* Add a header to the response built above. */
 void	reply_header(struct request *, const char *name, const char *value);
+/* Replace a 401's WWW-Authenticate challenge (errors carry "Bearer"). */
+void	reply_challenge(struct request *, const char *challenge);
 
 #endif

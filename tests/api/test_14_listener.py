@@ -4,6 +4,8 @@ secret rules: a key kept by "******" still verifies signatures."""
 import base64
 import hashlib
 import hmac
+import urllib.error
+import urllib.request
 
 from apilib import assert_status, secret_value, webhook_body
 
@@ -103,7 +105,40 @@ def test_basic_auth(api, unauth, leak_watch):
     good = "Basic " + base64.b64encode(("user:" + pw).encode()).decode()
     bad = "Basic " + base64.b64encode(b"user:nope").decode()
     assert_status(unauth.post(data_path(e), data=PAYLOAD, headers=dict(JSON_HDR, Authorization=good)), 204)
-    assert_status(unauth.post(data_path(e), data=PAYLOAD, headers=dict(JSON_HDR, Authorization=bad)), 401)
+    r = unauth.post(data_path(e), data=PAYLOAD, headers=dict(JSON_HDR, Authorization=bad))
+    assert_status(r, 401)
+    # the challenge asks for Basic credentials, once
+    assert r.headers.get("WWW-Authenticate", "").startswith("Basic realm="), r.headers
+    assert "Bearer" not in r.headers["WWW-Authenticate"]
+
+
+def test_basic_auth_sender_that_waits_for_the_challenge(api, base_url, leak_watch):
+    # urllib's HTTPBasicAuthHandler sends credentials only after a 401 that
+    # asks for Basic, as many HTTP client libraries do
+    pw = secret_value("basic")
+    leak_watch.append(pw)
+    e = api.create(webhook_body(webhook={"provider": "custom", "verify": "basic",
+                                         "username": "user", "password": pw}))
+    url = base_url + data_path(e)
+    mgr = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+    mgr.add_password(None, url, "user", pw)
+    opener = urllib.request.build_opener(urllib.request.HTTPBasicAuthHandler(mgr))
+    req = urllib.request.Request(url, data=PAYLOAD, headers=JSON_HDR, method="POST")
+    with opener.open(req, timeout=10) as resp:
+        assert resp.status == 204
+    entries = api.get("/v1/exports/%s/inbox" % e["_id"]).json()["records"]
+    assert [x["record"] for x in entries] == [{"action": "opened", "number": 1}]
+    # other methods keep the plain challenge
+    h = api.create(webhook_body(webhook={"provider": "custom", "verify": "token",
+                                         "tokenLocation": "header", "tokenHeaderName": "X-T",
+                                         "tokenHeaderScheme": "none", "token": pw}))
+    try:
+        urllib.request.urlopen(urllib.request.Request(base_url + data_path(h), data=PAYLOAD,
+                                                      headers=JSON_HDR, method="POST"), timeout=10)
+        raise AssertionError("an unverified delivery was accepted")
+    except urllib.error.HTTPError as err:
+        assert err.code == 401
+        assert not err.headers.get("WWW-Authenticate", "").startswith("Basic")
 
 
 def test_custom_hmac_base64(api, unauth, leak_watch):
