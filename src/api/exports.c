@@ -945,10 +945,11 @@ page_add(void *arg, int64_t seq, const char *body, size_t len)
 	return 0;
 }
 
-/* A whole number from the query; -1 if present and not one. */
+/* A whole number from the query; -1 (with an error added) if present and
+ * not one. */
 static int
-query_number(struct request *req, const char *name, int64_t def,
-    int64_t min, int64_t *out)
+query_number(struct request *req, struct errors *errs, const char *name,
+    int64_t def, int64_t min, int64_t *out)
 {
 	const char	*v = request_query(req, name);
 	char		*end;
@@ -961,7 +962,7 @@ query_number(struct request *req, const char *name, int64_t def,
 	n = strtoll(v, &end, 10);
 	if (errno != 0 || *end != '\0' || !isdigit((unsigned char)v[0]) ||
 	    n < min) {
-		reply_error(req, 400, "invalid_query_params", name,
+		errors_add(errs, 400, "invalid_query_params", name,
 		    "%s must be a whole number of at least %lld", name,
 		    (long long)min);
 		return -1;
@@ -1032,19 +1033,24 @@ exports_list(struct request *req)
 	struct store_filter	 f;
 	struct page		 p;
 	enum store_status	 rc;
+	struct errors		 errs;
 	int64_t			 limit, skip, after, last;
 	bool			 more;
 	char			*link, err[160];
 
 	memset(&p, 0, sizeof(p));
-	if (query_number(req, "limit", LIMIT_PAGE_DEFAULT, 1, &limit) == -1 ||
-	    query_number(req, "skip", 0, 0, &skip) == -1 ||
-	    query_number(req, "after", 0, 0, &after) == -1)
-		return;
+	/* every bad parameter is reported at once */
+	errors_init(&errs);
+	query_number(req, &errs, "limit", LIMIT_PAGE_DEFAULT, 1, &limit);
+	query_number(req, &errs, "skip", 0, 0, &skip);
+	query_number(req, &errs, "after", 0, 0, &after);
 	if (project_parse(&p.proj, request_query(req, "include"),
-	    request_query(req, "exclude"), err, sizeof(err)) == -1) {
+	    request_query(req, "exclude"), err, sizeof(err)) == -1)
+		errors_add(&errs, 400, "invalid_query_params", NULL, "%s",
+		    err);
+	if (errs.n > 0) {
 		project_free(&p.proj);
-		reply_error(req, 400, "invalid_query_params", NULL, "%s", err);
+		reply_errors(req, &errs);
 		return;
 	}
 	if (limit > LIMIT_PAGE_MAX)

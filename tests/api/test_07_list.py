@@ -131,6 +131,13 @@ def test_bad_limit_skip_is_400(api, params):
     assert_errors(r, 400, [("invalid_query_params", ANY)])
 
 
+def test_every_bad_query_parameter_is_reported(fresh_api):
+    r = fresh_api.get("/v1/exports", params={"limit": "0", "skip": "-1", "after": "x",
+                                              "include": "name", "exclude": "http"})
+    assert_errors(r, 400, [("invalid_query_params", "limit"), ("invalid_query_params", "skip"),
+                           ("invalid_query_params", "after"), ("invalid_query_params", None)])
+
+
 def test_bad_limit_on_empty_account_is_400(fresh_api):
     r = fresh_api.get("/v1/exports", params={"limit": "0"})
     assert_errors(r, 400, [("invalid_query_params", ANY)])
