@@ -343,19 +343,10 @@ static int
 doc_prepare(json_t *doc, const char *stored_adaptor, struct errors *errs)
 {
 	json_t		*at;
-	const char	*inferred;
 
-	export_strip_readonly(doc);
-	export_strip_nulls(doc);
+	export_normalise(doc, stored_adaptor);
 	at = json_object_get(doc, "adaptorType");
-	if (at == NULL) {
-		if (stored_adaptor != NULL)
-			json_object_set_new(doc, "adaptorType",
-			    json_string(stored_adaptor));
-		else if ((inferred = export_infer_adaptor(doc)) != NULL)
-			json_object_set_new(doc, "adaptorType",
-			    json_string(inferred));
-	} else if (stored_adaptor != NULL && (!json_is_string(at) ||
+	if (stored_adaptor != NULL && (!json_is_string(at) ||
 	    strcmp(json_string_value(at), stored_adaptor) != 0))
 		errors_add(errs, 422, "immutable_field", "adaptorType",
 		    "adaptorType cannot be changed (it is %s)",

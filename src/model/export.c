@@ -93,6 +93,22 @@ export_infer_adaptor(const json_t *doc)
 	return NULL;
 }
 
+void
+export_normalise(json_t *doc, const char *stored_adaptor)
+{
+	const char	*inferred;
+
+	export_strip_readonly(doc);
+	export_strip_nulls(doc);
+	if (json_object_get(doc, "adaptorType") != NULL)
+		return;
+	if (stored_adaptor != NULL)
+		json_object_set_new(doc, "adaptorType",
+		    json_string(stored_adaptor));
+	else if ((inferred = export_infer_adaptor(doc)) != NULL)
+		json_object_set_new(doc, "adaptorType", json_string(inferred));
+}
+
 json_t *
 export_secrets_take(json_t *doc, const json_t *stored)
 {

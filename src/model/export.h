@@ -24,6 +24,10 @@ void	 export_strip_readonly(json_t *doc);
 /* adaptorType when absent: WebhookExport for type webhook, SimpleExport
  * for type simple; else NULL. */
 const char *export_infer_adaptor(const json_t *doc);
+/* A client document for create (stored_adaptor NULL) or replace: strip the
+ * read-only fields and the nulls, then fill an absent adaptorType with the
+ * stored one, or the inferred one. */
+void	 export_normalise(json_t *doc, const char *stored_adaptor);
 /* Check every rule of a whole document; adds one error per failing field
  * and returns -1, or 0 when valid. */
 int	 export_validate(const json_t *doc, struct errors *);

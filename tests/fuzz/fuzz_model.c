@@ -62,26 +62,14 @@ check_errors(const struct errors *errs)
 	}
 }
 
-/* Normalise and validate as doc_prepare in src/api/exports.c does. */
+/* Normalise and validate, as doc_prepare in src/api/exports.c does. */
 static void
 prepare(json_t *doc, const char *stored_adaptor, struct errors *errs)
 {
-	const char	*inferred;
-	json_t		*at;
 	int		 rc;
 
-	export_strip_readonly(doc);
-	export_strip_nulls(doc);
+	export_normalise(doc, stored_adaptor);
 	FUZZ_ASSERT(!has_null(doc, true));
-	at = json_object_get(doc, "adaptorType");
-	if (at == NULL) {
-		if (stored_adaptor != NULL)
-			json_object_set_new(doc, "adaptorType",
-			    json_string(stored_adaptor));
-		else if ((inferred = export_infer_adaptor(doc)) != NULL)
-			json_object_set_new(doc, "adaptorType",
-			    json_string(inferred));
-	}
 	rc = export_validate(doc, errs);
 	FUZZ_ASSERT(rc == (errs->n > 0 ? -1 : 0));
 	check_errors(errs);
