@@ -284,35 +284,10 @@ media_type_ok(const char *ct)
 	    strncasecmp(ct, "application/json", n) == 0;
 }
 
-/* The fixed sequence of checks, then the handler. */
+/* Past routing: auth, rate limit, media type, then the handler. */
 static void
-request_checks_and_handler(struct request *req)
+request_run(struct request *req)
 {
-	char		 allow[96];
-	unsigned	 allowed;
-
-	if (req->body_too_large) {
-		reply_error(req, 413, "payload_too_large", NULL,
-		    "The request body is larger than %zu bytes",
-		    req->body.cap);
-		return;
-	}
-	allowed = req->allowed;
-	switch (req->route_result) {
-	case ROUTER_NOT_FOUND:
-		reply_error(req, 404, "not_found", NULL,
-		    "No such resource: %s", "the path matches no endpoint");
-		return;
-	case ROUTER_BAD_METHOD:
-		router_allow(allowed, allow, sizeof(allow));
-		reply_error(req, 405, "method_not_allowed", NULL,
-		    "Method %s is not allowed here; allowed: %s",
-		    req->method == M_OTHER ? "used" : req->method_str, allow);
-		reply_header(req, MHD_HTTP_HEADER_ALLOW, allow);
-		return;
-	case ROUTER_OK:
-		break;
-	}
 	if ((req->route->flags & ROUTE_PUBLIC) == 0) {
 		if (request_auth(req) == -1 || request_rate_limit(req) == -1)
 			return;
@@ -330,19 +305,40 @@ request_checks_and_handler(struct request *req)
 	req->route->handler(req);
 }
 
-/* A request's reads (token, then data) share one store snapshot. */
+/* The fixed sequence of checks, then the handler. The store reads of a
+ * routed request (token, then data) share one snapshot. */
 static void
 request_dispatch(struct request *req)
 {
 	struct store	*st = req->srv->store;
+	char		 allow[96];
 
-	if (st->ops->read_begin == NULL) {
-		request_checks_and_handler(req);
+	if (req->body_too_large) {
+		reply_error(req, 413, "payload_too_large", NULL,
+		    "The request body is larger than %zu bytes",
+		    req->body.cap);
 		return;
 	}
-	st->ops->read_begin(st);
-	request_checks_and_handler(req);
-	st->ops->read_end(st);
+	switch (req->route_result) {
+	case ROUTER_NOT_FOUND:
+		reply_error(req, 404, "not_found", NULL,
+		    "No such resource: %s", "the path matches no endpoint");
+		return;
+	case ROUTER_BAD_METHOD:
+		router_allow(req->allowed, allow, sizeof(allow));
+		reply_error(req, 405, "method_not_allowed", NULL,
+		    "Method %s is not allowed here; allowed: %s",
+		    req->method == M_OTHER ? "used" : req->method_str, allow);
+		reply_header(req, MHD_HTTP_HEADER_ALLOW, allow);
+		return;
+	case ROUTER_OK:
+		break;
+	}
+	if (st->ops->read_begin != NULL)
+		st->ops->read_begin(st);
+	request_run(req);
+	if (st->ops->read_end != NULL)
+		st->ops->read_end(st);
 }
 
 /* Queue what the handler built; a handler that built nothing is a bug. */
