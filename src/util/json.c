@@ -240,6 +240,7 @@ json_parse(const char *data, size_t len, size_t max_depth,
 {
 	json_error_t	 jerr;
 	json_t		*v;
+	bool		 big_int, big_real;
 
 	if (err != NULL)
 		memset(err, 0, sizeof *err);
@@ -252,18 +253,14 @@ json_parse(const char *data, size_t len, size_t max_depth,
 		err->column = jerr.column;
 		err->position = jerr.position;
 		/* valid JSON that cannot be kept exactly: say so plainly */
-		err->unstorable = strstr(jerr.text, "too big ") !=
-		    NULL || strstr(jerr.text, "real number overflow") != NULL;
-		if (strstr(jerr.text, "too big ") != NULL)
-			snprintf(err->text, sizeof err->text, "an integer "
-			    "outside the 64-bit range cannot be stored exactly "
-			    "(send it as a string)");
-		else if (strstr(jerr.text, "real number overflow") != NULL)
-			snprintf(err->text, sizeof err->text, "a number too "
-			    "large for a double cannot be stored (send it as a "
-			    "string)");
-		else
-			snprintf(err->text, sizeof err->text, "%s", jerr.text);
+		big_int = strstr(jerr.text, "too big ") != NULL;
+		big_real = strstr(jerr.text, "real number overflow") != NULL;
+		err->unstorable = big_int || big_real;
+		snprintf(err->text, sizeof err->text, "%s", big_int ?
+		    "an integer outside the 64-bit range cannot be stored "
+		    "exactly (send it as a string)" : big_real ?
+		    "a number too large for a double cannot be stored (send "
+		    "it as a string)" : jerr.text);
 	}
 	return v;
 }
