@@ -58,13 +58,15 @@ run: deps build
 export ASAN_OPTIONS  := detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 
-# Every test: C unit tests, then the API suite on the sanitizer build against
+# Every test: C unit tests, the store's contract test against both
+# drivers, then the API suite on the sanitizer build against
 # both stores (SQLite, then a throwaway PostgreSQL cluster), then the
 # PostgreSQL back end's own tests (outages, concurrent migrations).
 PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider
 
 test: deps build build-asan
 	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
+	tests/pg/with-cluster.sh meson test -C $(ASAN_BUILD) --suite contract --print-errorlogs
 	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
 	tests/pg/with-cluster.sh env EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
 	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/pg

@@ -50,6 +50,16 @@ static const char *const dump_fields[STORE_REC_NKINDS][DUMP_FIELDS] = {
 	[STORE_REC_INBOX_COUNT] = { "export_id", "n", NULL },
 };
 
+/* The text columns of an export line, by store column. */
+static const char *const export_cols[EXPORT_NCOLS] = {
+	[EXPORT_APIID] = "api_identifier",
+	[EXPORT_ADAPTOR_TYPE] = "adaptor_type",
+	[EXPORT_TYPE] = "type",
+	[EXPORT_CONNECTION_ID] = "connection_id",
+	[EXPORT_INTEGRATION_ID] = "integration_id",
+	[EXPORT_NAME] = "name",
+};
+
 /* The text fields among them: those may come as NAME_b64. */
 static const char *const dump_text_fields[] = {
 	"name", "adaptor_type", "type", "connection_id", "integration_id",
@@ -223,9 +233,10 @@ static int
 dump_row(void *arg, const struct store_rec *r)
 {
 	struct dump_writer	*w = arg;
-	const struct export_row	*e = &r->export;
+	const struct store_row	*e = &r->row;
 	json_t			*o;
 	char			*s;
+	int			 i;
 
 	if ((unsigned)r->kind >= STORE_REC_NKINDS)
 		return -1;
@@ -252,18 +263,11 @@ dump_row(void *arg, const struct store_rec *r)
 		json_object_set_new(o, "id", json_string(e->id));
 		json_object_set_new(o, "account_id", json_string(e->account));
 		json_object_set_new(o, "api_identifier",
-		    json_string(e->api_identifier));
+		    json_string(e->col[EXPORT_APIID]));
 		dump_set_int(o, "rev", e->rev);
-		dump_set_text(o, "adaptor_type", e->adaptor_type,
-		    e->adaptor_type != NULL ? strlen(e->adaptor_type) : 0);
-		dump_set_text(o, "type", e->type,
-		    e->type != NULL ? strlen(e->type) : 0);
-		dump_set_text(o, "connection_id", e->connection_id,
-		    e->connection_id != NULL ? strlen(e->connection_id) : 0);
-		dump_set_text(o, "integration_id", e->integration_id,
-		    e->integration_id != NULL ? strlen(e->integration_id) : 0);
-		dump_set_text(o, "name", e->name,
-		    e->name != NULL ? strlen(e->name) : 0);
+		for (i = EXPORT_ADAPTOR_TYPE; i < EXPORT_NCOLS; i++)
+			dump_set_text(o, export_cols[i], e->col[i],
+			    e->col[i] != NULL ? strlen(e->col[i]) : 0);
 		if (e->secrets != NULL) {
 			s = crypto_base64(e->secrets, e->secrets_len);
 			json_object_set_new(o, "secrets", json_string(s));
@@ -301,12 +305,12 @@ dump_write(struct store *s, FILE *out, bool progress)
 
 	memset(&w, 0, sizeof(w));
 	w.out = out;
-	w.source = s->ops->name;
+	w.source = store_name(s);
 	w.pr.on = progress;
 	w.pr.what = "dump";
 	buf_init(&w.line, 0);
 	errno = 0;
-	st = s->ops->dump(s, dump_header, dump_row, &w);
+	st = store_dump(s, dump_header, dump_row, &w);
 	if (st == STORE_OK && w.io_errno == 0 && fflush(out) != 0)
 		w.io_errno = errno != 0 ? errno : EIO;
 	dump_progress_end(&w.pr, st == STORE_OK && w.io_errno == 0);
@@ -621,11 +625,23 @@ dump_read_token(struct dump_reader *rd, json_t *o, struct store_rec *r)
 	return 0;
 }
 
+/* The nullable text columns of an export line. */
+static int
+dump_cols(struct dump_reader *rd, json_t *o, struct store_row *e)
+{
+	int	i;
+
+	for (i = EXPORT_ADAPTOR_TYPE; i < EXPORT_NCOLS; i++)
+		if (dump_str(rd, o, export_cols[i], true, &e->col[i]) == -1)
+			return -1;
+	return 0;
+}
+
 /* An export line: the stored body, byte for byte, and the sealed secrets. */
 static int
 dump_read_export(struct dump_reader *rd, json_t *o, struct store_rec *r)
 {
-	struct export_row	*e = &r->export;
+	struct store_row	*e = &r->row;
 	const char		*body, *sec;
 	json_t			*v, *doc;
 	size_t			 len, n;
@@ -637,12 +653,7 @@ dump_read_export(struct dump_reader *rd, json_t *o, struct store_rec *r)
 	    dump_oid(rd, o, "id", e->id) == -1 ||
 	    dump_oid(rd, o, "account_id", e->account) == -1 ||
 	    dump_int(rd, o, "rev", 1, &e->rev, NULL) == -1 ||
-	    dump_str(rd, o, "adaptor_type", true, &e->adaptor_type) == -1 ||
-	    dump_str(rd, o, "type", true, &e->type) == -1 ||
-	    dump_str(rd, o, "connection_id", true, &e->connection_id) == -1 ||
-	    dump_str(rd, o, "integration_id", true, &e->integration_id) ==
-	    -1 ||
-	    dump_str(rd, o, "name", true, &e->name) == -1 ||
+	    dump_cols(rd, o, e) == -1 ||
 	    dump_text(rd, o, "body", false, true, &body, &len) == -1)
 		return -1;
 	v = json_object_get(o, "api_identifier");
@@ -653,7 +664,7 @@ dump_read_export(struct dump_reader *rd, json_t *o, struct store_rec *r)
 	    !dump_lowhex(json_string_value(v) + 1, DUMP_APIID_HEX))
 		return dump_bad(rd, "field \"api_identifier\" must be \"e\" "
 		    "and %d lowercase hex digits", DUMP_APIID_HEX);
-	memcpy(e->api_identifier, json_string_value(v), STORE_APIID_LEN + 1);
+	e->col[EXPORT_APIID] = (char *)json_string_value(v);
 	if ((v = json_object_get(o, "secrets")) == NULL)
 		return dump_bad(rd, "field \"secrets\" is missing");
 	if (json_is_string(v)) {
@@ -881,7 +892,7 @@ dump_restore(struct store *s, FILE *in, const char *name, bool replace,
 	for (k = 0; k < STORE_REC_NKINDS; k++)
 		pr.total += rd.census.rows[k];
 
-	st = s->ops->restore_begin(s, replace);
+	st = store_restore_begin(s, replace);
 	if (st == STORE_CONFLICT) {
 		fprintf(stderr, "exportd restore: the store is not empty: "
 		    "nothing was restored. Restore into an empty store, or "
@@ -901,7 +912,7 @@ dump_restore(struct store *s, FILE *in, const char *name, bool replace,
 		if ((o = dump_parse_line(&rd, &line)) == NULL ||
 		    dump_read_row(&rd, o, &r) == -1)
 			goto bad;
-		if ((st = s->ops->restore_row(s, &r)) != STORE_OK) {
+		if ((st = store_restore_row(s, &r)) != STORE_OK) {
 			dump_bad(&rd, "the store refused this %s (%s%s); see "
 			    "the message above", dump_kinds[r.kind],
 			    store_status_str(st), st == STORE_CONFLICT ?
@@ -928,7 +939,7 @@ dump_restore(struct store *s, FILE *in, const char *name, bool replace,
 			goto bad;
 		}
 	}
-	if ((st = s->ops->restore_commit(s, &rd.census)) != STORE_OK) {
+	if ((st = store_restore_commit(s, &rd.census)) != STORE_OK) {
 		begun = false;
 		dump_progress_end(&pr, false);
 		fprintf(stderr, "exportd restore: the commit failed (%s); "
@@ -947,7 +958,7 @@ dump_restore(struct store *s, FILE *in, const char *name, bool replace,
 	    (long long)rd.seen[STORE_REC_TOKEN],
 	    (long long)rd.seen[STORE_REC_EXPORT],
 	    (long long)rd.seen[STORE_REC_INBOX],
-	    (long long)rd.seen[STORE_REC_INBOX_COUNT], s->ops->name,
+	    (long long)rd.seen[STORE_REC_INBOX_COUNT], store_name(s),
 	    rd.source, rd.created);
 	fflush(stdout);
 	rc = 0;
@@ -964,7 +975,7 @@ bad:
 	    "restored\n", name, (long long)rd.line, rd.err);
 out:
 	if (begun)
-		s->ops->restore_abort(s);
+		store_restore_abort(s);
 	json_decref(o);
 	dump_temps_free(&rd);
 	buf_free(&line);

@@ -219,7 +219,7 @@ cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (key_load(&c, srv.key) == -1 || srv.store->ops->start(srv.store) ==
+	if (key_load(&c, srv.key) == -1 || store_start(srv.store) ==
 	    -1)
 		goto close;
 	srv.routes = api_routes;
@@ -240,7 +240,7 @@ cmd_serve(int argc, char **argv)
 	if (server_start(&srv, &o) == -1)
 		goto close;
 	log_info("exportd listening on %s (port %d), store %s",
-	    c.listen, srv.port, srv.store->ops->name);
+	    c.listen, srv.port, store_name(srv.store));
 	do {
 		if (sigwait(&set, &sig) != 0)
 			break;
@@ -279,10 +279,10 @@ token_make(struct store *s, const char *account_name)
 	char		 tok[TOKEN_HEXLEN + 1];
 	unsigned char	 hash[CRYPTO_SHA256LEN];
 
-	if (s->ops->account_ensure(s, account_name, account) != STORE_OK)
+	if (store_account_ensure(s, account_name, account) != STORE_OK)
 		return -1;
 	token_new(tok, hash);
-	if (s->ops->token_insert(s, account, hash, id) != STORE_OK)
+	if (store_token_insert(s, account, hash, id) != STORE_OK)
 		return -1;
 	printf("account: %s (%s)\nid: %s\n"
 	    "token (shown only now; store it safely):\n%s\n",
@@ -333,7 +333,7 @@ cmd_token(int argc, char **argv)
 		rc = 0;
 	} else if (strcmp(sub, "list") == 0) {
 		if ((s = open_store(&c)) == NULL ||
-		    s->ops->token_list(s, &rows, &nrows) != STORE_OK)
+		    store_token_list(s, &rows, &nrows) != STORE_OK)
 			goto out;
 		printf("%-24s  %-24s  %-24s  %-24s  %s\n", "ID", "ACCOUNT ID",
 		    "CREATED", "REVOKED", "ACCOUNT");
@@ -358,7 +358,7 @@ cmd_token(int argc, char **argv)
 		}
 		if ((s = open_store(&c)) == NULL)
 			goto out;
-		switch (s->ops->token_revoke(s, argv[optind + 1])) {
+		switch (store_token_revoke(s, argv[optind + 1])) {
 		case STORE_OK:
 			printf("revoked %s\n", argv[optind + 1]);
 			rc = 0;
@@ -372,7 +372,7 @@ cmd_token(int argc, char **argv)
 		}
 	} else if (strcmp(sub, "init") == 0) {
 		if ((s = open_store(&c)) == NULL ||
-		    s->ops->token_count(s, &n) != STORE_OK)
+		    store_token_count(s, &n) != STORE_OK)
 			goto out;
 		if (n > 0) {
 			printf("exportd already has %lld active token(s); make "

@@ -27,7 +27,7 @@ json_t	*api_body_object(struct request *);
 struct server;
 /* A row's secrets as {"webhook.key": "...", ...}, decrypted (caller
  * frees); NULL with *bad set when they cannot be read. */
-json_t	*api_secrets_open(const struct server *, const struct export_row *,
+json_t	*api_secrets_open(const struct server *, const struct store_row *,
 	    int *bad);
 void	 listener_receive(struct request *);
 void	 inbox_get(struct request *);

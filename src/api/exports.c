@@ -237,7 +237,7 @@ etag_matches(const char *h, const char *id, int64_t rev, bool weak)
 
 /* Inside a write: refuse with 412 unless If-Match allows this revision. */
 static int
-precondition(struct xstate *x, const struct export_row *cur)
+precondition(struct xstate *x, const struct store_row *cur)
 {
 	if (x->if_match == NULL || etag_matches(x->if_match, cur->id, cur->rev, false))
 		return 0;
@@ -255,7 +255,7 @@ secrets_aad(const char *account, const char *id, char *out, size_t outsz)
 
 /* Decrypt a row's secret map; NULL with *bad set if it cannot be. */
 json_t *
-api_secrets_open(const struct server *srv, const struct export_row *r,
+api_secrets_open(const struct server *srv, const struct store_row *r,
     int *bad)
 {
 	struct json_parse_error	 err;
@@ -314,19 +314,18 @@ dup_field(const json_t *doc, const char *key)
 
 /* Fill next from a finished document: body, sealed secrets, columns. */
 static void
-row_fill(struct export_row *next, const json_t *doc,
+row_fill(struct store_row *next, const json_t *doc,
     const struct export_meta *m, unsigned char *sealed, size_t sealed_len)
 {
 	next->body = export_render(doc, m, &next->body_len);
 	next->secrets = sealed;
 	next->secrets_len = sealed_len;
-	snprintf(next->api_identifier, sizeof(next->api_identifier), "%s",
-	    m->api_identifier);
-	next->adaptor_type = dup_field(doc, "adaptorType");
-	next->type = dup_field(doc, "type");
-	next->connection_id = dup_field(doc, "_connectionId");
-	next->integration_id = dup_field(doc, "_integrationId");
-	next->name = dup_field(doc, "name");
+	next->col[EXPORT_APIID] = xstrdup(m->api_identifier);
+	next->col[EXPORT_ADAPTOR_TYPE] = dup_field(doc, "adaptorType");
+	next->col[EXPORT_TYPE] = dup_field(doc, "type");
+	next->col[EXPORT_CONNECTION_ID] = dup_field(doc, "_connectionId");
+	next->col[EXPORT_INTEGRATION_ID] = dup_field(doc, "_integrationId");
+	next->col[EXPORT_NAME] = dup_field(doc, "name");
 }
 
 static void
@@ -371,7 +370,7 @@ write_failed(struct request *req, struct xstate *x)
 static void
 reply_row(struct request *req, unsigned status)
 {
-	struct export_row	*r = &req->write.result;
+	struct store_row	*r = &req->write.result;
 
 	reply_json(req, status, r->body, r->body_len);
 	r->body = NULL;
@@ -384,14 +383,14 @@ void
 exports_get(struct request *req)
 {
 	struct store		*st = req->srv->store;
-	struct export_row	 row;
+	struct store_row	 row;
 	enum store_status	 rc;
 	const char		*cond;
 	char			 id[OID_HEXLEN + 1];
 
 	if (path_id(req, id) == -1)
 		return;
-	rc = st->ops->export_get(st, req->account, id, &row);
+	rc = store_get(st, STORE_EXPORTS, req->account, id, &row);
 	if (rc != STORE_OK) {
 		api_store_failure(req, rc, "Export");
 		return;
@@ -413,7 +412,7 @@ exports_get(struct request *req)
 	row.body = NULL;
 	reply_etag(req, row.id, row.rev);
 out:
-	export_row_free(&row);
+	store_row_free(&row);
 }
 
 /* ---- POST /v1/exports ---- */
@@ -422,7 +421,7 @@ out:
  * api identifier and its timestamps, render it. */
 static void
 row_new(struct request *req, struct store_write *w, const json_t *doc,
-    const json_t *secrets, const char *source_id, struct export_row *next)
+    const json_t *secrets, const char *source_id, struct store_row *next)
 {
 	struct export_meta	 m;
 	char			 apiid[STORE_APIID_LEN + 1];
@@ -441,8 +440,8 @@ row_new(struct request *req, struct store_write *w, const json_t *doc,
 }
 
 static int
-create_mutate(struct store_write *w, const struct export_row *cur,
-    struct export_row *next)
+create_mutate(struct store_write *w, const struct store_row *cur,
+    struct store_row *next)
 {
 	struct request	*req = w->arg;
 	struct xstate	*x = req->state;
@@ -493,8 +492,8 @@ exports_create(struct request *req)
 /* ---- PUT /v1/exports/{id} ---- */
 
 static int
-replace_mutate(struct store_write *w, const struct export_row *cur,
-    struct export_row *next)
+replace_mutate(struct store_write *w, const struct store_row *cur,
+    struct store_row *next)
 {
 	struct request		*req = w->arg;
 	struct xstate		*x = req->state;
@@ -546,7 +545,7 @@ void
 exports_replace(struct request *req)
 {
 	struct store		*st = req->srv->store;
-	struct export_row	 row;
+	struct store_row	 row;
 	struct xstate		*x;
 	enum store_status	 rc;
 	json_t			*doc;
@@ -555,23 +554,23 @@ exports_replace(struct request *req)
 	if (path_id(req, id) == -1)
 		return;
 	/* adaptorType never changes, so this read can decide it. */
-	if ((rc = st->ops->export_get(st, req->account, id, &row)) !=
+	if ((rc = store_get(st, STORE_EXPORTS, req->account, id, &row)) !=
 	    STORE_OK) {
 		api_store_failure(req, rc, "Export");
 		return;
 	}
 	if ((doc = api_body_object(req)) == NULL) {
-		export_row_free(&row);
+		store_row_free(&row);
 		return;
 	}
 	x = xstate_new(req);
 	x->doc = doc;
-	if (doc_prepare(doc, row.adaptor_type, &x->errs) == -1) {
-		export_row_free(&row);
+	if (doc_prepare(doc, row.col[EXPORT_ADAPTOR_TYPE], &x->errs) == -1) {
+		store_row_free(&row);
 		reply_errors(req, &x->errs);
 		return;
 	}
-	export_row_free(&row);
+	store_row_free(&row);
 	req->write.kind = STORE_UPDATE;
 	memcpy(req->write.id, id, sizeof(id));
 	req->write.mutate = replace_mutate;
@@ -581,8 +580,8 @@ exports_replace(struct request *req)
 /* ---- DELETE /v1/exports/{id} ---- */
 
 static int
-delete_mutate(struct store_write *w, const struct export_row *cur,
-    struct export_row *next)
+delete_mutate(struct store_write *w, const struct store_row *cur,
+    struct store_row *next)
 {
 	struct request	*req = w->arg;
 
@@ -639,7 +638,7 @@ void
 exports_distributed_get(struct request *req)
 {
 	struct store		*st = req->srv->store;
-	struct export_row	 row;
+	struct store_row	 row;
 	struct errors		 errs;
 	enum store_status	 rc;
 	const char		*path;
@@ -649,7 +648,7 @@ exports_distributed_get(struct request *req)
 
 	if (path_id(req, id) == -1)
 		return;
-	if ((rc = st->ops->export_get(st, req->account, id, &row)) !=
+	if ((rc = store_get(st, STORE_EXPORTS, req->account, id, &row)) !=
 	    STORE_OK) {
 		api_store_failure(req, rc, "Export");
 		return;
@@ -673,12 +672,12 @@ exports_distributed_get(struct request *req)
 	reply_etag(req, row.id, row.rev);
 out:
 	json_decref(doc);
-	export_row_free(&row);
+	store_row_free(&row);
 }
 
 static int
-distributed_mutate(struct store_write *w, const struct export_row *cur,
-    struct export_row *next)
+distributed_mutate(struct store_write *w, const struct store_row *cur,
+    struct store_row *next)
 {
 	struct request		*req = w->arg;
 	struct xstate		*x = req->state;
@@ -733,7 +732,7 @@ void
 exports_distributed_put(struct request *req)
 {
 	struct store		*st = req->srv->store;
-	struct export_row	 row;
+	struct store_row	 row;
 	struct xstate		*x;
 	enum store_status	 rc;
 	json_t			*block;
@@ -742,7 +741,7 @@ exports_distributed_put(struct request *req)
 
 	if (path_id(req, id) == -1)
 		return;
-	if ((rc = st->ops->export_get(st, req->account, id, &row)) !=
+	if ((rc = store_get(st, STORE_EXPORTS, req->account, id, &row)) !=
 	    STORE_OK) {
 		api_store_failure(req, rc, "Export");
 		return;
@@ -751,12 +750,12 @@ exports_distributed_put(struct request *req)
 	/* type and adaptorType as read decide the block; the write checks
 	 * type again in case it changed since. */
 	x->doc = json_object();
-	if (row.type != NULL)
-		json_object_set_new(x->doc, "type", json_string(row.type));
-	if (row.adaptor_type != NULL)
+	if (row.col[EXPORT_TYPE] != NULL)
+		json_object_set_new(x->doc, "type", json_string(row.col[EXPORT_TYPE]));
+	if (row.col[EXPORT_ADAPTOR_TYPE] != NULL)
 		json_object_set_new(x->doc, "adaptorType",
-		    json_string(row.adaptor_type));
-	export_row_free(&row);
+		    json_string(row.col[EXPORT_ADAPTOR_TYPE]));
+	store_row_free(&row);
 	if ((path = distributed_path(x->doc, &x->errs)) == NULL) {
 		reply_errors(req, &x->errs);
 		return;
@@ -795,8 +794,8 @@ clone_default_name(const char *name)
 }
 
 static int
-clone_mutate(struct store_write *w, const struct export_row *cur,
-    struct export_row *next)
+clone_mutate(struct store_write *w, const struct store_row *cur,
+    struct store_row *next)
 {
 	struct request		*req = w->arg;
 	struct xstate		*x = req->state;
@@ -1046,14 +1045,15 @@ exports_list(struct request *req)
 	}
 	if (limit > LIMIT_PAGE_MAX)
 		limit = LIMIT_PAGE_MAX;
-	f.adaptor_type = request_query(req, "adaptorType");
-	f.type = request_query(req, "type");
-	f.connection_id = request_query(req, "_connectionId");
-	f.integration_id = request_query(req, "_integrationId");
-	f.name = request_query(req, "name");
+	memset(&f, 0, sizeof(f));
+	f.eq[EXPORT_ADAPTOR_TYPE] = request_query(req, "adaptorType");
+	f.eq[EXPORT_TYPE] = request_query(req, "type");
+	f.eq[EXPORT_CONNECTION_ID] = request_query(req, "_connectionId");
+	f.eq[EXPORT_INTEGRATION_ID] = request_query(req, "_integrationId");
+	f.eq[EXPORT_NAME] = request_query(req, "name");
 	buf_init(&p.out, 0);
 	buf_addc(&p.out, '[');
-	rc = st->ops->export_list(st, req->account, &f, after, skip, limit,
+	rc = store_list(st, STORE_EXPORTS, req->account, &f, after, skip, limit,
 	    page_add, &p, &more, &last);
 	project_free(&p.proj);
 	if (rc != STORE_OK) {

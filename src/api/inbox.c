@@ -64,19 +64,19 @@ static int
 inbox_export(struct request *req, char id[OID_HEXLEN + 1])
 {
 	struct store		*st = req->srv->store;
-	struct export_row	 row;
+	struct store_row	 row;
 	enum store_status	 rc;
 
 	if (oid_normalize(req->params[0], strlen(req->params[0]), id) == -1) {
 		reply_error(req, 404, "not_found", NULL, "Export not found");
 		return -1;
 	}
-	if ((rc = st->ops->export_get(st, req->account, id, &row)) !=
+	if ((rc = store_get(st, STORE_EXPORTS, req->account, id, &row)) !=
 	    STORE_OK) {
 		api_store_failure(req, rc, "Export");
 		return -1;
 	}
-	export_row_free(&row);
+	store_row_free(&row);
 	return 0;
 }
 
@@ -110,7 +110,7 @@ inbox_get(struct request *req)
 	memset(&p, 0, sizeof(p));
 	buf_init(&p.out, 0);
 	buf_adds(&p.out, "{\"records\":[");
-	rc = st->ops->inbox_list(st, id, after, limit, inbox_add, &p, &more);
+	rc = store_inbox_list(st, id, after, limit, inbox_add, &p, &more);
 	if (rc != STORE_OK) {
 		buf_free(&p.out);
 		api_store_failure(req, rc, "Export");

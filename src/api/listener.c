@@ -191,7 +191,7 @@ listener_done(struct request *req)
 
 /* The stored export's webhook block with its secrets put back. */
 static json_t *
-webhook_block(struct request *req, const struct export_row *row,
+webhook_block(struct request *req, const struct store_row *row,
     const json_t *body)
 {
 	json_t		*wh, *secrets, *v;
@@ -241,7 +241,7 @@ void
 listener_receive(struct request *req)
 {
 	struct store		*st = req->srv->store;
-	struct export_row	 row;
+	struct store_row	 row;
 	struct delivery		*d;
 	struct webhook_response	 wresp;
 	enum store_status	 rc;
@@ -258,7 +258,7 @@ listener_receive(struct request *req)
 		not_found(req);
 		return;
 	}
-	if ((rc = st->ops->export_get_any(st, id, &row)) != STORE_OK) {
+	if ((rc = store_get_any(st, STORE_EXPORTS, id, &row)) != STORE_OK) {
 		if (rc == STORE_NOT_FOUND)
 			not_found(req);
 		else
@@ -360,5 +360,5 @@ listener_receive(struct request *req)
 	request_write(req, listener_done);
 out:
 	json_decref(body);
-	export_row_free(&row);
+	store_row_free(&row);
 }

@@ -128,7 +128,7 @@ request_write(struct request *req, void (*cont)(struct request *))
 	snprintf(req->write.account, sizeof(req->write.account), "%s",
 	    req->account);
 	MHD_suspend_connection(req->conn);
-	req->srv->store->ops->write_submit(req->srv->store, &req->write);
+	store_write_submit(req->srv->store, &req->write);
 }
 
 /* Copy the path, dropping one trailing slash ("/v1/exports/"). */
@@ -208,7 +208,7 @@ request_free(struct request *req)
 {
 	if (req->free_state != NULL)
 		req->free_state(req->state);
-	export_row_free(&req->write.result);
+	store_row_free(&req->write.result);
 	router_params_free(req->params, req->nparams);
 	buf_free(&req->body);
 	if (req->resp != NULL)
@@ -237,7 +237,7 @@ request_auth(struct request *req)
 	}
 	token_hash(tok, len, hash);
 	memcpy(&req->token_key, hash, sizeof(req->token_key));
-	rc = st->ops->token_account(st, hash, req->account);
+	rc = store_token_account(st, hash, req->account);
 	crypto_wipe(hash, sizeof(hash));
 	if (rc == STORE_OK)
 		return 0;
@@ -334,11 +334,9 @@ request_dispatch(struct request *req)
 	case ROUTER_OK:
 		break;
 	}
-	if (st->ops->read_begin != NULL)
-		st->ops->read_begin(st);
+	store_read_begin(st);
 	request_run(req);
-	if (st->ops->read_end != NULL)
-		st->ops->read_end(st);
+	store_read_end(st);
 }
 
 /* Queue what the handler built; a handler that built nothing is a bug. */

@@ -1,8 +1,24 @@
-/* The store: a table of operations with one implementation per back end.
- * The store keeps rows and bytes; it knows nothing of JSON rules. Reads run
- * on the calling thread's own connection. Writes are submitted and
- * complete through a callback, after they are durable, so that a back end
- * can commit many concurrent writes with one sync (group commit). */
+/* The store: durable rows of resources, as the API and the command line
+ * see it. The store keeps rows and bytes; it knows nothing of JSON rules.
+ *
+ * Contract (checked by tests/unit/test_store_contract.c against every
+ * driver):
+ * - Reads run on the calling thread's own connection and see committed
+ *   data only; between store_read_begin and store_read_end they share one
+ *   snapshot where the engine offers it.
+ * - A write is submitted and completes through its done() callback, once,
+ *   after it is durable or has failed (group commit: many concurrent
+ *   writes may share one commit). STORE_OK from a write means committed.
+ * - A create whose keys (id, unique columns) are taken is retried with
+ *   fresh ones: mutate is called again with w->attempts > 0.
+ * - Rows of one account are invisible to another: every lookup but
+ *   store_get_any names the account.
+ * - Lists page by seq (creation order), oldest first, never skipping a
+ *   row committed with a lower seq than one already listed.
+ * - A dump is one consistent snapshot; a restore is one transaction and
+ *   keeps ids and seqs, so dump -> restore -> dump is byte-identical.
+ * - When the database cannot be reached, calls answer STORE_UNAVAILABLE
+ *   and the store reconnects by itself. */
 #ifndef EXPORTD_STORE_H
 #define EXPORTD_STORE_H
 
@@ -12,7 +28,8 @@
 
 #include "util/oid.h"
 
-#define STORE_APIID_LEN 11	/* "e" + 10 hex */
+#define STORE_APIID_LEN	11	/* "e" + 10 hex */
+#define STORE_MAX_COLS	8	/* text columns a resource declares */
 
 enum store_status {
 	STORE_OK = 0,
@@ -24,33 +41,47 @@ enum store_status {
 	STORE_ERROR,		/* anything else: logged by the store */
 };
 
-/* One export as stored. body is the public (masked) JSON rendering, served
- * as is; secrets is an opaque sealed envelope, or NULL. The text columns
- * mirror fields of the body for filtering. */
-struct export_row {
+/* The resources the store keeps, each a table declared in store/kinds.c:
+ * an id, the account, a seq (creation order), a rev (ETag), the public
+ * rendering (body), the sealed secrets and a few text columns. */
+enum store_res {
+	STORE_EXPORTS = 0,
+	STORE_NRES
+};
+
+/* The text columns of exports, in their declared order. */
+enum export_col {
+	EXPORT_APIID = 0,	/* unique */
+	EXPORT_ADAPTOR_TYPE,
+	EXPORT_TYPE,
+	EXPORT_CONNECTION_ID,
+	EXPORT_INTEGRATION_ID,
+	EXPORT_NAME,
+	EXPORT_NCOLS
+};
+
+/* One row as stored. body is the public (masked) JSON rendering, served
+ * as is; secrets is an opaque sealed envelope, or NULL; col[] mirrors
+ * fields of the body for filtering (NULL: absent). */
+struct store_row {
 	char		 id[OID_HEXLEN + 1];
 	char		 account[OID_HEXLEN + 1];
-	char		 api_identifier[STORE_APIID_LEN + 1];
 	int64_t		 seq;		/* creation order, set by the store */
 	int64_t		 rev;		/* revision, set by the store */
 	char		*body;
 	size_t		 body_len;
 	unsigned char	*secrets;
 	size_t		 secrets_len;
-	char		*adaptor_type;
-	char		*type;
-	char		*connection_id;
-	char		*integration_id;
-	char		*name;
+	char		*col[STORE_MAX_COLS];
 };
 
-void	export_row_free(struct export_row *);	/* frees members, not row */
+void	store_row_free(struct store_row *);	/* frees members, not row */
 
 enum store_write_kind {
 	STORE_CREATE,	/* mutate(NULL or source, next); insert next */
 	STORE_UPDATE,	/* mutate(current, next); replace */
 	STORE_DELETE,	/* mutate(current, NULL) may refuse; delete (and
-			   the export's inbox) */
+			   the row's side rows: an export's inbox) */
 	STORE_INBOX_APPEND,	/* add inbox entries to export id, if it
 				   exists, unless that passes inbox_cap */
 	STORE_INBOX_ACK,	/* delete export id's entries up to inbox_upto */
@@ -62,24 +93,28 @@ struct inbox_entry {
 	size_t		 record_len;
 };
 
-/* A write in flight. The caller owns it until done() runs; done() runs once,
- * on a store thread or the caller's, after the change is durable or has
- * failed. mutate runs inside the write transaction on the current row
+/* A write in flight. The caller owns it until done() runs; done() runs
+ * once, on a store thread or the caller's, after the change is durable or
+ * has failed. mutate runs inside the write transaction on the current row
  * (for STORE_CREATE with source_id set: the source row) and fills next;
- * it returns 0, -1 to refuse (status STORE_REJECTED), or 1 to be called
- * again with a fresh next (used when api_identifier was taken). */
+ * it returns 0, or -1 to refuse (status STORE_REJECTED). It may run more
+ * than once for one write: again with w->attempts > 0 when a create's
+ * keys were taken (it must then pick a fresh id), and again when the
+ * store had to start the transaction over. */
 struct store_write {
 	enum store_write_kind	 kind;
+	enum store_res		 res;
 	char			 account[OID_HEXLEN + 1];
 	char			 id[OID_HEXLEN + 1];	/* target (CREATE: new id) */
 	char			 source_id[OID_HEXLEN + 1];	/* CREATE from a copy */
 	int			(*mutate)(struct store_write *,
-				    const struct export_row *current,
-				    struct export_row *next);
+				    const struct store_row *current,
+				    struct store_row *next);
 	void			(*done)(struct store_write *);
 	void			*arg;
+	int			 attempts;	/* creates: tries so far */
 	enum store_status	 status;
-	struct export_row	 result;	/* the row as stored (CREATE/UPDATE) */
+	struct store_row	 result;	/* the row as stored (CREATE/UPDATE) */
 	/* inbox writes */
 	const struct inbox_entry *entries;
 	size_t			 nentries;
@@ -89,16 +124,12 @@ struct store_write {
 	int64_t			 inbox_cap;	/* most entries kept per export */
 	int64_t			 inbox_upto;	/* ACK: last seq consumed */
 	int64_t			 affected;	/* entries added or deleted */
-	struct store_write	*next_in_queue;	/* back end's use */
-	int			 attempts;	/* back end's use */
+	struct store_write	*next_in_queue;	/* the store's, while queued */
 };
 
+/* Equality filters of a list, by column (NULL: any value). */
 struct store_filter {
-	const char	*adaptor_type;
-	const char	*type;
-	const char	*connection_id;
-	const char	*integration_id;
-	const char	*name;
+	const char	*eq[STORE_MAX_COLS];
 };
 
 /* Called once per row of a page, in order; return -1 to stop. */
@@ -148,7 +179,7 @@ struct store_rec {
 	int64_t			 revoked_ms;	/* token, if revoked */
 	bool			 revoked;
 	unsigned char		 hash[32];	/* token */
-	struct export_row	 export;	/* STORE_REC_EXPORT */
+	struct store_row	 row;		/* STORE_REC_EXPORT */
 	int64_t			 seq;		/* inbox entry */
 	int64_t			 received_ms;
 	const char		*request_id;
@@ -164,78 +195,69 @@ typedef int (*store_rec_cb)(void *arg, const struct store_rec *);
 
 struct store;
 
-struct store_ops {
-	const char *name;
-	int	(*open)(struct store *, const char *url);
-	void	(*close)(struct store *);
-	/* Start or stop the write machinery (group commit thread). */
-	int	(*start)(struct store *);
-	void	(*drain)(struct store *);
+/* Open the store named by url (sqlite:PATH or postgresql://...), bringing
+ * its schema up to date; NULL (logged) if it cannot be opened. */
+struct store	*store_open(const char *url);
+void		 store_close(struct store *);
+const char	*store_name(const struct store *);
+const char	*store_status_str(enum store_status);
 
-	/* Optional: the calling thread's reads until read_end see one
-	 * snapshot (a request's reads: its token, then its data). Writes
-	 * are unaffected; they run on the back end's own connections. */
-	void	(*read_begin)(struct store *);
-	void	(*read_end)(struct store *);
+/* Start the writer threads (a server); without them a write commits
+ * alone on the calling thread (the command line). drain finishes every
+ * queued write and stops them. */
+int		 store_start(struct store *);
+void		 store_drain(struct store *);
 
-	enum store_status (*export_get)(struct store *, const char *account,
-		    const char *id, struct export_row *out);
-	/* Rows with seq > after (then skip more) matching the filter,
-	 * oldest first, at most limit. *more tells if rows remain. */
-	enum store_status (*export_list)(struct store *, const char *account,
-		    const struct store_filter *, int64_t after, int64_t skip,
-		    int64_t limit, store_row_cb, void *arg, bool *more,
-		    int64_t *last_seq);
-	void	(*write_submit)(struct store *, struct store_write *);
-	/* An export of any account (the public webhook listener). */
-	enum store_status (*export_get_any)(struct store *, const char *id,
-		    struct export_row *out);
-	/* Inbox entries of an export with seq > after, oldest first. */
-	enum store_status (*inbox_list)(struct store *, const char *export_id,
+/* The calling thread's reads until read_end share one snapshot. */
+void		 store_read_begin(struct store *);
+void		 store_read_end(struct store *);
+
+enum store_status store_get(struct store *, enum store_res,
+		    const char *account, const char *id, struct store_row *);
+/* A row of any account (the public webhook listener). */
+enum store_status store_get_any(struct store *, enum store_res,
+		    const char *id, struct store_row *);
+/* Rows with seq > after (then skip more) matching the filter, oldest
+ * first, at most limit. *more tells if rows remain; *last_seq is the seq
+ * of the last row given. */
+enum store_status store_list(struct store *, enum store_res,
+		    const char *account, const struct store_filter *,
+		    int64_t after, int64_t skip, int64_t limit, store_row_cb,
+		    void *arg, bool *more, int64_t *last_seq);
+void		 store_write_submit(struct store *, struct store_write *);
+/* Inbox entries of an export with seq > after, oldest first. */
+enum store_status store_inbox_list(struct store *, const char *export_id,
 		    int64_t after, int64_t limit, store_inbox_cb, void *arg,
 		    bool *more);
 
-	enum store_status (*token_account)(struct store *,
+enum store_status store_token_account(struct store *,
 		    const unsigned char hash[32], char account[OID_HEXLEN + 1]);
-	enum store_status (*account_ensure)(struct store *, const char *name,
+enum store_status store_account_ensure(struct store *, const char *name,
 		    char account[OID_HEXLEN + 1]);
-	enum store_status (*token_insert)(struct store *, const char *account,
+enum store_status store_token_insert(struct store *, const char *account,
 		    const unsigned char hash[32], char id[OID_HEXLEN + 1]);
-	enum store_status (*token_list)(struct store *,
-		    struct token_row **rows, size_t *n);
-	enum store_status (*token_revoke)(struct store *, const char *id);
-	enum store_status (*token_count)(struct store *, int64_t *n);
-
-	/* Every row in one consistent snapshot, streamed: the census first,
-	 * then accounts and tokens by id, exports and inbox entries by seq,
-	 * inbox counts by export id. */
-	enum store_status (*dump)(struct store *, store_census_cb,
-		    store_rec_cb, void *arg);
-	/* Whether the store holds no account, token, export or inbox row. */
-	enum store_status (*is_empty)(struct store *, bool *empty);
-	/* Restore runs in one transaction on the opening thread's
-	 * connection, holding off other writers. begin answers
-	 * STORE_CONFLICT if the store is not empty, unless replace: then
-	 * it deletes every row first. Rows keep their ids and seqs. */
-	enum store_status (*restore_begin)(struct store *, bool replace);
-	enum store_status (*restore_row)(struct store *,
-		    const struct store_rec *);
-	/* Move the sequences past the census's and every restored row's,
-	 * then COMMIT. */
-	enum store_status (*restore_commit)(struct store *,
-		    const struct store_census *);
-	void	(*restore_abort)(struct store *);
-};
-
-struct store {
-	const struct store_ops	*ops;
-	void			*impl;
-};
-
-/* Open the back end named by url (sqlite:PATH or postgresql://...). */
-struct store	*store_open(const char *url);
-void		 store_close(struct store *);
-const char	*store_status_str(enum store_status);
+enum store_status store_token_list(struct store *, struct token_row **,
+		    size_t *);
+enum store_status store_token_revoke(struct store *, const char *id);
+enum store_status store_token_count(struct store *, int64_t *);
 void		 token_rows_free(struct token_row *, size_t);
+
+/* Every row in one consistent snapshot, streamed: the census first, then
+ * accounts and tokens by id, exports and inbox entries by seq, inbox
+ * counts by export id. */
+enum store_status store_dump(struct store *, store_census_cb, store_rec_cb,
+		    void *arg);
+/* Whether the store holds no row at all. */
+enum store_status store_is_empty(struct store *, bool *empty);
+/* Restore runs in one transaction on the calling thread's connection,
+ * holding off other writers. begin answers STORE_CONFLICT if the store is
+ * not empty, unless replace: then it deletes every row first. Rows keep
+ * their ids and seqs; commit moves the sequences past the census's and
+ * every restored row's. */
+enum store_status store_restore_begin(struct store *, bool replace);
+enum store_status store_restore_row(struct store *, const struct store_rec *);
+enum store_status store_restore_commit(struct store *,
+		    const struct store_census *);
+void		 store_restore_abort(struct store *);
 
 #endif
