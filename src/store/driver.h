@@ -108,6 +108,13 @@ struct store_driver {
 				    const char *table, int64_t high);
 	/* Hold off every other writer until the transaction ends. */
 	enum store_status	 (*lock_all)(struct store_conn *);
+
+	/* Tokens are cached by the core. token_epoch is cheap and changes
+	 * whenever a token may have been revoked or replaced by any process
+	 * or instance sharing the database; token_changed (after such a
+	 * change commits) makes every one of them see it. */
+	uint64_t		 (*token_epoch)(void *engine);
+	void			 (*token_changed)(struct store_conn *);
 };
 
 extern const struct store_driver store_sqlite_driver;

@@ -96,8 +96,12 @@ static const char *const migrations[] = {
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
 struct engine {
-	char	*url;		/* may hold a password: never logged */
+	char		*url;	/* may hold a password: never logged */
+	uint64_t	 epoch;	/* token epoch: news of revocations */
 };
+
+/* Every session listens for token revocations by any instance. */
+#define TOKEN_CHANNEL	"exportd_tokens"
 
 struct store_conn {
 	struct engine	*e;
@@ -356,7 +360,10 @@ conn_revive(struct store_conn *c)
 	if (c->nprepared > 0)
 		memset(c->prepared, 0, (size_t)c->nprepared * sizeof(bool));
 	if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK &&
-	    session_check(c->pg) == 0) {
+	    session_check(c->pg) == 0 &&
+	    pq_exec(c, "LISTEN " TOKEN_CHANNEL, "listen", NULL) == STORE_OK) {
+		/* what was said while this session was away is unknown */
+		__atomic_add_fetch(&c->e->epoch, 1, __ATOMIC_RELEASE);
 		if (c->down)
 			log_info("postgres: reconnected");
 		c->down = false;
@@ -403,8 +410,11 @@ conn_alive(struct store_conn *c)
 		if (!PQconsumeInput(c->pg))
 			break;
 		(void)PQisBusy(c->pg);	/* hands idle messages to notice_cb */
-		while ((nf = PQnotifies(c->pg)) != NULL)
-			PQfreemem(nf);
+	}
+	/* token revocations, whether read just now or during a statement */
+	while ((nf = PQnotifies(c->pg)) != NULL) {
+		__atomic_add_fetch(&c->e->epoch, 1, __ATOMIC_RELEASE);
+		PQfreemem(nf);
 	}
 	if (PQstatus(c->pg) != CONNECTION_OK) {
 		if (!c->down)
@@ -770,6 +780,21 @@ pq_lock_all(struct store_conn *c)
 	    " inbox_counts IN EXCLUSIVE MODE", "restore lock", NULL);
 }
 
+static uint64_t
+pq_token_epoch(void *engine)
+{
+	return __atomic_load_n(&((struct engine *)engine)->epoch,
+	    __ATOMIC_ACQUIRE);
+}
+
+/* Tell every session of every instance (after the change committed). */
+static void
+pq_token_changed(struct store_conn *c)
+{
+	__atomic_add_fetch(&c->e->epoch, 1, __ATOMIC_RELEASE);
+	pq_exec(c, "NOTIFY " TOKEN_CHANNEL, "notify", NULL);
+}
+
 static const struct store_dialect postgres_dialect = {
 	.for_update = " FOR UPDATE",
 	.for_share = " FOR SHARE",
@@ -802,4 +827,6 @@ const struct store_driver store_postgres_driver = {
 	.seq_high = pq_seq_high,
 	.seq_set = pq_seq_set,
 	.lock_all = pq_lock_all,
+	.token_epoch = pq_token_epoch,
+	.token_changed = pq_token_changed,
 };

@@ -290,8 +290,10 @@ store_restore_commit(struct store *s, const struct store_census *census)
 	    now.inbox_seq ? census->inbox_seq : now.inbox_seq)) != STORE_OK)
 		goto out;
 	ret = s->drv->commit(c);
-	if (ret == STORE_OK)
+	if (ret == STORE_OK) {
 		s->restoring = NULL;
+		s->drv->token_changed(c);	/* tokens were replaced */
+	}
 out:
 	store_restore_abort(s);
 	return ret;

@@ -1,10 +1,13 @@
 /* SQLite driver: WAL, synchronous=FULL, a connection per thread with its
  * statements prepared once. The core's single writer (writers = 1) takes
  * the database's one write lock with BEGIN IMMEDIATE per batch. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "store/driver.h"
 #include "util/log.h"
@@ -73,11 +76,13 @@ static const char *const tx_sql[T_COUNT] = {
 };
 
 struct engine {
-	char	*path;
-	sqlite3	*admin;		/* migrations, and the checkpoint at close */
+	char		*path;
+	sqlite3		*admin;	/* migrations, and the checkpoint at close */
+	uint64_t	*epoch;	/* shared by every process on the file */
 };
 
 struct store_conn {
+	struct engine	*e;
 	sqlite3		*db;
 	sqlite3_stmt	*tx[T_COUNT];
 	sqlite3_stmt	**st;		/* by statement id */
@@ -190,6 +195,52 @@ fail:
 	return -1;
 }
 
+/* The token epoch: a counter in a small file beside the database,
+ * mapped by every process that opens it (the server, and the command
+ * line that revokes a token), so that reading it costs no system call. */
+static uint64_t *
+epoch_map(const char *path)
+{
+	char	 name[4096];
+	void	*p;
+	int	 fd;
+
+	snprintf(name, sizeof(name), "%s-tokens", path);
+	if ((fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
+	    ftruncate(fd, sizeof(uint64_t)) == -1) {
+		log_error("sqlite: %s: cannot open the token epoch file",
+		    name);
+		if (fd != -1)
+			close(fd);
+		return NULL;
+	}
+	p = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED,
+	    fd, 0);
+	close(fd);
+	return p != MAP_FAILED ? p : NULL;
+}
+
+static void
+sq_close(void *engine)
+{
+	struct engine	*e = engine;
+
+	if (e->epoch != NULL)
+		munmap(e->epoch, sizeof(uint64_t));
+	if (e->admin == NULL) {
+		free(e->path);
+		free(e);
+		return;
+	}
+
+	/* Leave the WAL folded into the database on a clean shutdown. */
+	sqlite3_wal_checkpoint_v2(e->admin, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	    NULL, NULL);
+	sqlite3_close(e->admin);
+	free(e->path);
+	free(e);
+}
+
 static void *
 sq_open(const char *url)
 {
@@ -198,26 +249,27 @@ sq_open(const char *url)
 	e = xcalloc(1, sizeof(*e));
 	e->path = xstrdup(url + strlen("sqlite:"));
 	if ((e->admin = db_open(e->path, 1)) == NULL ||
-	    sq_migrate(e->admin) == -1) {
+	    sq_migrate(e->admin) == -1 ||
+	    (e->epoch = epoch_map(e->path)) == NULL) {
 		sqlite3_close(e->admin);
-		free(e->path);
-		free(e);
+		e->admin = NULL;
+		sq_close(e);
 		return NULL;
 	}
 	return e;
 }
 
-static void
-sq_close(void *engine)
+static uint64_t
+sq_token_epoch(void *engine)
 {
-	struct engine	*e = engine;
+	return __atomic_load_n(((struct engine *)engine)->epoch,
+	    __ATOMIC_ACQUIRE);
+}
 
-	/* Leave the WAL folded into the database on a clean shutdown. */
-	sqlite3_wal_checkpoint_v2(e->admin, NULL, SQLITE_CHECKPOINT_TRUNCATE,
-	    NULL, NULL);
-	sqlite3_close(e->admin);
-	free(e->path);
-	free(e);
+static void
+sq_token_changed(struct store_conn *c)
+{
+	__atomic_add_fetch(c->e->epoch, 1, __ATOMIC_RELEASE);
 }
 
 static void
@@ -244,6 +296,7 @@ sq_conn_open(void *engine)
 	int			 i;
 
 	c = xcalloc(1, sizeof(*c));
+	c->e = e;
 	if ((c->db = db_open(e->path, 0)) == NULL)
 		goto fail;
 	for (i = 0; i < T_COUNT; i++) {
@@ -520,4 +573,6 @@ const struct store_driver store_sqlite_driver = {
 	.read_end = sq_read_end,
 	.seq_high = sq_seq_high,
 	.seq_set = sq_seq_set,
+	.token_epoch = sq_token_epoch,
+	.token_changed = sq_token_changed,
 };

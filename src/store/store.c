@@ -7,6 +7,7 @@
 
 #include "store/core.h"
 #include "util/isotime.h"
+#include "util/limits.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -500,6 +501,34 @@ id_lookup(struct store *s, struct store_conn *c, int id,
 	return out[0] != '\0' ? STORE_OK : STORE_NOT_FOUND;
 }
 
+/* A thread's cache of tokens seen valid, trusted while the driver's
+ * token epoch stays the same, and at most LIMIT_TOKEN_CACHE_MS. Only
+ * valid tokens are kept: a new token works at once. */
+struct token_cached {
+	unsigned char	 hash[32];
+	char		 account[OID_HEXLEN + 1];
+	int64_t		 until_us;
+};
+
+static __thread struct {
+	const struct store	*s;
+	uint64_t		 epoch;
+	struct token_cached	 e[LIMIT_TOKEN_CACHE];
+} token_cache;
+
+/* The cache entry a hash maps to, emptied if it is no longer trusted. */
+static struct token_cached *
+token_slot(const struct store *s, const unsigned char hash[32], uint64_t epoch)
+{
+	if (token_cache.s != s || token_cache.epoch != epoch) {
+		memset(&token_cache, 0, sizeof(token_cache));
+		token_cache.s = s;
+		token_cache.epoch = epoch;
+	}
+	/* the hash is SHA-256: its first bytes spread evenly */
+	return &token_cache.e[(hash[0] | hash[1] << 8) % LIMIT_TOKEN_CACHE];
+}
+
 struct token_lookup {
 	const unsigned char	*hash;
 	char			*account;
@@ -520,9 +549,25 @@ enum store_status
 store_token_account(struct store *s, const unsigned char hash[32],
     char account[OID_HEXLEN + 1])
 {
-	struct token_lookup	t = { .hash = hash, .account = account };
+	struct token_lookup	 t = { .hash = hash, .account = account };
+	struct token_cached	*e;
+	enum store_status	 ret;
+	int64_t			 now = isotime_mono_us();
 
-	return read_retry(s, token_read, &t);
+	/* the connection first: it takes in news of revocations */
+	if (store_conn(s) == NULL)
+		return STORE_UNAVAILABLE;
+	e = token_slot(s, hash, s->drv->token_epoch(s->engine));
+	if (e->until_us > now && memcmp(e->hash, hash, 32) == 0) {
+		memcpy(account, e->account, OID_HEXLEN + 1);
+		return STORE_OK;
+	}
+	if ((ret = read_retry(s, token_read, &t)) == STORE_OK) {
+		memcpy(e->hash, hash, 32);
+		memcpy(e->account, account, OID_HEXLEN + 1);
+		e->until_us = now + LIMIT_TOKEN_CACHE_MS * 1000;
+	}
+	return ret;
 }
 
 enum store_status
@@ -639,7 +684,10 @@ store_token_revoke(struct store *s, const char *id)
 	if ((ret = store_run(s, c, S_TOKEN_REVOKE, &pa, NULL, NULL,
 	    &changed)) != STORE_OK)
 		return ret;
-	return changed == 1 ? STORE_OK : STORE_NOT_FOUND;
+	if (changed != 1)
+		return STORE_NOT_FOUND;
+	s->drv->token_changed(c);
+	return STORE_OK;
 }
 
 int

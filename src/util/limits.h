@@ -19,5 +19,7 @@
 #define LIMIT_CONN_TIMEOUT	60		/* idle connection, seconds */
 #define LIMIT_ACCOUNT_NAME	128		/* account name, bytes */
 #define LIMIT_WRITE_BATCH	256		/* writes committed in one transaction */
+#define LIMIT_TOKEN_CACHE	256		/* tokens cached per server thread */
+#define LIMIT_TOKEN_CACHE_MS	10000		/* longest a cached token is trusted */
 
 #endif

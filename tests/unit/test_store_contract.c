@@ -588,6 +588,47 @@ Test(contract, accounts_and_tokens)
 	each_driver(case_tokens);
 }
 
+/* A token revoked through another handle on the same database (the
+ * command line, another instance) stops working here at once, cache or
+ * not; new tokens work at once too. */
+static void
+case_token_revoked_elsewhere(struct store *s, const char *url)
+{
+	unsigned char	 hash[32], hash2[32];
+	char		 a[OID_HEXLEN + 1], tid[OID_HEXLEN + 1];
+	char		 tid2[OID_HEXLEN + 1], acct[OID_HEXLEN + 1];
+	struct store	*other;
+	enum store_status st = STORE_OK;
+	int		 i;
+
+	memset(hash, 3, sizeof(hash));
+	memset(hash2, 4, sizeof(hash2));
+	cr_assert_eq(store_account_ensure(s, "revoked", a), STORE_OK);
+	cr_assert_eq(store_token_insert(s, a, hash, tid), STORE_OK);
+	for (i = 0; i < 3; i++)		/* now in this thread's cache */
+		cr_assert_eq(store_token_account(s, hash, acct), STORE_OK);
+	cr_assert_eq(store_token_account(s, hash2, acct), STORE_NOT_FOUND);
+	other = store_open(url);
+	cr_assert_not_null(other);
+	cr_assert_eq(store_token_insert(other, a, hash2, tid2), STORE_OK);
+	cr_assert_eq(store_token_account(s, hash2, acct), STORE_OK);
+	cr_assert_eq(store_token_revoke(other, tid), STORE_OK);
+	store_close(other);
+	/* the news travels through the database: allow it a moment */
+	for (i = 0; i < 100; i++) {
+		if ((st = store_token_account(s, hash, acct)) != STORE_OK)
+			break;
+		usleep(10000);
+	}
+	cr_assert_eq(st, STORE_NOT_FOUND);
+	cr_assert_eq(store_token_account(s, hash2, acct), STORE_OK);
+}
+
+Test(contract, token_revoked_elsewhere)
+{
+	each_driver(case_token_revoked_elsewhere);
+}
+
 /* ---- dump and restore ---- */
 
 static int
