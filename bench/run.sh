@@ -2,7 +2,11 @@
 # Benchmarks of exportd on this machine: the server on CPU 0 (one thread),
 # wrk on CPU 1, loopback only. Every run is bounded in time.
 #   bench/run.sh [EXPORTS]        (default 100000 exports seeded)
-# Needs: wrk, sqlite3, nginx (apt-get install wrk sqlite3 nginx-light).
+#   STORE=postgres bench/run.sh   the same against a throwaway PostgreSQL
+#                                 cluster (fsync on), sharing exportd's core
+#   BIN=path/to/exportd ...       another binary (A/B against an old build)
+# Needs: wrk, sqlite3, nginx, postgresql (apt-get install wrk sqlite3
+# nginx-light postgresql).
 # Prints a Markdown table. The same run measures nginx serving one export's
 # body as a static file on the same core: the ceiling that the GET target
 # is a fraction of, read on this machine at this moment.
@@ -14,17 +18,41 @@ CONNS=${CONNS:-64}
 PORT=${PORT:-18400}
 NPORT=$((PORT + 1))
 NGINX=${NGINX:-/usr/sbin/nginx}
+STORE=${STORE:-sqlite}
 BUILD=build-release
 
-[ -f $BUILD/build.ninja ] || meson setup $BUILD --buildtype=release >/dev/null
-ninja -C $BUILD >/dev/null
+if [ -z "${BIN:-}" ]; then
+  [ -f $BUILD/build.ninja ] || meson setup $BUILD --buildtype=release >/dev/null
+  ninja -C $BUILD >/dev/null
+  BIN=$BUILD/exportd
+fi
 
 work=$(mktemp -d)
+chmod 755 "$work"
 pid=
 npid=
-trap 'kill $pid $npid 2>/dev/null || true; wait $pid $npid 2>/dev/null || true; rm -rf "$work"' EXIT
-export TOKEN=$($BUILD/exportd token create --account bench --data-dir "$work" 2>/dev/null | tail -n 1)
-taskset -c 0 $BUILD/exportd serve --listen 127.0.0.1:$PORT --data-dir "$work" \
+pgdir=
+cleanup() {
+  kill $pid $npid 2>/dev/null || true
+  wait $pid $npid 2>/dev/null || true
+  [ -n "$pgdir" ] && tests/pg/pgcluster.sh stop "$pgdir" >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The store, and how to run one SQL query against it.
+if [ "$STORE" = postgres ]; then
+  pgdir=$work/pg
+  export EXPORTD_DB=$(tests/pg/pgcluster.sh start "$pgdir" | tail -n 1)
+  # PostgreSQL shares exportd's core, as a single-machine deployment would
+  taskset -pc 0 "$(head -n 1 "$pgdir/data/postmaster.pid")" >/dev/null
+  sql() { psql -X -q -t -A "$EXPORTD_DB" -c "$1"; }
+else
+  unset EXPORTD_DB
+  sql() { sqlite3 "$work/exportd.db" "$1"; }
+fi
+export TOKEN=$($BIN token create --account bench --data-dir "$work" 2>/dev/null | tail -n 1)
+taskset -c 0 $BIN serve --listen 127.0.0.1:$PORT --data-dir "$work" \
   --threads 1 --log-level error --rate-limit-rate 0 &
 pid=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$PORT/v1/health >/dev/null && break; sleep 0.1; done
@@ -36,17 +64,20 @@ rate() { taskset -c 1 wrk -t1 -c"$CONNS" -d"$DUR" -s "bench/$1" "$url$2" | awk '
 have=0
 while [ "$have" -lt "$N" ]; do
   taskset -c 1 wrk -t1 -c"$CONNS" -d5s -s bench/post.lua "$url/v1/exports" >/dev/null
-  have=$(sqlite3 "$work/exportd.db" 'SELECT count(*) FROM exports')
+  have=$(sql 'SELECT count(*) FROM exports')
 done
-sqlite3 "$work/exportd.db" "SELECT id FROM exports ORDER BY random() LIMIT 100000" > "$work/ids.txt"
+sql "SELECT id FROM exports ORDER BY random() LIMIT 100000" > "$work/ids.txt"
 export IDS="$work/ids.txt"
 
 # The ceiling: nginx, one worker on the same core as exportd, serving one
-# export's body as a static file, no access log.
+# export's body, and one page of 100, as static files, no access log.
+# Prints both rates.
 ceiling() {
   mkdir -p "$work/nginx/html" "$work/nginx/logs"
   curl -sf -H "Authorization: Bearer $TOKEN" "$url/v1/exports/$(head -n 1 "$IDS")" \
     > "$work/nginx/html/export.json"
+  curl -sf -H "Authorization: Bearer $TOKEN" "$url/v1/exports?limit=100" \
+    > "$work/nginx/html/page.json"
   printf '%s\n' "worker_processes 1;" "error_log $work/nginx/logs/error.log;" \
     "pid $work/nginx/nginx.pid;" "events { worker_connections 1024; }" \
     "http { access_log off; server { listen 127.0.0.1:$NPORT; root $work/nginx/html; } }" \
@@ -55,8 +86,11 @@ ceiling() {
     >/dev/null 2>&1 &
   npid=$!
   for _ in $(seq 50); do curl -sf http://127.0.0.1:$NPORT/export.json >/dev/null && break; sleep 0.1; done
-  taskset -c 1 wrk -t1 -c"$CONNS" -d"$DUR" http://127.0.0.1:$NPORT/export.json |
-    awk '/Requests\/sec/ {print $2}'
+  for f in export.json page.json; do
+    taskset -c 1 wrk -t1 -c"$CONNS" -d"$DUR" http://127.0.0.1:$NPORT/$f |
+      awk '/Requests\/sec/ {printf "%s ", $2}'
+  done
+  echo
   kill $npid
   wait $npid 2>/dev/null || true
   npid=
@@ -71,22 +105,36 @@ fsync_rate() {
   rm -f "$work/sync.test"
 }
 
-nginx_rate=$(ceiling)
-syncs=$(fsync_rate)
+ceiling > "$work/ceiling"
+read -r nginx_rate nginx_page < "$work/ceiling"
+if [ "$STORE" = postgres ]; then
+  # PostgreSQL's own one-client commit rate is the single-commit limit
+  sql "CREATE TABLE bench_commit (x int)"
+  echo "INSERT INTO bench_commit VALUES (1);" > "$work/commit.sql"
+  syncs=$(pgbench -n -c 1 -T 5 -f "$work/commit.sql" "$EXPORTD_DB" 2>/dev/null |
+    awk '/^tps/ {printf "%d", $3}')
+else
+  syncs=$(fsync_rate)
+fi
 get=$(rate get.lua /)
 list=$(rate list.lua /)
 post=$(rate post.lua /v1/exports)
 put=$(rate put.lua /)
 rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
-ratio=$(awk -v a="$get" -v b="$nginx_rate" 'BEGIN { printf "%.2f", a / b }')
-pratio=$(awk -v a="$post" -v b="$syncs" 'BEGIN { printf "%.1f", a / b }')
+x() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+if [ "$STORE" = postgres ]; then
+  limit="PostgreSQL's one-client commit rate (pgbench, one INSERT a transaction)"
+else
+  limit="4 KiB synced appends (dd oflag=dsync)"
+fi
 
-echo "| workload ($have exports, $CONNS connections, $DUR) | requests/s |"
+echo "| workload ($STORE, $have exports, $CONNS connections, $DUR) | requests/s |"
 echo "|---|---|"
 echo "| nginx: one export's body as a static file (the ceiling) | $nginx_rate |"
-echo "| GET one export by id (random ids) | $get ($ratio × nginx) |"
-echo "| GET a page of 100 exports | $list |"
-echo "| single-commit limit: 4 KiB synced appends (dd oflag=dsync) | $syncs |"
-echo "| durable POST | $post ($pratio × the single-commit limit) |"
-echo "| durable PUT (random ids) | $put |"
+echo "| GET one export by id (random ids) | $get ($(x "$get" "$nginx_rate") × nginx) |"
+echo "| nginx: the page of 100 as a static file | $nginx_page |"
+echo "| GET a page of 100 exports | $list ($(x "$list" "$nginx_page") × nginx) |"
+echo "| single-commit limit: $limit | $syncs |"
+echo "| durable POST | $post ($(x "$post" "$syncs") × the single-commit limit) |"
+echo "| durable PUT (random ids) | $put ($(x "$put" "$syncs") × the single-commit limit) |"
 echo "| server RSS after the runs | $((rss / 1024)) MiB |"
