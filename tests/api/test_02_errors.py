@@ -398,19 +398,24 @@ def test_distributed_put_bad_json(api):
     assert body_of(api.get(p)) == {}
 
 
-def test_deeply_nested_json_does_not_crash(api, unauth):
+def test_deeply_nested_json_is_400(fresh_api, unauth):
+    """JSON nests at most 64 deep (src/util/limits.h): deeper is 400
+    invalid_json, stores nothing, and the server stays up."""
     depth = 100000
     raw = (b'{"name":"deep","adaptorType":"HTTPExport","_connectionId":"5f0a1b2c3d4e5f6a7b8c9d0e","d":'
            + b"[" * depth + b"]" * depth + b"}")
-    r = api.post("/v1/exports", data=raw, headers=JSON_HDR)
-    assert r.status_code in (201, 400, 422), r.status_code
-    if r.status_code != 201:
-        assert isinstance(body_of(r)["errors"], list)
+    r = fresh_api.post("/v1/exports", data=raw, headers=JSON_HDR)
+    assert_error(r, 400, "invalid_json")
     raw2 = b'{"name":"deep2","x":' + b'{"a":' * depth + b"null" + b"}" * depth + b"}"
-    r = api.post("/v1/exports", data=raw2, headers=JSON_HDR)
-    assert r.status_code in (201, 400, 422), r.status_code
-    r = unauth.get("/v1/health")
-    assert_status(r, 200)
+    assert_error(fresh_api.post("/v1/exports", data=raw2, headers=JSON_HDR), 400, "invalid_json")
+    # the cap itself: 64 levels in all are taken, 65 are not
+    base = json.dumps(http_body(name="d64")).encode()[:-1]
+    ok = base + b',"x":' + b"[" * 63 + b"]" * 63 + b"}"
+    assert_status(fresh_api.post("/v1/exports", data=ok, headers=JSON_HDR), 201)
+    deep = base + b',"x":' + b"[" * 64 + b"]" * 64 + b"}"
+    assert_error(fresh_api.post("/v1/exports", data=deep, headers=JSON_HDR), 400, "invalid_json")
+    assert [e["name"] for e in body_of(fresh_api.get("/v1/exports"))] == ["d64"]
+    assert_status(unauth.get("/v1/health"), 200)
 
 
 def test_utf8_byte_order_mark_is_ignored(fresh_api):
