@@ -789,3 +789,41 @@ def test_paging_waits_for_a_create_in_flight(pg, cutter_api):
     seen = [n for page in pages for n in page]
     assert seen == ["first", "slow", "fast"], pages
     assert first["name"] == "first" and fast["name"] == "fast"
+
+
+def test_delivery_commit_lost(pg, cutter_api):
+    """Webhook deliveries and acks whose COMMIT loses its answer get the
+    true outcome (from the transaction's status), so that a sender's retry
+    after a 503 never stores the records twice."""
+    cutter, api, s = cutter_api
+    eid = hook(api)["_id"]
+
+    # committed, its answer lost: the sender still gets its 204, and the
+    # record is there once
+    cutter.arm("after")
+    r = deliver(s.url, eid, {"n": 1})
+    assert cutter.cuts == 1
+    assert r.status_code == 204, (r.status_code, r.content)
+    assert [x["record"] for x in inbox_all(api, eid)] == [{"n": 1}]
+
+    # not committed: a 503 the sender may retry, and the retry stores the
+    # records exactly once
+    cutter.arm("before")
+    r = deliver(s.url, eid, [{"n": 2}, {"n": 3}])
+    assert cutter.cuts == 2
+    assert r.status_code == 503, (r.status_code, r.content)
+    assert r.headers.get("Retry-After") == "1"
+    assert [x["record"] for x in inbox_all(api, eid)] == [{"n": 1}]
+    assert_status(deliver(s.url, eid, [{"n": 2}, {"n": 3}]), 204)
+    got = inbox_all(api, eid)
+    assert [x["record"] for x in got] == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert pg.sql("SELECT n FROM inbox_counts WHERE export_id = '%s'" % eid).strip() == "3"
+
+    # an ack committed with its answer lost: 200 with what it deleted
+    cutter.arm("after")
+    r = api.post("/v1/exports/%s/inbox/ack" % eid, json={"cursor": got[1]["cursor"]})
+    assert cutter.cuts == 3
+    assert_status(r, 200)
+    assert body_of(r) == {"deleted": 2}
+    assert [x["record"] for x in inbox_all(api, eid)] == [{"n": 3}]
+    assert "connection lost during COMMIT" in s.stderr_text()
