@@ -13,7 +13,7 @@ PYTHON     ?= /usr/bin/python3
 DEPS_BUILD := gcc pkg-config meson ninja-build libmicrohttpd-dev libjansson-dev \
               libsqlite3-dev libssl-dev libxml2-dev libpq-dev
 DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl \
-              postgresql postgresql-client nginx-light
+              postgresql postgresql-client nginx-light pgbouncer
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
 
 .PHONY: all deps build build-asan run test unit api api-pg clean install

@@ -24,6 +24,10 @@ const struct config_option config_options[] = {
 	{ "db", "EXPORTD_DB", NULL, "URL",
 	  "store: sqlite:PATH or postgresql://... (default: sqlite:DIR/exportd.db)",
 	  CONFIG_STORE, OPT_STR(db) },
+	{ "db-pool-mode", "EXPORTD_DB_POOL_MODE", "session", "MODE",
+	  "session, or transaction when a pooler in transaction mode "
+	  "(PgBouncer pool_mode=transaction) stands before PostgreSQL",
+	  CONFIG_STORE, OPT_STR(db_pool_mode) },
 	{ "secret-key-file", "EXPORTD_SECRET_KEY_FILE", NULL, "FILE",
 	  "key that encrypts secrets at rest, created 0600 on first start "
 	  "(default: DIR/secret.key; EXPORTD_SECRET_KEY=64 hex digits overrides it)",

@@ -9,6 +9,7 @@
 struct config {
 	char	*listen;	/* HOST:PORT */
 	char	*data_dir;
+	char	*db_pool_mode;	/* session or transaction */
 	char	*db;		/* sqlite:PATH or postgresql://... ; NULL: data_dir/exportd.db */
 	char	*secret_key_file;	/* NULL: data_dir/secret.key */
 	char	*public_url;	/* base for absolute links; NULL: from Host */

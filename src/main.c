@@ -147,11 +147,19 @@ open_store(const struct config *c)
 {
 	struct store	*s;
 	char		*url;
+	unsigned	 flags = 0;
 
+	if (strcmp(c->db_pool_mode, "transaction") == 0)
+		flags |= STORE_TRANSACTION_POOLING;
+	else if (strcmp(c->db_pool_mode, "session") != 0) {
+		fprintf(stderr, "exportd: --db-pool-mode wants session or "
+		    "transaction\n");
+		return NULL;
+	}
 	if ((c->db == NULL || c->db[0] == '\0') && mkdirs(c->data_dir) == -1)
 		return NULL;
 	url = config_db_url(c);
-	s = store_open(url);
+	s = store_open(url, flags);
 	if (s == NULL)
 		fprintf(stderr, "exportd: cannot open the store (see the "
 		    "messages above)\n");

@@ -59,8 +59,9 @@ struct store_driver {
 	const struct store_dialect *dialect;
 	int			 writers;	/* concurrent writer connections */
 
-	/* The engine: open runs the migrations; NULL if it cannot. */
-	void			*(*open)(const char *url);
+	/* The engine: open runs the migrations; NULL if it cannot.
+	 * flags: STORE_TRANSACTION_POOLING and the like. */
+	void			*(*open)(const char *url, unsigned flags);
 	void			 (*close)(void *engine);
 
 	/* A connection for one thread; ready answers whether it can be used

@@ -98,6 +98,8 @@ static const char *const migrations[] = {
 struct engine {
 	char		*url;	/* may hold a password: never logged */
 	uint64_t	 epoch;	/* token epoch: news of revocations */
+	bool		 pooled; /* a transaction pooler between: no
+				    prepared statements, no LISTEN */
 };
 
 /* Every session listens for token revocations by any instance. */
@@ -319,7 +321,7 @@ pq_close(void *engine)
 }
 
 static void *
-pq_open(const char *url)
+pq_open(const char *url, unsigned flags)
 {
 	struct engine		*e;
 	struct store_conn	 c;
@@ -327,6 +329,7 @@ pq_open(const char *url)
 
 	e = xcalloc(1, sizeof(*e));
 	e->url = xstrdup(url);
+	e->pooled = (flags & STORE_TRANSACTION_POOLING) != 0;
 	memset(&c, 0, sizeof(c));
 	c.e = e;
 	if ((c.pg = pq_connect(e)) == NULL ||
@@ -360,8 +363,8 @@ conn_revive(struct store_conn *c)
 	if (c->nprepared > 0)
 		memset(c->prepared, 0, (size_t)c->nprepared * sizeof(bool));
 	if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK &&
-	    session_check(c->pg) == 0 &&
-	    pq_exec(c, "LISTEN " TOKEN_CHANNEL, "listen", NULL) == STORE_OK) {
+	    session_check(c->pg) == 0 && (c->e->pooled ||
+	    pq_exec(c, "LISTEN " TOKEN_CHANNEL, "listen", NULL) == STORE_OK)) {
 		/* what was said while this session was away is unknown */
 		__atomic_add_fetch(&c->e->epoch, 1, __ATOMIC_RELEASE);
 		if (c->down)
@@ -522,15 +525,15 @@ pq_run(struct store_conn *c, const struct store_stmt *stmt,
 	struct store_val	 cols[MAX_COLS];
 	const char		*v[STORE_MAX_PARAMS];
 	int			 len[STORE_MAX_PARAMS], fmt[STORE_MAX_PARAMS];
-	char			 ints[STORE_MAX_PARAMS][24], name[32];
-	enum store_status	 ret;
+	char			 ints[STORE_MAX_PARAMS][24], name[32] = "";
+	enum store_status	 ret = STORE_OK;
 	PGresult		*res;
 	bool			 stop = false, failed = false;
 	int			 i, n, rc;
 
 	if (changes != NULL)
 		*changes = 0;
-	if ((ret = stmt_prepare(c, stmt, name)) != STORE_OK)
+	if (!c->e->pooled && (ret = stmt_prepare(c, stmt, name)) != STORE_OK)
 		return ret;
 	for (i = 0; i < nparams; i++) {
 		/* integers as text, so that the inferred width never
@@ -545,7 +548,11 @@ pq_run(struct store_conn *c, const struct store_stmt *stmt,
 			fmt[i] = 0;
 		}
 	}
-	if (!PQsendQueryPrepared(c->pg, name, nparams, v, len, fmt, 1)) {
+	/* Through a transaction pooler a session's prepared statements
+	 * may be on another server connection: send the text each time. */
+	if (c->e->pooled ? !PQsendQueryParams(c->pg, stmt->sql, nparams, NULL,
+	    v, len, fmt, 1) :
+	    !PQsendQueryPrepared(c->pg, name, nparams, v, len, fmt, 1)) {
 		pq_log(c, NULL, "statement");
 		return pq_status(c, NULL);
 	}
@@ -780,11 +787,16 @@ pq_lock_all(struct store_conn *c)
 	    " inbox_counts IN EXCLUSIVE MODE", "restore lock", NULL);
 }
 
+/* Without LISTEN (a transaction pooler) no news arrives: every lookup
+ * sees a new epoch, so tokens are read each time. */
 static uint64_t
 pq_token_epoch(void *engine)
 {
-	return __atomic_load_n(&((struct engine *)engine)->epoch,
-	    __ATOMIC_ACQUIRE);
+	struct engine	*e = engine;
+
+	if (e->pooled)
+		return __atomic_add_fetch(&e->epoch, 1, __ATOMIC_ACQ_REL);
+	return __atomic_load_n(&e->epoch, __ATOMIC_ACQUIRE);
 }
 
 /* Tell every session of every instance (after the change committed). */

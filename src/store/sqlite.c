@@ -242,7 +242,7 @@ sq_close(void *engine)
 }
 
 static void *
-sq_open(const char *url)
+sq_open(const char *url, unsigned flags)
 {
 	struct engine	*e;
 

@@ -23,7 +23,7 @@ url_is(const char *url, const char *scheme)
 }
 
 struct store *
-store_open(const char *url)
+store_open(const char *url, unsigned flags)
 {
 	const struct store_driver	*drv = NULL;
 	struct store			*s;
@@ -40,7 +40,7 @@ store_open(const char *url)
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->drv = drv;
-	if ((s->engine = drv->open(url)) == NULL) {
+	if ((s->engine = drv->open(url, flags)) == NULL) {
 		free(s);
 		return NULL;
 	}

@@ -195,9 +195,15 @@ typedef int (*store_rec_cb)(void *arg, const struct store_rec *);
 
 struct store;
 
+/* How the store reaches its database. */
+#define STORE_TRANSACTION_POOLING	0x1	/* PostgreSQL through a pooler
+						   in transaction mode
+						   (PgBouncer): no session
+						   state between transactions */
+
 /* Open the store named by url (sqlite:PATH or postgresql://...), bringing
  * its schema up to date; NULL (logged) if it cannot be opened. */
-struct store	*store_open(const char *url);
+struct store	*store_open(const char *url, unsigned flags);
 void		 store_close(struct store *);
 const char	*store_name(const struct store *);
 const char	*store_status_str(enum store_status);

@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "api"))
 
 from apilib import (BIN, REPO, Api, Server, assert_status, body_of,  # noqa: E402
-                    http_body, inbox_all, netsuite_distributed_body,
+                    free_port, http_body, inbox_all, netsuite_distributed_body,
                     parse_link_next, unique, webhook_body)
 
 CLUSTER = HERE / "pgcluster.sh"
@@ -827,3 +827,115 @@ def test_delivery_commit_lost(pg, cutter_api):
     assert body_of(r) == {"deleted": 2}
     assert [x["record"] for x in inbox_all(api, eid)] == [{"n": 3}]
     assert "connection lost during COMMIT" in s.stderr_text()
+
+
+# ---------------------------------------------------------------------------
+# PgBouncer in transaction mode, the usual way to put many instances on one
+# database: a session's prepared statements and LISTEN do not survive from
+# one transaction to the next, so --db-pool-mode transaction sends every
+# statement's text and reads tokens each time.
+
+PGBOUNCER = "/usr/sbin/pgbouncer"
+
+
+@pytest.fixture
+def bouncer(pg):
+    """A real PgBouncer, pool_mode = transaction, two server connections
+    for every client: the clients' transactions take turns on them."""
+    d = tempfile.mkdtemp(prefix="exportd-pgbouncer.")
+    os.chmod(d, 0o755)
+    shutil.chown(d, "postgres")
+    pgport = int(re.search(r":(\d+)/", pg.url).group(1))
+    port = free_port()
+    Path(d, "userlist.txt").write_text('"postgres" ""\n')
+    Path(d, "pgbouncer.ini").write_text(
+        "[databases]\n"
+        "exportd = host=127.0.0.1 port=%d dbname=exportd\n"
+        "[pgbouncer]\n"
+        "listen_addr = 127.0.0.1\nlisten_port = %d\nunix_socket_dir =\n"
+        "auth_type = trust\nauth_file = %s/userlist.txt\n"
+        "pool_mode = transaction\ndefault_pool_size = 2\nmax_client_conn = 200\n"
+        "logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n"
+        % (pgport, port, d, d, d))
+    proc = subprocess.Popen(["runuser", "-u", "postgres", "--", PGBOUNCER,
+                             "%s/pgbouncer.ini" % d],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = "postgresql://postgres@127.0.0.1:%d/exportd" % port
+    try:
+        ok = False
+        for _ in range(100):
+            cp = subprocess.run([PSQL, url, "-XAtq", "-c", "SELECT 1"],
+                                capture_output=True, text=True, timeout=10)
+            if cp.returncode == 0:
+                ok = True
+                break
+            time.sleep(0.1)
+        assert ok, "PgBouncer did not start: %s" % Path(d, "pgbouncer.log").read_text()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_pgbouncer_transaction_pooling(pg, bouncer, tmp_path):
+    extra = ["--db", bouncer, "--db-pool-mode", "transaction"]
+    s = Server(tmp_path / "data", tmp_path / "logs", threads=4, extra_args=extra)
+    s.cli = _cli_with_db(s, bouncer)
+    orig = s.cli
+    s.cli = lambda *a, check=True: orig(*(list(a) + ["--db-pool-mode", "transaction"]),
+                                        check=check)
+    s.start()
+    try:
+        a = s.api(unique("bouncer"))
+        b = s.api(unique("bouncer-other"))
+        # concurrent creates, then pages that see each exactly once
+        with futures.ThreadPoolExecutor(8) as ex:
+            made = list(ex.map(lambda i: a.post("/v1/exports", json=http_body(name="b%d" % i)),
+                               range(40)))
+        assert all(r.status_code == 201 for r in made), {r.status_code for r in made}
+        ids = [body_of(r)["_id"] for r in made]
+        seen, url = [], "/v1/exports?limit=7"
+        while url:
+            r = a.get(url)
+            assert_status(r, 200)
+            seen += [d["_id"] for d in body_of(r)]
+            nxt = parse_link_next(r)
+            url = nxt[len(s.url):] if nxt else None
+        assert sorted(seen) == sorted(ids) and len(seen) == len(set(seen))
+        assert b.get("/v1/exports").status_code == 204
+        # replaces, clones and deletes side by side
+        with futures.ThreadPoolExecutor(8) as ex:
+            puts = list(ex.map(lambda i: a.put("/v1/exports/" + i, json=http_body(name="p")), ids))
+            clones = list(ex.map(lambda i: a.post("/v1/exports/%s/clone" % i), ids[:10]))
+            dels = list(ex.map(lambda i: a.delete("/v1/exports/" + i), ids[30:]))
+        assert all(r.status_code == 200 for r in puts), {r.status_code for r in puts}
+        assert all(r.status_code == 201 for r in clones), {r.status_code for r in clones}
+        assert all(r.status_code == 204 for r in dels), {r.status_code for r in dels}
+        got = a.get("/v1/exports/" + ids[0])
+        assert body_of(got)["name"] == "p" and got.headers["ETag"].endswith('-2"')
+        assert len(body_of(a.get("/v1/exports"))) == 30 + 10
+        # deliveries and acks
+        eid = hook(a)["_id"]
+        with futures.ThreadPoolExecutor(8) as ex:
+            rs = list(ex.map(lambda i: deliver(s.url, eid, {"n": i}), range(30)))
+        assert all(r.status_code == 204 for r in rs), {r.status_code for r in rs}
+        entries = inbox_all(a, eid, limit=8)
+        assert sorted(x["record"]["n"] for x in entries) == list(range(30))
+        r = a.post("/v1/exports/%s/inbox/ack" % eid, json={"cursor": entries[9]["cursor"]})
+        assert body_of(r) == {"deleted": 10}
+        # a revoked token stops working at once
+        s.cli("token", "revoke", b.info["id"])
+        assert b.get("/v1/exports").status_code == 401
+        assert_status(a.get("/v1/tokenInfo"), 200)
+    finally:
+        rc = s.stop()
+    err = s.stderr_text()
+    assert rc == 0
+    assert "prepared statement" not in err, err[-2000:]
+    assert not re.search(r" 5\d\d ", err), err[-2000:]
+    assert s.sanitizer_report() is None

@@ -93,7 +93,7 @@ each_driver(void (*fn)(struct store *, const char *url))
 
 	for (i = 0; i < NDRIVERS; i++) {
 		url = drivers[i].url();
-		s = store_open(url);
+		s = store_open(url, 0);
 		cr_assert_not_null(s, "%s: store_open", drivers[i].name);
 		cr_assert_str_eq(store_name(s), drivers[i].name);
 		fn(s, url);
@@ -608,7 +608,7 @@ case_token_revoked_elsewhere(struct store *s, const char *url)
 	for (i = 0; i < 3; i++)		/* now in this thread's cache */
 		cr_assert_eq(store_token_account(s, hash, acct), STORE_OK);
 	cr_assert_eq(store_token_account(s, hash2, acct), STORE_NOT_FOUND);
-	other = store_open(url);
+	other = store_open(url, 0);
 	cr_assert_not_null(other);
 	cr_assert_eq(store_token_insert(other, a, hash2, tid2), STORE_OK);
 	cr_assert_eq(store_token_account(s, hash2, acct), STORE_OK);
@@ -755,7 +755,7 @@ case_dump_restore(struct store *s, const char *url)
 
 	/* into a fresh store of the same driver */
 	url2 = strncmp(url, "sqlite:", 7) == 0 ? sqlite_url() : postgres_url();
-	t = store_open(url2);
+	t = store_open(url2, 0);
 	cr_assert_not_null(t);
 	cr_assert_eq(store_is_empty(t, &empty), STORE_OK);
 	cr_assert(empty);
@@ -973,7 +973,7 @@ Test(contract, database_going_away, .timeout = 120)
 	proxy_start(&px, atoi(colon + 1));
 	via = xmalloc(strlen(url) + 16);
 	sprintf(via, "%.*s:%d%s", (int)(colon - url), url, px.port, slash);
-	s = store_open(via);
+	s = store_open(via, 0);
 	cr_assert_not_null(s);
 	cr_assert_eq(create(s, ACCOUNT_A, &ch, &row), STORE_OK);
 	px.down = 1;
