@@ -61,6 +61,16 @@ const struct config_option config_options[] = {
 	{ "listener-rate-limit-rate", "EXPORTD_LISTENER_RATE_LIMIT_RATE",
 	  "1000", "N", "webhook deliveries per second refilled per export "
 	  "(0: no limit)", CONFIG_SERVE, OPT_LONG(listener_per_second) },
+	{ "listener-failed-rate-limit-burst",
+	  "EXPORTD_LISTENER_FAILED_RATE_LIMIT_BURST", "1000", "N",
+	  "failed webhook verifications (and HEAD probes) one client address "
+	  "may make at once; they never spend an export's deliveries",
+	  CONFIG_SERVE, OPT_LONG(listener_failed_burst) },
+	{ "listener-failed-rate-limit-rate",
+	  "EXPORTD_LISTENER_FAILED_RATE_LIMIT_RATE", "100", "N",
+	  "failed webhook verifications per second refilled per client "
+	  "address (0: no limit)", CONFIG_SERVE,
+	  OPT_LONG(listener_failed_per_second) },
 	{ "inbox-max-records", "EXPORTD_INBOX_MAX_RECORDS", "100000", "N",
 	  "records a webhook export's inbox holds before deliveries get 503",
 	  CONFIG_SERVE, OPT_LONG(inbox_cap) },

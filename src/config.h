@@ -23,6 +23,8 @@ struct config {
 	long	 listener_max_body;
 	long	 listener_burst;
 	long	 listener_per_second;
+	long	 listener_failed_burst;
+	long	 listener_failed_per_second;
 	long	 inbox_cap;
 	char	*account;	/* token create */
 	long	 force;		/* restore: replace a store's contents */

@@ -244,6 +244,8 @@ cmd_serve(int argc, char **argv)
 	o.listener_max_body = (size_t)c.listener_max_body;
 	o.listener_burst = c.listener_burst;
 	o.listener_per_second = c.listener_per_second;
+	o.listener_failed_burst = c.listener_failed_burst;
+	o.listener_failed_per_second = c.listener_failed_per_second;
 	o.inbox_cap = c.inbox_cap;
 	if (server_start(&srv, &o) == -1)
 		goto close;

@@ -3,6 +3,8 @@
  * verification decides. Accepted records are committed to the export's
  * inbox before the sender gets its 2xx. */
 #include <ctype.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +239,65 @@ not_found(struct request *req)
 	reply_error(req, 404, "not_found", NULL, "Export not found");
 }
 
+/* FNV-1a over n bytes, continuing from h. */
+static uint64_t
+fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char	*b = p;
+	size_t			 i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* Rate-limit key of an export: the whole id (its middle bytes are the
+ * same for every id one process makes). */
+static uint64_t
+export_key(const char *id)
+{
+	return fnv1a(0xcbf29ce484222325ull, id, strlen(id));
+}
+
+/* Rate-limit key of the client's address: an IPv4 address, or the /64 of
+ * an IPv6 one (one host can use a whole /64); a v4-mapped address is its
+ * IPv4 address. */
+static uint64_t
+client_key(struct request *req)
+{
+	const union MHD_ConnectionInfo	*ci;
+	const struct sockaddr_in6	*s6;
+	const struct sockaddr_in	*s4;
+	uint64_t			 h = 0xcbf29ce484222325ull;
+
+	ci = MHD_get_connection_info(req->conn,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return h;
+	if (ci->client_addr->sa_family == AF_INET) {
+		s4 = (const struct sockaddr_in *)(const void *)ci->client_addr;
+		return fnv1a(h, &s4->sin_addr, 4);
+	}
+	if (ci->client_addr->sa_family != AF_INET6)
+		return h;
+	s6 = (const struct sockaddr_in6 *)(const void *)ci->client_addr;
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		return fnv1a(h, s6->sin6_addr.s6_addr + 12, 4);
+	return fnv1a(h ^ 6, s6->sin6_addr.s6_addr, 8);
+}
+
+/* One request from key's bucket in rl; 0, or -1 after a 429. */
+static int
+listener_limited(struct request *req, struct ratelimit *rl, uint64_t key)
+{
+	long	wait;
+
+	if ((wait = ratelimit_take(rl, key)) == 0)
+		return 0;
+	reply_rate_limited(req, wait);
+	return -1;
+}
+
 void
 listener_receive(struct request *req)
 {
@@ -248,9 +309,7 @@ listener_receive(struct request *req)
 	const char		*token = req->nparams == 2 ? req->params[1] :
 				    NULL, *why = NULL, *t, *v;
 	json_t			*body = NULL;
-	char			 id[OID_HEXLEN + 1], msg[WEBHOOK_WHYLEN], secs[24];
-	uint64_t		 key;
-	long			 wait;
+	char			 id[OID_HEXLEN + 1], msg[WEBHOOK_WHYLEN];
 	int			 status;
 
 	memset(&row, 0, sizeof(row));
@@ -269,18 +328,6 @@ listener_receive(struct request *req)
 	t = json_string_value(json_object_get(body, "type"));
 	if (t == NULL || strcmp(t, "webhook") != 0) {
 		not_found(req);
-		goto out;
-	}
-	/* FNV-1a over the whole id: its middle bytes are the same for every
-	 * id one process makes. */
-	key = 0xcbf29ce484222325ull;
-	for (t = id; *t != '\0'; t++)
-		key = (key ^ (unsigned char)*t) * 0x100000001b3ull;
-	if ((wait = ratelimit_take(&req->srv->listener_rl, key)) != 0) {
-		reply_error(req, 429, "rate_limited", NULL,
-		    "Too many requests. Retry after %ld seconds.", wait);
-		snprintf(secs, sizeof(secs), "%ld", wait);
-		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, secs);
 		goto out;
 	}
 	d = xcalloc(1, sizeof(*d));
@@ -303,12 +350,19 @@ listener_receive(struct request *req)
 	/* Trello checks a callback URL with an unsigned HEAD: answer it,
 	 * verify and store nothing. */
 	if (req->method == M_HEAD && token == NULL) {
-		reply_empty(req, 200);
+		if (listener_limited(req, &req->srv->listener_failed_rl,
+		    client_key(req)) == 0)
+			reply_empty(req, 200);
 		goto out;
 	}
 	if (webhook_verify(d->webhook, &d->wr, &why) == -1) {
 		log_debug("listener %s: refused (%s), request %s", id,
 		    why != NULL ? why : "?", req->id);
+		/* strangers spend their own address's bucket, never the
+		 * export's: signed deliveries keep getting through */
+		if (listener_limited(req, &req->srv->listener_failed_rl,
+		    client_key(req)) == -1)
+			goto out;
 		/* every failed check alike, a wrong URL token included
 		 * (spec: failed verification answers 401) */
 		reply_error(req, 401, "unauthorized", NULL,
@@ -321,6 +375,9 @@ listener_receive(struct request *req)
 			    "Basic realm=\"exportd\", charset=\"UTF-8\"");
 		goto out;
 	}
+	if (listener_limited(req, &req->srv->listener_rl, export_key(id)) ==
+	    -1)
+		goto out;
 	status = webhook_parse(d->webhook, &d->wr, &d->doc, &d->records, msg,
 	    sizeof(msg));
 	if (status != WEBHOOK_PARSE_OK) {

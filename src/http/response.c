@@ -82,6 +82,17 @@ reply_challenge(struct request *req, const char *challenge)
 }
 
 void
+reply_rate_limited(struct request *req, long wait)
+{
+	char	secs[24];
+
+	reply_error(req, 429, "rate_limited", NULL,
+	    "Too many requests. Retry after %ld seconds.", wait);
+	snprintf(secs, sizeof(secs), "%ld", wait);
+	reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+}
+
+void
 reply_errors(struct request *req, const struct errors *errs)
 {
 	json_t		*root, *arr, *e;

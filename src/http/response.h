@@ -23,6 +23,8 @@ void	reply_errors(struct request *, const struct errors *);
 void	reply_error(struct request *, int status, const char *code,
 	    const char *field, const char *fmt, ...)
 	    __attribute__((format(printf, 5, 6)));
+/* 429 rate_limited with Retry-After: wait (whole seconds). */
+void	reply_rate_limited(struct request *, long wait);
 /* Add a header to the response built above. */
 void	reply_header(struct request *, const char *name, const char *value);
 /* Replace a 401's WWW-Authenticate challenge (errors carry "Bearer"). */

@@ -257,14 +257,10 @@ static int
 request_rate_limit(struct request *req)
 {
 	long	wait;
-	char	secs[24];
 
 	if ((wait = ratelimit_take(&req->srv->rl, req->token_key)) == 0)
 		return 0;
-	reply_error(req, 429, "rate_limited", NULL,
-	    "Too many requests. Retry after %ld seconds.", wait);
-	snprintf(secs, sizeof(secs), "%ld", wait);
-	reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+	reply_rate_limited(req, wait);
 	return -1;
 }
 
@@ -569,6 +565,8 @@ server_start(struct server *srv, const struct server_options *o)
 	srv->inbox_cap = o->inbox_cap;
 	ratelimit_init(&srv->listener_rl, o->listener_burst,
 	    o->listener_per_second, NULL, NULL);
+	ratelimit_init(&srv->listener_failed_rl, o->listener_failed_burst,
+	    o->listener_failed_per_second, NULL, NULL);
 	ratelimit_init(&srv->rl, o->rate_burst, o->rate_per_second, NULL,
 	    NULL);
 	srv->public_url = o->public_url != NULL && o->public_url[0] != '\0' ?
@@ -620,4 +618,5 @@ server_stop(struct server *srv)
 	srv->public_url = NULL;
 	ratelimit_free(&srv->rl);
 	ratelimit_free(&srv->listener_rl);
+	ratelimit_free(&srv->listener_failed_rl);
 }

@@ -21,6 +21,8 @@ struct server {
 	size_t			 max_body;
 	size_t			 listener_max_body;
 	struct ratelimit	 listener_rl;	/* per webhook export */
+	struct ratelimit	 listener_failed_rl;	/* per client address:
+						   failed verifications */
 	int64_t			 inbox_cap;	/* records kept per export */
 	struct ratelimit	 rl;		/* per token */
 	atomic_long		 inflight;
@@ -40,6 +42,8 @@ struct server_options {
 	size_t		 listener_max_body;
 	long		 listener_burst;
 	long		 listener_per_second;
+	long		 listener_failed_burst;
+	long		 listener_failed_per_second;
 	long		 inbox_cap;
 };
 

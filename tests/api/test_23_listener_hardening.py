@@ -1,0 +1,65 @@
+"""Hardening of the webhook listener: what strangers, HEAD probes, body
+credentials and amplifying deliveries may cost (docs/webhooks.md)."""
+
+import json
+import uuid
+
+from apilib import (Api, assert_error, assert_status, body_of, hook_path, inbox_all, mac_hex,
+                    secret_value, webhook_body)
+
+JSON_HDR = {"Content-Type": "application/json"}
+
+
+def github_hook(api):
+    key = secret_value("hard")
+    e = api.create(webhook_body(webhook={"provider": "github", "key": key}))
+    return e, key
+
+
+def signed(unauth, e, key, doc, sig_key=None):
+    body = json.dumps(doc).encode()
+    sig = "sha256=" + mac_hex(sig_key or key, body)
+    return unauth.post(hook_path(e), data=body, retry_429=False, timeout=15,
+                       headers=dict(JSON_HDR, **{"X-Hub-Signature-256": sig}))
+
+
+# --------------------------------------------------------------------------
+# 1. Failed verifications never spend the export's bucket
+
+
+def test_strangers_do_not_spend_the_exports_bucket(server_factory):
+    """25 forged deliveries, then signed ones: every signed one is taken."""
+    srv = server_factory(extra_args=["--listener-rate-limit-burst", "5",
+                                     "--listener-rate-limit-rate", "1"])
+    api, unauth = srv.api(), Api(srv.url, None)
+    e, key = github_hook(api)
+    for i in range(25):
+        r = signed(unauth, e, key, {"forged": i}, sig_key="not-the-key")
+        assert_error(r, 401, "unauthorized")
+    for i in range(5):
+        assert_status(signed(unauth, e, key, {"i": i}), 204)
+    assert [x["record"] for x in inbox_all(api, e["_id"])] == [{"i": i} for i in range(5)]
+
+
+def test_failed_verifications_limited_per_address(server_factory):
+    srv = server_factory(extra_args=["--listener-rate-limit-burst", "5",
+                                     "--listener-rate-limit-rate", "1",
+                                     "--listener-failed-rate-limit-burst", "3",
+                                     "--listener-failed-rate-limit-rate", "1"])
+    api, unauth = srv.api(), Api(srv.url, None)
+    e, key = github_hook(api)
+    other, okey = github_hook(api)
+    statuses = [signed(unauth, e, key, {"forged": i}, sig_key="x").status_code for i in range(25)]
+    assert statuses[:3] == [401] * 3, statuses
+    assert set(statuses[3:]) == {429}, statuses
+    r = signed(unauth, other, okey, {"forged": 1}, sig_key="x")
+    assert_error(r, 429, "rate_limited")
+    ra = r.headers.get("Retry-After")
+    assert ra is not None and ra.isdigit() and int(ra) >= 1, r.headers
+    # the same address, correctly signed: accepted, up to the export's own bucket
+    for i in range(5):
+        assert_status(signed(unauth, e, key, {"i": i}), 204)
+    assert_error(signed(unauth, e, key, {"i": 5}), 429, "rate_limited")
+    assert_status(signed(unauth, other, okey, {"o": 1}), 204)
+    assert [x["record"] for x in inbox_all(api, e["_id"])] == [{"i": i} for i in range(5)]
+    assert [x["record"] for x in inbox_all(api, other["_id"])] == [{"o": 1}]
