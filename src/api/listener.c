@@ -347,9 +347,10 @@ listener_receive(struct request *req)
 	d->wr.header = wr_header;
 	d->wr.query = wr_query;
 	d->wr.arg = req;
-	/* Trello checks a callback URL with an unsigned HEAD: answer it,
-	 * verify and store nothing. */
-	if (req->method == M_HEAD && token == NULL) {
+	/* Trello checks a callback URL with an unsigned HEAD: answer it on
+	 * every URL of the export, secret or not; verify, parse and store
+	 * nothing, whatever body it carries. */
+	if (req->method == M_HEAD) {
 		if (listener_limited(req, &req->srv->listener_failed_rl,
 		    client_key(req)) == 0)
 			reply_empty(req, 200);

@@ -63,3 +63,25 @@ def test_failed_verifications_limited_per_address(server_factory):
     assert_status(signed(unauth, other, okey, {"o": 1}), 204)
     assert [x["record"] for x in inbox_all(api, e["_id"])] == [{"i": i} for i in range(5)]
     assert [x["record"] for x in inbox_all(api, other["_id"])] == [{"o": 1}]
+
+
+# --------------------------------------------------------------------------
+# 2. HEAD stores nothing, on any URL of the export
+
+
+def test_head_stores_nothing(api, unauth):
+    tok = uuid.uuid4().hex
+    e = api.create(webhook_body(webhook={"provider": "custom", "verify": "secret_url", "token": tok}))
+    g, key = github_hook(api)
+    body = b'{"a":1}'
+    for path in (hook_path(e, tok), hook_path(e), hook_path(e, tok[::-1]), hook_path(g)):
+        r = unauth.request("HEAD", path, data=body, retry_429=False, timeout=15,
+                           headers=dict(JSON_HDR, **{"X-Hub-Signature-256": "sha256=" + mac_hex(key, body)}))
+        assert_status(r, 200)
+        assert r.content == b""
+    assert inbox_all(api, e["_id"]) == []
+    assert inbox_all(api, g["_id"]) == []
+    # the same body by POST is stored: HEAD was not refused for its body
+    r = unauth.post(hook_path(e, tok), data=body, headers=JSON_HDR, retry_429=False, timeout=15)
+    assert_status(r, 204)
+    assert [x["record"] for x in inbox_all(api, e["_id"])] == [{"a": 1}]
