@@ -379,8 +379,16 @@ listener_receive(struct request *req)
 	if (listener_limited(req, &req->srv->listener_rl, export_key(id)) ==
 	    -1)
 		goto out;
-	status = webhook_parse(d->webhook, &d->wr, &d->doc, &d->records, msg,
+	status = webhook_parse_body(d->webhook, &d->wr, &d->doc, msg,
 	    sizeof(msg));
+	if (status == WEBHOOK_PARSE_OK) {
+		/* a credential sent in the body is not kept, as credential
+		 * headers are not */
+		webhook_path_del_string(d->doc,
+		    webhook_verify_body_path(d->webhook));
+		status = webhook_parse_records(d->webhook, d->doc, &d->records,
+		    msg, sizeof(msg));
+	}
 	if (status != WEBHOOK_PARSE_OK) {
 		if (status == WEBHOOK_PARSE_TOO_LARGE)
 			reply_error(req, 413, "payload_too_large", NULL, "%s",

@@ -55,6 +55,7 @@ static int		 verify_shopify(const json_t *,
 			    const struct webhook_request *, const char **);
 static int		 verify_slack(const json_t *,
 			    const struct webhook_request *, const char **);
+static const char	*verify_slack_path(const json_t *);
 static int		 verify_dropbox(const json_t *,
 			    const struct webhook_request *, const char **);
 static int		 verify_helpscout(const json_t *,
@@ -280,12 +281,10 @@ verify_slack(const json_t *w, const struct webhook_request *req,
 	const char		*ts, *v, *path;
 
 	if (verify_secret(w, "key") == NULL) {
-		if (verify_secret(w, "token") == NULL) {
+		if ((path = verify_slack_path(w)) == NULL) {
 			*why = "no key stored";
 			return -1;
 		}
-		if ((path = webhook_string(w, "path")) == NULL || *path == '\0')
-			path = "token";
 		return verify_token_body(w, req, verify_secret(w, "token"),
 		    path, why);
 	}
@@ -671,21 +670,18 @@ verify_method(const json_t *w, const struct webhook_request *req,
 	return -1;
 }
 
-int
-webhook_verify(const json_t *w, const struct webhook_request *req,
-    const char **why)
+/* The export's provider and the generic method that applies to it (NULL
+ * for built-in signatures); NULL with *why set if there is none. */
+static const struct verify_provider *
+verify_resolve(const json_t *w, const char **verify, const char **why)
 {
-	const struct verify_provider	*p = NULL;
-	const char			*name, *verify, *dummy, *token, *got;
-	bool				 by_url;
-	size_t				 i;
+	const char	*name;
+	size_t		 i;
 
-	if (why == NULL)
-		why = &dummy;
-	*why = "rejected";
+	*verify = NULL;
 	if (!json_is_object(w)) {
 		*why = "no webhook block";
-		return -1;
+		return NULL;
 	}
 	if ((name = webhook_string(w, "provider")) == NULL || *name == '\0')
 		name = "custom";
@@ -693,19 +689,72 @@ webhook_verify(const json_t *w, const struct webhook_request *req,
 		name = "integrator-extension";
 	for (i = 0; i < NPROVIDERS; i++)
 		if (strcmp(name, verify_providers[i].name) == 0)
-			p = &verify_providers[i];
-	if (p == NULL) {
+			break;
+	if (i == NPROVIDERS) {
 		*why = "unknown provider";
-		return -1;
+		return NULL;
 	}
-	if ((verify = webhook_string(w, "verify")) != NULL && *verify == '\0')
-		verify = NULL;
-	if (p->rule == RULE_URL && verify == NULL)
-		verify = "secret_url";
-	if (p->rule != RULE_SIGNED && verify == NULL) {
+	if (verify_providers[i].rule == RULE_SIGNED)
+		return &verify_providers[i];
+	if ((*verify = webhook_string(w, "verify")) != NULL && **verify == '\0')
+		*verify = NULL;
+	if (verify_providers[i].rule == RULE_URL && *verify == NULL)
+		*verify = "secret_url";
+	if (*verify == NULL) {
 		*why = "no verify method for this provider";
-		return -1;
+		return NULL;
 	}
+	return &verify_providers[i];
+}
+
+/* The body path of slack's legacy verification token, or NULL when the
+ * export verifies slack by its signing secret. */
+static const char *
+verify_slack_path(const json_t *w)
+{
+	const char	*path;
+
+	if (verify_secret(w, "key") != NULL ||
+	    verify_secret(w, "token") == NULL)
+		return NULL;
+	if ((path = webhook_string(w, "path")) == NULL || *path == '\0')
+		path = "token";
+	return path;
+}
+
+const char *
+webhook_verify_body_path(const json_t *w)
+{
+	const struct verify_provider	*p;
+	const char			*verify, *why, *loc, *path;
+
+	if ((p = verify_resolve(w, &verify, &why)) == NULL)
+		return NULL;
+	if (p->check == verify_slack)
+		return verify_slack_path(w);
+	if (verify == NULL || strcmp(verify, "token") != 0)
+		return NULL;
+	if ((loc = webhook_string(w, "tokenLocation")) != NULL &&
+	    strcmp(loc, "body") != 0)
+		return NULL;
+	if ((path = webhook_string(w, "path")) == NULL || *path == '\0')
+		return NULL;
+	return path;
+}
+
+int
+webhook_verify(const json_t *w, const struct webhook_request *req,
+    const char **why)
+{
+	const struct verify_provider	*p;
+	const char			*verify, *dummy, *token, *got;
+	bool				 by_url;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = "rejected";
+	if ((p = verify_resolve(w, &verify, why)) == NULL)
+		return -1;
 	by_url = p->rule != RULE_SIGNED && strcmp(verify, "secret_url") == 0;
 	if (req->url_token != NULL && !by_url) {
 		*why = "URL token on an export not verified by URL";

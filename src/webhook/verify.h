@@ -22,4 +22,13 @@
 int	webhook_verify(const json_t *webhook, const struct webhook_request *req,
 	    const char **why);
 
+/*
+ * The dot path of the body field that carries the export's credential
+ * (verify "token" with tokenLocation "body"; slack's legacy verification
+ * token), or NULL when the credential is not in the body. The listener
+ * removes that field before anything of the body is stored, as it drops
+ * credential headers.
+ */
+const char	*webhook_verify_body_path(const json_t *webhook);
+
 #endif

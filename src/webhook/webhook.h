@@ -54,5 +54,8 @@ const char	*webhook_prefix(const char *s, const char *prefix);
  * NULL if absent or if the path is empty or longer than WEBHOOK_MAX_PATH.
  */
 json_t		*webhook_path_get(const json_t *root, const char *path);
+/* Remove the string at a dot path (found as webhook_path_get finds it)
+ * from its object or array; 1 if one was removed, 0 if there is none. */
+int		 webhook_path_del_string(json_t *root, const char *path);
 
 #endif

@@ -872,3 +872,67 @@ Test(webhook_verify, token_body_nul_is_not_a_prefix_match)
 	cr_assert_eq(check("{\"verify\":\"token\",\"path\":\"t\","
 	    "\"token\":\"tok-1\"}", &r), -1);
 }
+
+/* webhook_verify_body_path on the block in JSON text. */
+static void
+body_path_is(const char *webhook, const char *want)
+{
+	json_t		*w = json_loads(webhook, 0, NULL);
+	const char	*got;
+
+	cr_assert_not_null(w);
+	got = webhook_verify_body_path(w);
+	if (want == NULL)
+		cr_assert_null(got, "%s: got %s", webhook, got);
+	else
+		cr_assert(got != NULL && strcmp(got, want) == 0, "%s: got %s",
+		    webhook, got != NULL ? got : "NULL");
+	json_decref(w);
+}
+
+Test(webhook_verify, body_path_of_the_credential)
+{
+	body_path_is("{\"provider\":\"custom\",\"verify\":\"token\","
+	    "\"path\":\"a.t\",\"token\":\"tok-1\"}", "a.t");
+	body_path_is("{\"provider\":\"typeform\",\"verify\":\"token\","
+	    "\"tokenLocation\":\"body\",\"path\":\"t\",\"token\":\"tok-1\"}",
+	    "t");
+	body_path_is("{\"provider\":\"custom\",\"verify\":\"token\","
+	    "\"tokenLocation\":\"header\",\"path\":\"t\",\"token\":\"tok-1\"}",
+	    NULL);
+	body_path_is("{\"provider\":\"custom\",\"verify\":\"token\","
+	    "\"tokenLocation\":\"queryParam\",\"path\":\"t\"}", NULL);
+	body_path_is("{\"provider\":\"custom\",\"verify\":\"hmac\","
+	    "\"path\":\"t\"}", NULL);
+	body_path_is("{\"provider\":\"custom\",\"path\":\"t\"}", NULL);
+	body_path_is("{\"provider\":\"slack\",\"token\":\"tok-1\"}", "token");
+	body_path_is("{\"provider\":\"slack\",\"token\":\"tok-1\","
+	    "\"path\":\"m.v\"}", "m.v");
+	body_path_is("{\"provider\":\"slack\",\"token\":\"tok-1\","
+	    "\"key\":\"s3cret\"}", NULL);
+	body_path_is("{\"provider\":\"slack\",\"token\":\"******\"}", NULL);
+	body_path_is("{\"provider\":\"github\",\"verify\":\"token\","
+	    "\"path\":\"t\",\"key\":\"s3cret\"}", NULL);
+	body_path_is("{\"provider\":\"nosuch\",\"verify\":\"token\","
+	    "\"path\":\"t\"}", NULL);
+}
+
+Test(webhook_verify, path_del_string)
+{
+	json_t	*doc = json_loads("{\"a\":{\"t\":\"x\",\"n\":1},\"l\":[\"y\","
+		    "\"z\"],\"d.k\":\"w\",\"o\":{}}", 0, NULL);
+	char	*s;
+
+	cr_assert_eq(webhook_path_del_string(doc, "a.t"), 1);
+	cr_assert_eq(webhook_path_del_string(doc, "a.n"), 0);
+	cr_assert_eq(webhook_path_del_string(doc, "o"), 0);
+	cr_assert_eq(webhook_path_del_string(doc, "l.0"), 1);
+	cr_assert_eq(webhook_path_del_string(doc, "d.k"), 1);
+	cr_assert_eq(webhook_path_del_string(doc, "missing"), 0);
+	cr_assert_eq(webhook_path_del_string(doc, NULL), 0);
+	cr_assert_eq(webhook_path_del_string(NULL, "a"), 0);
+	s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+	cr_assert_str_eq(s, "{\"a\":{\"n\":1},\"l\":[\"z\"],\"o\":{}}");
+	free(s);
+	json_decref(doc);
+}
