@@ -72,6 +72,9 @@ static const char *const global_sql[S_CLEAR] = {
 	[S_INBOX_LIST] =
 	    "SELECT seq, received_ms, request_id, headers, record FROM inbox"
 	    " WHERE export_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+	/* The listener's cheap look before it makes a delivery's records. */
+	[S_INBOX_COUNT] =
+	    "SELECT n FROM inbox_counts WHERE export_id = $1",
 	/* Each write of a batch runs in a savepoint, so that one failing
 	 * write leaves the others. */
 	[S_SAVEPOINT] = "SAVEPOINT w",

@@ -709,6 +709,20 @@ store_token_count(struct store *s, int64_t *n)
 }
 
 enum store_status
+store_inbox_count(struct store *s, const char *export_id, int64_t *n)
+{
+	struct store_conn	*c;
+	struct store_params	 pa;
+
+	*n = 0;
+	if ((c = store_conn(s)) == NULL)
+		return STORE_UNAVAILABLE;
+	memset(&pa, 0, sizeof(pa));
+	sp_text(&pa, export_id);
+	return store_run(s, c, S_INBOX_COUNT, &pa, store_first_int, n, NULL);
+}
+
+enum store_status
 store_is_empty(struct store *s, bool *empty)
 {
 	struct store_conn	*c;

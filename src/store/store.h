@@ -235,6 +235,11 @@ void		 store_write_submit(struct store *, struct store_write *);
 enum store_status store_inbox_list(struct store *, const char *export_id,
 		    int64_t after, int64_t limit, store_inbox_cb, void *arg,
 		    bool *more);
+/* Entries in an export's inbox now (0 if none): a cheap read for the
+ * listener before it makes a delivery's records. An append still checks
+ * its cap inside its own transaction. */
+enum store_status store_inbox_count(struct store *, const char *export_id,
+		    int64_t *n);
 
 enum store_status store_token_account(struct store *,
 		    const unsigned char hash[32], char account[OID_HEXLEN + 1]);

@@ -515,6 +515,8 @@ case_inbox(struct store *s, const char *url)
 	cr_assert_eq(inbox_write(s, STORE_INBOX_APPEND, row.id, 3, 5, 0, &n),
 	    STORE_OK);
 	cr_assert_eq(n, 3);
+	cr_assert_eq(store_inbox_count(s, row.id, &n), STORE_OK);
+	cr_assert_eq(n, 3);
 	/* past the cap: refused whole */
 	cr_assert_eq(inbox_write(s, STORE_INBOX_APPEND, row.id, 3, 5, 0,
 	    NULL), STORE_FULL);
@@ -532,11 +534,17 @@ case_inbox(struct store *s, const char *url)
 	cr_assert_eq(inbox_write(s, STORE_INBOX_ACK, row.id, 0, 0, en.seqs[1],
 	    &n), STORE_OK);
 	cr_assert_eq(n, 2);
+	cr_assert_eq(store_inbox_count(s, row.id, &n), STORE_OK);
+	cr_assert_eq(n, 3);
 	cr_assert_eq(inbox_write(s, STORE_INBOX_APPEND, row.id, 2, 5, 0,
 	    NULL), STORE_OK);
+	cr_assert_eq(store_inbox_count(s, row.id, &n), STORE_OK);
+	cr_assert_eq(n, 5);
 	/* deleting the export drops its inbox */
 	cr_assert_eq(change(s, STORE_DELETE, ACCOUNT_A, row.id, &ch, NULL),
 	    STORE_OK);
+	cr_assert_eq(store_inbox_count(s, row.id, &n), STORE_OK);
+	cr_assert_eq(n, 0);
 	en.n = 0;
 	cr_assert_eq(store_inbox_list(s, row.id, 0, 10, entry_row, &en,
 	    &more), STORE_OK);
