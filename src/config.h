@@ -21,6 +21,8 @@ struct config {
 	long	 rate_burst;
 	long	 rate_per_second;
 	long	 listener_max_body;
+	long	 listener_max_records;
+	long	 listener_max_stored;
 	long	 listener_burst;
 	long	 listener_per_second;
 	long	 listener_failed_burst;

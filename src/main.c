@@ -206,6 +206,13 @@ cmd_serve(int argc, char **argv)
 		    LIMIT_BODY_MAX);
 		goto out;
 	}
+	if (c.listener_max_records < 1 || c.listener_max_stored < 1 ||
+	    c.listener_max_stored > LIMIT_LISTENER_STORED_MAX) {
+		fprintf(stderr, "exportd serve: --listener-max-records must be "
+		    "at least 1 and --listener-max-stored-bytes from 1 to %d\n",
+		    LIMIT_LISTENER_STORED_MAX);
+		goto out;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	webhook_parse_init();
 
@@ -242,6 +249,8 @@ cmd_serve(int argc, char **argv)
 	o.rate_burst = c.rate_burst;
 	o.rate_per_second = c.rate_per_second;
 	o.listener_max_body = (size_t)c.listener_max_body;
+	o.listener_max_records = (size_t)c.listener_max_records;
+	o.listener_max_stored = (size_t)c.listener_max_stored;
 	o.listener_burst = c.listener_burst;
 	o.listener_per_second = c.listener_per_second;
 	o.listener_failed_burst = c.listener_failed_burst;

@@ -30,9 +30,9 @@
 struct delivery {
 	json_t			*webhook;	/* block with secrets */
 	json_t			*doc;		/* parsed body */
-	json_t			*records;
 	struct inbox_entry	*entries;
 	size_t			 nentries;
+	size_t			 entries_cap;
 	char			*headers;	/* JSON text kept with records */
 	char			*url;
 	struct webhook_request	 wr;
@@ -49,7 +49,6 @@ delivery_free(void *p)
 	for (i = 0; i < d->nentries; i++)
 		free((char *)d->entries[i].record);
 	free(d->entries);
-	json_decref(d->records);
 	json_decref(d->doc);
 	if (d->webhook != NULL) {
 		/* secrets were put in this copy only */
@@ -217,20 +216,48 @@ webhook_block(struct request *req, const struct store_row *row,
 	return wh;
 }
 
-/* Render each record for the inbox. */
-static int
-entries_make(struct delivery *d)
+/* webhook_parse_render's callback: keep one rendered record. */
+static void
+entry_add(void *arg, char *text, size_t len)
 {
-	json_t	*r;
-	size_t	 i, len;
+	struct delivery	*d = arg;
 
-	d->nentries = json_array_size(d->records);
-	d->entries = xcalloc(d->nentries + 1, sizeof(*d->entries));
-	json_array_foreach(d->records, i, r) {
-		d->entries[i].record = json_render_new(r, &len);
-		d->entries[i].record_len = len;
+	if (d->nentries == d->entries_cap) {
+		d->entries_cap = d->entries_cap == 0 ? 16 : d->entries_cap * 2;
+		d->entries = xrealloc(d->entries, d->entries_cap *
+		    sizeof(*d->entries));
 	}
-	return 0;
+	d->entries[d->nentries].record = text;
+	d->entries[d->nentries].record_len = len;
+	d->nentries++;
+}
+
+/* Answer a parse status other than WEBHOOK_PARSE_OK. */
+static void
+reply_parse_error(struct request *req, int status, const char *msg)
+{
+	if (status == WEBHOOK_PARSE_TOO_LARGE)
+		reply_error(req, 413, "payload_too_large", NULL, "%s", msg);
+	else if (status == WEBHOOK_PARSE_UNSUPPORTED)
+		reply_error(req, 415, "unsupported_media_type", NULL, "%s",
+		    msg);
+	else
+		reply_error(req, 400, "invalid_json", NULL, "%s", msg);
+}
+
+/* Whether n more records fit the export's inbox, by a cheap read of its
+ * count; 0, or -1 after the 503 the write would give. The write checks
+ * again inside its transaction: this only spares the rendering. */
+static int
+inbox_room(struct request *req, const char *id, size_t n)
+{
+	int64_t	count;
+
+	if (store_inbox_count(req->srv->store, id, &count) != STORE_OK ||
+	    count + (int64_t)n <= req->srv->inbox_cap)
+		return 0;
+	api_store_failure(req, STORE_FULL, "Export");
+	return -1;
 }
 
 static void
@@ -309,7 +336,9 @@ listener_receive(struct request *req)
 	const char		*token = req->nparams == 2 ? req->params[1] :
 				    NULL, *why = NULL, *t, *v;
 	json_t			*body = NULL;
+	struct webhook_caps	 caps;
 	char			 id[OID_HEXLEN + 1], msg[WEBHOOK_WHYLEN];
+	size_t			 n;
 	int			 status;
 
 	memset(&row, 0, sizeof(row));
@@ -381,25 +410,13 @@ listener_receive(struct request *req)
 		goto out;
 	status = webhook_parse_body(d->webhook, &d->wr, &d->doc, msg,
 	    sizeof(msg));
-	if (status == WEBHOOK_PARSE_OK) {
-		/* a credential sent in the body is not kept, as credential
-		 * headers are not */
-		webhook_path_del_string(d->doc,
-		    webhook_verify_body_path(d->webhook));
-		status = webhook_parse_records(d->webhook, d->doc, &d->records,
-		    msg, sizeof(msg));
-	}
 	if (status != WEBHOOK_PARSE_OK) {
-		if (status == WEBHOOK_PARSE_TOO_LARGE)
-			reply_error(req, 413, "payload_too_large", NULL, "%s",
-			    msg);
-		else if (status == WEBHOOK_PARSE_UNSUPPORTED)
-			reply_error(req, 415, "unsupported_media_type", NULL,
-			    "%s", msg);
-		else
-			reply_error(req, 400, "invalid_json", NULL, "%s", msg);
+		reply_parse_error(req, status, msg);
 		goto out;
 	}
+	/* a credential sent in the body is not kept, as credential headers
+	 * are not */
+	webhook_path_del_string(d->doc, webhook_verify_body_path(d->webhook));
 	memset(&wresp, 0, sizeof(wresp));
 	if (webhook_response_challenge(d->webhook, &d->wr, d->doc, &wresp)) {
 		reply_webhook(req, &wresp);
@@ -411,7 +428,22 @@ listener_receive(struct request *req)
 		reply_header(req, MHD_HTTP_HEADER_ALLOW, "POST, PUT");
 		goto out;
 	}
-	entries_make(d);
+	if ((status = webhook_parse_count(d->webhook, d->doc, &n, msg,
+	    sizeof(msg))) != WEBHOOK_PARSE_OK) {
+		reply_parse_error(req, status, msg);
+		goto out;
+	}
+	/* a full inbox refuses before any record is made; the records are
+	 * then rendered one at a time, stopping at the first cap passed */
+	if (inbox_room(req, id, n) == -1)
+		goto out;
+	caps.records = req->srv->listener_max_records;
+	caps.bytes = req->srv->listener_max_stored;
+	if ((status = webhook_parse_render(d->webhook, d->doc, &caps,
+	    entry_add, d, msg, sizeof(msg))) != WEBHOOK_PARSE_OK) {
+		reply_parse_error(req, status, msg);
+		goto out;
+	}
 	d->headers = headers_kept(req, d->webhook);
 	req->write.kind = STORE_INBOX_APPEND;
 	memcpy(req->write.id, id, sizeof(id));

@@ -562,6 +562,8 @@ server_start(struct server *srv, const struct server_options *o)
 	}
 	srv->max_body = o->max_body;
 	srv->listener_max_body = o->listener_max_body;
+	srv->listener_max_records = o->listener_max_records;
+	srv->listener_max_stored = o->listener_max_stored;
 	srv->inbox_cap = o->inbox_cap;
 	ratelimit_init(&srv->listener_rl, o->listener_burst,
 	    o->listener_per_second, NULL, NULL);

@@ -20,6 +20,8 @@ struct server {
 	char			*public_url;	/* or NULL */
 	size_t			 max_body;
 	size_t			 listener_max_body;
+	size_t			 listener_max_records;	/* per delivery */
+	size_t			 listener_max_stored;	/* bytes per delivery */
 	struct ratelimit	 listener_rl;	/* per webhook export */
 	struct ratelimit	 listener_failed_rl;	/* per client address:
 						   failed verifications */
@@ -40,6 +42,8 @@ struct server_options {
 	long		 rate_burst;
 	long		 rate_per_second;
 	size_t		 listener_max_body;
+	size_t		 listener_max_records;
+	size_t		 listener_max_stored;
 	long		 listener_burst;
 	long		 listener_per_second;
 	long		 listener_failed_burst;

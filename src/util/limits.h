@@ -18,6 +18,9 @@
 #define LIMIT_CONNECTIONS	4096		/* open client connections */
 #define LIMIT_CONN_TIMEOUT	60		/* idle connection, seconds */
 #define LIMIT_ACCOUNT_NAME	128		/* account name, bytes */
+#define LIMIT_LISTENER_RECORDS	10000		/* records of one webhook delivery (configurable) */
+#define LIMIT_LISTENER_STORED	16777216	/* their JSON text, bytes (configurable) */
+#define LIMIT_LISTENER_STORED_MAX 1073741824	/* largest --listener-max-stored-bytes */
 #define LIMIT_WRITE_BATCH	256		/* writes committed in one transaction */
 #define LIMIT_TOKEN_CACHE	256		/* tokens cached per server thread */
 #define LIMIT_TOKEN_CACHE_MS	10000		/* longest a cached token is trusted */

@@ -31,15 +31,26 @@ struct parse_csv {
 	size_t		 row_line;	/* line where the last row began */
 };
 
+/* Estimated memory of the document being built (CSV, XML), against
+ * WEBHOOK_MAX_DOC, and XML nodes against WEBHOOK_MAX_XML_NODES. */
+struct parse_budget {
+	size_t		 cost;
+	size_t		 nodes;
+};
+
 static bool	parse_blank(const char *, size_t);
+static int	parse_spend(struct parse_budget *, size_t, size_t, char *,
+		    size_t);
+static size_t	parse_xml_estimate(const char *, size_t);
+static size_t	parse_json_estimate(const char *, size_t);
 static int	parse_add(json_t *, const char *, size_t, json_t *);
 static int	parse_json(const char *, size_t, json_t **, char *, size_t);
 static int	parse_xml(const char *, size_t, json_t **, char *, size_t);
 static char	*parse_xml_name(const xmlNs *, const xmlChar *, const char *);
-static int	parse_xml_attrs(const xmlNode *, json_t *, size_t *, char *,
-		    size_t);
-static int	parse_xml_element(const xmlNode *, size_t, size_t *, json_t **,
-		    char *, size_t);
+static int	parse_xml_attrs(const xmlNode *, json_t *,
+		    struct parse_budget *, char *, size_t);
+static int	parse_xml_element(const xmlNode *, size_t,
+		    struct parse_budget *, json_t **, char *, size_t);
 static int	parse_csv(const char *, size_t, json_t **, char *, size_t);
 static int	parse_csv_field(struct parse_csv *, struct buf *, char *,
 		    size_t);
@@ -51,9 +62,14 @@ static int	parse_form_decode(const char *, size_t, struct buf *);
 static int	parse_form(const char *, size_t, json_t **, char *, size_t);
 static int	parse_text(const char *, size_t, json_t **, char *, size_t);
 static json_t	*parse_parent(const json_t *, const char *, const json_t *);
-static json_t	*parse_extra(const json_t *, const json_t *, size_t, char *,
-		    size_t, int *);
+static json_t	*parse_extra(const json_t *, const json_t *, size_t,
+		    const struct webhook_caps *, char *, size_t, int *);
 static json_t	*parse_record(json_t *, const json_t *);
+static int	 parse_source(const json_t *, const json_t *, json_t **,
+		    json_t **, size_t *, char *, size_t);
+static int	 parse_walk(const json_t *, const json_t *,
+		    const struct webhook_caps *, size_t (*)(void *, json_t *),
+		    void *, char *, size_t);
 
 void
 webhook_parse_init(void)
@@ -121,6 +137,77 @@ parse_blank(const char *p, size_t len)
 	return true;
 }
 
+/* Spend n values holding bytes of text (keys included) from the budget;
+ * 413 with why set once the estimate passes WEBHOOK_MAX_DOC. */
+static int
+parse_spend(struct parse_budget *b, size_t n, size_t bytes, char *why,
+    size_t whysz)
+{
+	b->cost += n * WEBHOOK_VALUE_COST + bytes;
+	if (b->cost <= WEBHOOK_MAX_DOC)
+		return WEBHOOK_PARSE_OK;
+	snprintf(why, whysz, "the document would take more than %d bytes of "
+	    "memory to read", WEBHOOK_MAX_DOC);
+	return WEBHOOK_PARSE_TOO_LARGE;
+}
+
+/* What jansson's tree of a JSON body will take, from its bytes alone:
+ * outside strings, each '{' and '[' opens a container, each ',' one more
+ * value and each ':' a member; plus the text itself. */
+static size_t
+parse_json_estimate(const char *p, size_t len)
+{
+	size_t	i, objects = 0, arrays = 0, values = 1, members = 0;
+	bool	str = false;
+
+	for (i = 0; i < len; i++) {
+		if (str) {
+			if (p[i] == '\\')
+				i++;
+			else if (p[i] == '"')
+				str = false;
+			continue;
+		}
+		switch (p[i]) {
+		case '"':
+			str = true;
+			break;
+		case '{':
+			objects++;
+			break;
+		case '[':
+			arrays++;
+			break;
+		case ',':
+			values++;
+			break;
+		case ':':
+			members++;
+			break;
+		}
+	}
+	return len + (values + members + objects * 3 + arrays * 2) *
+	    WEBHOOK_VALUE_COST;
+}
+
+/* What libxml2's tree of an XML body will take, from its bytes alone:
+ * each start tag makes an element and a text node, each '=' may be an
+ * attribute with its text node (an overestimate in text, never under). */
+static size_t
+parse_xml_estimate(const char *p, size_t len)
+{
+	size_t	i, tags = 0, eqs = 0;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] == '=')
+			eqs++;
+		else if (p[i] == '<' && i + 1 < len && p[i + 1] != '/' &&
+		    p[i + 1] != '!' && p[i + 1] != '?')
+			tags++;
+	}
+	return tags * WEBHOOK_XML_ELEMENT_COST + eqs * WEBHOOK_XML_ATTR_COST;
+}
+
 /* Add v (stolen) under key; a repeated key turns the value into an array
  * in arrival order. Values added here are never arrays themselves. */
 static int
@@ -144,11 +231,16 @@ static int
 parse_json(const char *p, size_t len, json_t **doc, char *why, size_t whysz)
 {
 	struct json_parse_error	err;
+	struct parse_budget	b = { 0, 0 };
+	int			rc;
 
 	if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
 		p += 3;
 		len -= 3;
 	}
+	if ((rc = parse_spend(&b, 0, parse_json_estimate(p, len), why,
+	    whysz)) != 0)
+		return rc;
 	if ((*doc = json_parse(p, len, WEBHOOK_MAX_DEPTH, &err)) == NULL) {
 		snprintf(why, whysz, "invalid JSON at line %d column %d: %s",
 		    err.line, err.column, err.text);
@@ -169,8 +261,8 @@ parse_xml_name(const xmlNs *ns, const xmlChar *name, const char *lead)
 
 /* Attributes of n as "@name" string members of obj. */
 static int
-parse_xml_attrs(const xmlNode *n, json_t *obj, size_t *nodes, char *why,
-    size_t whysz)
+parse_xml_attrs(const xmlNode *n, json_t *obj, struct parse_budget *b,
+    char *why, size_t whysz)
 {
 	const xmlAttr	*a;
 	const xmlNode	*t;
@@ -180,7 +272,7 @@ parse_xml_attrs(const xmlNode *n, json_t *obj, size_t *nodes, char *why,
 
 	buf_init(&val, 0);
 	for (a = n->properties; a != NULL; a = a->next) {
-		if (++*nodes > WEBHOOK_MAX_XML_NODES) {
+		if (++b->nodes > WEBHOOK_MAX_XML_NODES) {
 			snprintf(why, whysz, "XML has too many nodes");
 			rc = WEBHOOK_PARSE_TOO_LARGE;
 			goto out;
@@ -190,6 +282,11 @@ parse_xml_attrs(const xmlNode *n, json_t *obj, size_t *nodes, char *why,
 			if (t->type == XML_TEXT_NODE && t->content != NULL)
 				buf_adds(&val, (const char *)t->content);
 		key = parse_xml_name(a->ns, a->name, "@");
+		/* the member and its string */
+		if ((rc = parse_spend(b, 2, strlen(key) + val.len, why,
+		    whysz)) != 0)
+			goto out;
+		rc = WEBHOOK_PARSE_MALFORMED;
 		if (json_object_set_new(obj, key,
 		    json_stringn(val.data, val.len)) != 0) {
 			snprintf(why, whysz, "XML attribute is not UTF-8");
@@ -212,8 +309,8 @@ out:
  * references are never expanded: documents with a DTD are refused first.
  */
 static int
-parse_xml_element(const xmlNode *n, size_t depth, size_t *nodes, json_t **out,
-    char *why, size_t whysz)
+parse_xml_element(const xmlNode *n, size_t depth, struct parse_budget *b,
+    json_t **out, char *why, size_t whysz)
 {
 	const xmlNode	*c;
 	json_t		*obj = NULL, *child = NULL;
@@ -227,14 +324,14 @@ parse_xml_element(const xmlNode *n, size_t depth, size_t *nodes, json_t **out,
 		snprintf(why, whysz, "XML nesting too deep");
 		goto out;
 	}
-	if (++*nodes > WEBHOOK_MAX_XML_NODES) {
+	if (++b->nodes > WEBHOOK_MAX_XML_NODES) {
 		snprintf(why, whysz, "XML has too many nodes");
 		rc = WEBHOOK_PARSE_TOO_LARGE;
 		goto out;
 	}
 	if (n->properties != NULL) {
 		obj = json_object();
-		if ((rc = parse_xml_attrs(n, obj, nodes, why, whysz)) != 0)
+		if ((rc = parse_xml_attrs(n, obj, b, why, whysz)) != 0)
 			goto out;
 		rc = WEBHOOK_PARSE_MALFORMED;
 	}
@@ -243,11 +340,17 @@ parse_xml_element(const xmlNode *n, size_t depth, size_t *nodes, json_t **out,
 		case XML_ELEMENT_NODE:
 			if (obj == NULL)
 				obj = json_object();
-			if ((rc = parse_xml_element(c, depth + 1, nodes, &child,
+			if ((rc = parse_xml_element(c, depth + 1, b, &child,
 			    why, whysz)) != 0)
 				goto out;
-			rc = WEBHOOK_PARSE_MALFORMED;
 			key = parse_xml_name(c->ns, c->name, "");
+			/* the member that holds the child */
+			if ((rc = parse_spend(b, 1, strlen(key), why,
+			    whysz)) != 0) {
+				json_decref(child);
+				goto out;
+			}
+			rc = WEBHOOK_PARSE_MALFORMED;
 			parse_add(obj, key, strlen(key), child);
 			free(key);
 			key = NULL;
@@ -261,6 +364,10 @@ parse_xml_element(const xmlNode *n, size_t depth, size_t *nodes, json_t **out,
 			break;
 		}
 	}
+	/* the element's own value */
+	if ((rc = parse_spend(b, 1, text.len, why, whysz)) != 0)
+		goto out;
+	rc = WEBHOOK_PARSE_MALFORMED;
 	if (obj == NULL)
 		*out = json_stringn(text.data, text.len);
 	else {
@@ -294,7 +401,8 @@ parse_xml(const char *p, size_t len, json_t **doc, char *why, size_t whysz)
 	const xmlError		*e;
 	json_t			*v = NULL;
 	char			*key = NULL;
-	size_t			 nodes = 0, n;
+	struct parse_budget	 b = { 0, 0 };
+	size_t			 n;
 	int			 rc = WEBHOOK_PARSE_MALFORMED;
 
 	if (len > INT_MAX) {
@@ -308,6 +416,12 @@ parse_xml(const char *p, size_t len, json_t **doc, char *why, size_t whysz)
 		snprintf(why, whysz, "XML with a DTD is not accepted");
 		goto out;
 	}
+	/* libxml2 builds its whole tree first: its size is spent before
+	 * it is built, and the tree stays while the document is made */
+	if ((rc = parse_spend(&b, 0, parse_xml_estimate(p, len), why,
+	    whysz)) != 0)
+		goto out;
+	rc = WEBHOOK_PARSE_MALFORMED;
 	if ((ctxt = xmlNewParserCtxt()) == NULL) {
 		snprintf(why, whysz, "XML parser unavailable");
 		goto out;
@@ -332,7 +446,7 @@ parse_xml(const char *p, size_t len, json_t **doc, char *why, size_t whysz)
 		snprintf(why, whysz, "XML has no root element");
 		goto out;
 	}
-	if ((rc = parse_xml_element(root, 1, &nodes, &v, why, whysz)) != 0)
+	if ((rc = parse_xml_element(root, 1, &b, &v, why, whysz)) != 0)
 		goto out;
 	key = parse_xml_name(root->ns, root->name, "");
 	*doc = json_object();
@@ -476,9 +590,10 @@ static int
 parse_csv(const char *p, size_t len, json_t **doc, char *why, size_t whysz)
 {
 	struct parse_csv	 c;
+	struct parse_budget	 b = { 0, 0 };
 	json_t			*header = NULL, *row = NULL, *rows, *obj;
 	const char		*k;
-	size_t			 i;
+	size_t			 i, names = 0, cells;
 	bool			 got;
 	int			 rc;
 
@@ -513,18 +628,20 @@ parse_csv(const char *p, size_t len, json_t **doc, char *why, size_t whysz)
 					goto out;
 				}
 				json_object_set_new(obj, k, json_true());
+				names += strlen(k);
 			}
 			json_decref(obj);
 			header = row;
 			row = NULL;
 			continue;
 		}
-		if (json_array_size(rows) >= WEBHOOK_MAX_RECORDS) {
-			snprintf(why, whysz, "more than %d records",
-			    WEBHOOK_MAX_RECORDS);
-			rc = WEBHOOK_PARSE_TOO_LARGE;
+		/* each row is an object with a copy of every column name:
+		 * a member and a string per cell, and the object (three) */
+		for (i = 0, cells = 0; i < json_array_size(row); i++)
+			cells += json_string_length(json_array_get(row, i));
+		if ((rc = parse_spend(&b, 2 * json_array_size(row) + 3,
+		    names + cells, why, whysz)) != 0)
 			goto out;
-		}
 		if ((rc = parse_csv_object(header, row, &obj, c.row_line, why,
 		    whysz)) != 0)
 			goto out;
@@ -693,10 +810,10 @@ parse_parent(const json_t *doc, const char *path, const json_t *src)
 }
 
 /* The parent's members other than src, as a new object; NULL with *rc set
- * if copying them into n records would pass WEBHOOK_MAX_PARENT. */
+ * if copying them into n records would pass caps->bytes. */
 static json_t *
-parse_extra(const json_t *parent, const json_t *src, size_t n, char *why,
-    size_t whysz, int *rc)
+parse_extra(const json_t *parent, const json_t *src, size_t n,
+    const struct webhook_caps *caps, char *why, size_t whysz, int *rc)
 {
 	const char	*key;
 	json_t		*extra, *v;
@@ -709,9 +826,9 @@ parse_extra(const json_t *parent, const json_t *src, size_t n, char *why,
 			json_object_setn(extra, key, keylen, v);
 	if ((s = json_render_new(extra, &len)) != NULL)
 		free(s);
-	if (n != 0 && len > WEBHOOK_MAX_PARENT / n) {
+	if (n != 0 && len > caps->bytes / n) {
 		snprintf(why, whysz, "includeParentData would copy more than "
-		    "%d bytes", WEBHOOK_MAX_PARENT);
+		    "%zu bytes", caps->bytes);
 		*rc = WEBHOOK_PARSE_TOO_LARGE;
 		json_decref(extra);
 		return NULL;
@@ -742,62 +859,148 @@ parse_record(json_t *v, const json_t *extra)
 	return r;
 }
 
+/*
+ * Walk the records of doc in order: each record (a new reference, freed
+ * after the call) goes to each(), which returns the bytes it costs. Stops
+ * with 413 as soon as caps is passed: more than caps->records records,
+ * or more than caps->bytes in all (checked once for includeParentData's
+ * copies before any record is made, then after every record).
+ */
+static int
+parse_walk(const json_t *webhook, const json_t *doc,
+    const struct webhook_caps *caps, size_t (*each)(void *, json_t *),
+    void *arg, char *why, size_t whysz)
+{
+	json_t		*src, *extra = NULL, *parent, *v, *r;
+	size_t		 i, n, total = 0;
+	int		 rc = WEBHOOK_PARSE_MALFORMED;
+
+	if ((rc = parse_source(webhook, doc, &src, &parent, &n, why,
+	    whysz)) != 0)
+		return rc;
+	if (n > caps->records) {
+		snprintf(why, whysz, "more than %zu records", caps->records);
+		return WEBHOOK_PARSE_TOO_LARGE;
+	}
+	if (parent != NULL && (extra = parse_extra(parent, src, n, caps, why,
+	    whysz, &rc)) == NULL)
+		return rc;
+	for (i = 0; i < n; i++) {
+		v = json_is_array(src) ? json_array_get(src, i) : src;
+		r = parse_record(v, extra);
+		total += each(arg, r);
+		json_decref(r);
+		if (total > caps->bytes) {
+			snprintf(why, whysz, "the records would take more than "
+			    "%zu bytes", caps->bytes);
+			rc = WEBHOOK_PARSE_TOO_LARGE;
+			goto out;
+		}
+	}
+	rc = WEBHOOK_PARSE_OK;
+out:
+	json_decref(extra);
+	return rc;
+}
+
+/* What pathToRecords selects in doc (the records: an array, or one
+ * object) into *src, how many records that is in *n (0 for no doc), and
+ * in *parent the object whose other members includeParentData copies
+ * into them (NULL when it does not apply). */
+static int
+parse_source(const json_t *webhook, const json_t *doc, json_t **src,
+    json_t **parent, size_t *n, char *why, size_t whysz)
+{
+	const char	*path;
+
+	if (whysz > 0)
+		why[0] = '\0';
+	*src = (json_t *)doc;
+	*parent = NULL;
+	*n = 0;
+	if (doc == NULL)
+		return WEBHOOK_PARSE_OK;
+	if ((path = webhook_string(webhook, "pathToRecords")) != NULL &&
+	    *path != '\0' && !json_is_array(doc)) {
+		*src = webhook_path_get(doc, path);
+		if (!json_is_object(*src) && !json_is_array(*src)) {
+			snprintf(why, whysz, "pathToRecords %s in the payload",
+			    *src == NULL || json_is_null(*src) ? "not found" :
+			    "is neither an object nor an array");
+			return WEBHOOK_PARSE_MALFORMED;
+		}
+		if (json_is_true(json_object_get(webhook,
+		    "includeParentData")))
+			*parent = parse_parent(doc, path, *src);
+	}
+	*n = json_is_array(*src) ? json_array_size(*src) : 1;
+	return WEBHOOK_PARSE_OK;
+}
+
+/* parse_walk step of webhook_parse_records: keep the record. */
+static size_t
+parse_keep(void *arg, json_t *r)
+{
+	json_array_append(arg, r);
+	return 0;
+}
+
 int
 webhook_parse_records(const json_t *webhook, const json_t *doc,
     json_t **records, char *why, size_t whysz)
 {
-	const char	*path;
-	json_t		*src, *out, *extra = NULL, *parent, *v;
-	size_t		 i, n;
-	int		 rc = WEBHOOK_PARSE_MALFORMED;
+	static const struct webhook_caps caps = {
+		WEBHOOK_MAX_RECORDS, WEBHOOK_MAX_STORED,
+	};
+	json_t	*out;
+	int	 rc;
 
-	*records = NULL;
-	if (whysz > 0)
-		why[0] = '\0';
 	out = json_array();
-	if (doc == NULL)
-		goto done;
-	if ((path = webhook_string(webhook, "pathToRecords")) != NULL &&
-	    *path == '\0')
-		path = NULL;
-	src = (json_t *)doc;
-	if (path != NULL && !json_is_array(doc)) {
-		src = webhook_path_get(doc, path);
-		if (!json_is_object(src) && !json_is_array(src)) {
-			snprintf(why, whysz, "pathToRecords %s in the payload",
-			    src == NULL || json_is_null(src) ? "not found" :
-			    "is neither an object nor an array");
-			goto out;
-		}
-		if (json_is_true(json_object_get(webhook,
-		    "includeParentData")) &&
-		    (parent = parse_parent(doc, path, src)) != NULL) {
-			n = json_is_array(src) ? json_array_size(src) : 1;
-			if ((extra = parse_extra(parent, src, n, why, whysz,
-			    &rc)) == NULL)
-				goto out;
-		}
+	if ((rc = parse_walk(webhook, doc, &caps, parse_keep, out, why,
+	    whysz)) != WEBHOOK_PARSE_OK) {
+		json_decref(out);
+		out = NULL;
 	}
-	n = json_is_array(src) ? json_array_size(src) : 1;
-	if (n > WEBHOOK_MAX_RECORDS) {
-		snprintf(why, whysz, "more than %d records",
-		    WEBHOOK_MAX_RECORDS);
-		rc = WEBHOOK_PARSE_TOO_LARGE;
-		goto out;
-	}
-	if (!json_is_array(src))
-		json_array_append_new(out, parse_record(src, extra));
-	else
-		json_array_foreach(src, i, v)
-			json_array_append_new(out, parse_record(v, extra));
-done:
 	*records = out;
-	out = NULL;
-	rc = WEBHOOK_PARSE_OK;
-out:
-	json_decref(extra);
-	json_decref(out);
 	return rc;
+}
+
+int
+webhook_parse_count(const json_t *webhook, const json_t *doc, size_t *n,
+    char *why, size_t whysz)
+{
+	json_t	*src, *parent;
+
+	return parse_source(webhook, doc, &src, &parent, n, why, whysz);
+}
+
+struct parse_render {
+	webhook_record_cb	 cb;
+	void			*arg;
+};
+
+/* parse_walk step of webhook_parse_render: render, hand over. */
+static size_t
+parse_render_one(void *arg, json_t *r)
+{
+	struct parse_render	*pr = arg;
+	size_t			 len = 0;
+	char			*text;
+
+	text = json_render_new(r, &len);
+	pr->cb(pr->arg, text, len);
+	return len;
+}
+
+int
+webhook_parse_render(const json_t *webhook, const json_t *doc,
+    const struct webhook_caps *caps, webhook_record_cb cb, void *arg,
+    char *why, size_t whysz)
+{
+	struct parse_render	pr = { cb, arg };
+
+	return parse_walk(webhook, doc, caps, parse_render_one, &pr, why,
+	    whysz);
 }
 
 int

@@ -45,13 +45,39 @@ int	webhook_parse_body(const json_t *webhook,
 	    const struct webhook_request *req, json_t **doc, char *why,
 	    size_t whysz);
 
+/* Bounds of one delivery's records (413 beyond). */
+struct webhook_caps {
+	size_t	records;	/* records */
+	size_t	bytes;		/* their JSON text, all together */
+};
+
 /*
  * The records of a parsed document as a new array of objects in *records,
- * following pathToRecords and includeParentData. Records may share values
- * with doc (reference counted): treat both as read-only.
+ * following pathToRecords and includeParentData, within WEBHOOK_MAX_RECORDS
+ * and WEBHOOK_MAX_STORED (includeParentData's copies counted). Records may
+ * share values with doc (reference counted): treat both as read-only.
  */
 int	webhook_parse_records(const json_t *webhook, const json_t *doc,
 	    json_t **records, char *why, size_t whysz);
+
+/* How many records doc holds (what pathToRecords selects), without
+ * making any: 0 or 400. */
+int	webhook_parse_count(const json_t *webhook, const json_t *doc,
+	    size_t *n, char *why, size_t whysz);
+
+/* One record's JSON text; takes ownership of text (free()). */
+typedef void (*webhook_record_cb)(void *arg, char *text, size_t len);
+
+/*
+ * The records of doc (as webhook_parse_records makes them) rendered one at
+ * a time and handed to cb in order, within caps: 0, 400, or 413 as soon
+ * as a cap is passed (records already handed over stay the caller's). At
+ * most one record object exists at a time, so memory stays bounded by
+ * doc plus caps->bytes of text.
+ */
+int	webhook_parse_render(const json_t *webhook, const json_t *doc,
+	    const struct webhook_caps *caps, webhook_record_cb cb, void *arg,
+	    char *why, size_t whysz);
 
 /* Both steps. *doc (if doc is not NULL) gets the document for templates
  * and challenges; the caller frees *doc and *records. */

@@ -10,11 +10,19 @@
 
 #include "util/limits.h"
 
-#define WEBHOOK_MAX_RECORDS	10000	/* records from one request (413) */
+#define WEBHOOK_MAX_RECORDS	LIMIT_LISTENER_RECORDS /* records from one
+					   request (413), configurable */
+#define WEBHOOK_MAX_STORED	LIMIT_LISTENER_STORED /* their JSON text (413),
+					   configurable */
 #define WEBHOOK_MAX_FIELDS	10000	/* form pairs, CSV columns (413) */
 #define WEBHOOK_MAX_XML_NODES	1000000	/* XML elements + attributes (413) */
+#define WEBHOOK_MAX_DOC		(32 << 20) /* estimated memory of one JSON,
+					   CSV or XML document, libxml2's
+					   tree included (413) */
+#define WEBHOOK_VALUE_COST	96	/* estimate: one value or member */
+#define WEBHOOK_XML_ELEMENT_COST 240	/* estimate: libxml2, one start tag */
+#define WEBHOOK_XML_ATTR_COST	300	/* estimate: libxml2, one attribute */
 #define WEBHOOK_MAX_DEPTH	LIMIT_JSON_DEPTH /* JSON, XML nesting (400) */
-#define WEBHOOK_MAX_PARENT	(64 << 20) /* includeParentData bytes (413) */
 #define WEBHOOK_MAX_PATH	512	/* record, token, placeholder paths */
 #define WEBHOOK_MAX_BODY_OUT	65536	/* rendered success/challenge body */
 #define WEBHOOK_MAX_HEADER_OUT	4096	/* rendered response header value */

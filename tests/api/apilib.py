@@ -599,6 +599,15 @@ def basic_auth(user, password):
     return "Basic " + _b64.b64encode(("%s:%s" % (user, password)).encode()).decode()
 
 
+def url_hook(api, **extra):
+    """A webhook export verified by its secret URL: (export, its URL path)."""
+    tok = uuid.uuid4().hex
+    wh = {"provider": "custom", "verify": "secret_url", "token": tok}
+    wh.update(extra)
+    e = api.create(webhook_body(webhook=wh))
+    return e, hook_path(e, tok)
+
+
 def inbox_page(api, export_id, after=None, limit=None, **kw):
     params = {}
     if after is not None:

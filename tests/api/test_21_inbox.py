@@ -6,20 +6,12 @@ inbox capacity (--inbox-max-records) and the per-export listener rate limit
 import datetime
 import json
 import time
-import uuid
 
 from apilib import (ISO_MS, Api, assert_error, assert_status, basic_auth, body_of, hook_path,
-                    inbox_ack, inbox_all, inbox_page, mac_hex, secret_value, webhook_body)
+                    inbox_ack, inbox_all, inbox_page, mac_hex, secret_value, url_hook,
+                    webhook_body)
 
 JSON_HDR = {"Content-Type": "application/json"}
-
-
-def url_hook(api, **extra):
-    tok = uuid.uuid4().hex
-    wh = {"provider": "custom", "verify": "secret_url", "token": tok}
-    wh.update(extra)
-    e = api.create(webhook_body(webhook=wh))
-    return e, hook_path(e, tok)
 
 
 def deliver(unauth, path, doc, headers=None, expect=204):

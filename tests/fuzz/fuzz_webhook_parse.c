@@ -1,8 +1,8 @@
 /*
  * The webhook listener's parsing half, in the order listener.c runs it:
  * webhook_parse_body, webhook_parse_records, the records rendered for the
- * inbox, then the challenge or success response (templates over the
- * attacker's document).
+ * inbox by webhook_parse_render (the same texts as the records), then the
+ * challenge or success response (templates over the attacker's document).
  *
  * webhook_parse (both steps at once) must agree with the two steps.
  *
@@ -116,9 +116,35 @@ check_response(const struct webhook_response *r)
 	}
 }
 
+/* The records webhook_parse_records made, against which each text
+ * webhook_parse_render hands over is checked. */
+struct render_cmp {
+	const json_t	*records;
+	size_t		 n;
+};
+
+static void
+render_check(void *arg, char *text, size_t len)
+{
+	struct render_cmp	*rr = arg;
+	char			*want;
+	size_t			 wlen;
+
+	FUZZ_ASSERT(text != NULL && strlen(text) == len);
+	want = json_render_new(json_array_get(rr->records, rr->n++), &wlen);
+	FUZZ_ASSERT(want != NULL && wlen == len &&
+	    memcmp(want, text, len) == 0);
+	free(want);
+	free(text);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static const struct webhook_caps caps = {
+		WEBHOOK_MAX_RECORDS, WEBHOOK_MAX_STORED,
+	};
+	struct render_cmp	 rr;
 	struct webhook_request	 req;
 	struct webhook_response	 resp;
 	struct fuzz_req		 fr;
@@ -186,13 +212,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_ASSERT(json_is_array(records));
 	FUZZ_ASSERT(json_array_size(records) <= WEBHOOK_MAX_RECORDS);
-	/* what listener.c stores for each record */
-	json_array_foreach(records, i, r) {
+	/* what listener.c stores for each record: webhook_parse_render
+	 * within the default caps hands over the same texts, in order */
+	memset(&rr, 0, sizeof rr);
+	rr.records = records;
+	FUZZ_ASSERT(webhook_parse_render(w, doc, &caps, render_check, &rr,
+	    why, sizeof why) == WEBHOOK_PARSE_OK);
+	FUZZ_ASSERT(rr.n == json_array_size(records));
+	json_array_foreach(records, i, r)
 		FUZZ_ASSERT(json_is_object(r));
-		s = json_render_new(r, &n);
-		FUZZ_ASSERT(s != NULL && strlen(s) == n);
-		free(s);
-	}
 
 	/* webhook_parse does both steps: same outcome, same records */
 	rc = webhook_parse(w, &req, NULL, &again, why, sizeof why);

@@ -503,3 +503,149 @@ Test(webhook_parse, unsupported_content_type)
 	    &rec), 0);
 	json_decref(rec);
 }
+
+/* Texts handed over by webhook_parse_render, joined by '|'. */
+struct rendered {
+	char	out[4096];
+	size_t	n;
+};
+
+static void
+render_keep(void *arg, char *text, size_t len)
+{
+	struct rendered	*r = arg;
+
+	cr_assert_eq(strlen(text), len);
+	if (r->n++ > 0)
+		strcat(r->out, "|");
+	strcat(r->out, text);
+	free(text);
+}
+
+/* Parse body (JSON) and render its records within caps. */
+static int
+render(const char *webhook, const char *data, size_t records, size_t bytes,
+    struct rendered *out)
+{
+	struct webhook_caps	 caps = { records, bytes };
+	struct webhook_request	 r;
+	char			 why[WEBHOOK_WHYLEN];
+	json_t			*w, *doc = NULL;
+	int			 rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&r, 0, sizeof r);
+	r.body = data;
+	r.bodylen = strlen(data);
+	w = json_loads(webhook, 0, NULL);
+	cr_assert_not_null(w);
+	cr_assert_eq(webhook_parse_body(w, &r, &doc, why, sizeof why), 0);
+	rc = webhook_parse_render(w, doc, &caps, render_keep, out, why,
+	    sizeof why);
+	if (rc != 0)
+		cr_assert(why[0] != '\0');
+	json_decref(doc);
+	json_decref(w);
+	return rc;
+}
+
+Test(webhook_parse, render_within_caps)
+{
+	struct rendered	out;
+
+	/* exactly at both caps: 3 records of 7 bytes */
+	cr_assert_eq(render("{}", "[{\"a\":1},{\"a\":2},{\"a\":3}]", 3, 21,
+	    &out), 0);
+	cr_assert_str_eq(out.out, "{\"a\":1}|{\"a\":2}|{\"a\":3}");
+	/* one record too many: refused before any is made */
+	cr_assert_eq(render("{}", "[{\"a\":1},{\"a\":2},{\"a\":3}]", 2, 100,
+	    &out), 413);
+	cr_assert_eq(out.n, 0);
+	/* one byte too many: stops at the record that passes */
+	cr_assert_eq(render("{}", "[{\"a\":1},{\"a\":2},{\"a\":3}]", 3, 20,
+	    &out), 413);
+	cr_assert_eq(out.n, 3);
+	cr_assert_eq(render("{}", "[{\"a\":1},{\"a\":2},{\"a\":3}]", 3, 13,
+	    &out), 413);
+	cr_assert_eq(out.n, 2);
+	/* includeParentData: the copies count, checked before any record */
+	cr_assert_eq(render("{\"pathToRecords\":\"i\",\"includeParentData\":"
+	    "true}", "{\"p\":\"xxxxxxxx\",\"i\":[{},{},{}]}", 3, 30, &out),
+	    413);
+	cr_assert_eq(out.n, 0);
+	cr_assert_eq(render("{\"pathToRecords\":\"i\",\"includeParentData\":"
+	    "true}", "{\"p\":\"x\",\"i\":[{},{\"p\":\"own\"}]}", 3, 100, &out),
+	    0);
+	cr_assert_str_eq(out.out, "{\"p\":\"x\"}|{\"p\":\"own\"}");
+	/* a bad pathToRecords is 400 */
+	cr_assert_eq(render("{\"pathToRecords\":\"nope\"}", "{\"a\":1}", 3,
+	    100, &out), 400);
+}
+
+Test(webhook_parse, count)
+{
+	char	 why[WEBHOOK_WHYLEN];
+	json_t	*w, *doc;
+	size_t	 n;
+
+	doc = json_loads("{\"a\":{\"b\":[1,2,3]},\"c\":{}}", 0, NULL);
+	w = json_pack("{s:s}", "pathToRecords", "a.b");
+	cr_assert_eq(webhook_parse_count(w, doc, &n, why, sizeof why), 0);
+	cr_assert_eq(n, 3);
+	json_object_set_new(w, "pathToRecords", json_string("c"));
+	cr_assert_eq(webhook_parse_count(w, doc, &n, why, sizeof why), 0);
+	cr_assert_eq(n, 1);
+	json_object_set_new(w, "pathToRecords", json_string("x"));
+	cr_assert_eq(webhook_parse_count(w, doc, &n, why, sizeof why), 400);
+	cr_assert_eq(webhook_parse_count(w, NULL, &n, why, sizeof why), 0);
+	cr_assert_eq(n, 0);
+	json_decref(w);
+	json_decref(doc);
+}
+
+/* A body of head then body repeated n times (caller frees). */
+static char *
+repeat(const char *head, const char *unit, size_t n, const char *tail)
+{
+	size_t	 hl = strlen(head), ul = strlen(unit), i;
+	char	*s, *p;
+
+	p = s = malloc(hl + ul * n + strlen(tail) + 1);
+	memcpy(p, head, hl);
+	p += hl;
+	for (i = 0; i < n; i++, p += ul)
+		memcpy(p, unit, ul);
+	strcpy(p, tail);
+	return s;
+}
+
+Test(webhook_parse, document_memory_bounded)
+{
+	char	 why[WEBHOOK_WHYLEN], *s, *hdr, *row, *p;
+	json_t	*rec;
+	size_t	 i;
+
+	/* JSON: 400,000 empty objects (38 MiB estimated) */
+	s = repeat("[", "{},", 400000, "{}]");
+	cr_assert_eq(P("{}", "application/json", s, &rec), 413);
+	cr_assert(strstr(why, "memory") != NULL, "%s", why);
+	free(s);
+	/* XML: 200,000 elements (46 MiB estimated for libxml2) */
+	s = repeat("<r>", "<a/>", 200000, "</r>");
+	cr_assert_eq(P("{}", "application/xml", s, &rec), 413);
+	cr_assert(strstr(why, "memory") != NULL, "%s", why);
+	free(s);
+	/* CSV: every row copies 10,000 long column names */
+	hdr = malloc(10000 * 42 + 1);
+	for (i = 0, p = hdr; i < 10000; i++)
+		p += sprintf(p, "%scolumn_name_%04zu_xxxxxxxxxxxxxxxxxxxxxx",
+		    i > 0 ? "," : "", i);
+	strcpy(p, "\n");
+	row = repeat("", ",", 9999, "\n");
+	s = repeat(hdr, row, 100, "");
+	free(hdr);
+	free(row);
+	cr_assert_eq(P("{}", "text/csv", s, &rec), 413);
+	cr_assert(strstr(why, "memory") != NULL, "%s", why);
+	free(s);
+}
