@@ -2,9 +2,11 @@
  * and GET for subscription challenges. No bearer token: the export's own
  * verification decides. Accepted records are committed to the export's
  * inbox before the sender gets its 2xx. */
-#include <ctype.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <ctype.h>
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,6 +327,71 @@ listener_limited(struct request *req, struct ratelimit *rl, uint64_t key)
 	return -1;
 }
 
+/* HEAD, then verification, each against its rate limit; 0 when the
+ * delivery may go on, else -1 with the answer built. */
+static int
+listener_admit(struct request *req, struct delivery *d, const char *id)
+{
+	const char	*why = NULL, *v;
+
+	/* Trello checks a callback URL with an unsigned HEAD: answer it on
+	 * every URL of the export, secret or not; verify, parse and store
+	 * nothing, whatever body it carries. */
+	if (req->method == M_HEAD) {
+		if (listener_limited(req, &req->srv->listener_failed_rl,
+		    client_key(req)) == 0)
+			reply_empty(req, 200);
+		return -1;
+	}
+	if (webhook_verify(d->webhook, &d->wr, &why) == 0)
+		return listener_limited(req, &req->srv->listener_rl,
+		    export_key(id));
+	log_debug("listener %s: refused (%s), request %s", id,
+	    why != NULL ? why : "?", req->id);
+	/* strangers spend their own address's bucket, never the export's:
+	 * signed deliveries keep getting through */
+	if (listener_limited(req, &req->srv->listener_failed_rl,
+	    client_key(req)) == -1)
+		return -1;
+	/* every failed check alike, a wrong URL token included (spec: failed
+	 * verification answers 401) */
+	reply_error(req, 401, "unauthorized", NULL,
+	    "The delivery could not be verified");
+	/* senders that send Basic credentials only when challenged (as many
+	 * HTTP clients do) need to be asked for them */
+	if ((v = json_string_value(json_object_get(d->webhook, "verify"))) !=
+	    NULL && strcmp(v, "basic") == 0)
+		reply_challenge(req, "Basic realm=\"exportd\", charset=\"UTF-8\"");
+	return -1;
+}
+
+/* The records of d->doc rendered into d->entries, within the delivery's
+ * caps and the inbox's room; 0, or -1 with the answer built. */
+static int
+listener_records(struct request *req, struct delivery *d, const char *id)
+{
+	struct webhook_caps	 caps;
+	char			 msg[WEBHOOK_WHYLEN];
+	size_t			 n;
+	int			 status;
+
+	caps.records = req->srv->listener_max_records;
+	caps.bytes = req->srv->listener_max_stored;
+	status = webhook_parse_count(d->webhook, d->doc, &caps, &n, msg,
+	    sizeof(msg));
+	/* a full inbox refuses before any record is made; the records are
+	 * then rendered one at a time, stopping at the first cap passed */
+	if (status == WEBHOOK_PARSE_OK && inbox_room(req, id, n) == -1)
+		return -1;
+	if (status == WEBHOOK_PARSE_OK)
+		status = webhook_parse_render(d->webhook, d->doc, &caps,
+		    entry_add, d, msg, sizeof(msg));
+	if (status == WEBHOOK_PARSE_OK)
+		return 0;
+	reply_parse_error(req, status, msg);
+	return -1;
+}
+
 void
 listener_receive(struct request *req)
 {
@@ -333,12 +400,9 @@ listener_receive(struct request *req)
 	struct delivery		*d;
 	struct webhook_response	 wresp;
 	enum store_status	 rc;
-	const char		*token = req->nparams == 2 ? req->params[1] :
-				    NULL, *why = NULL, *t, *v;
+	const char		*t;
 	json_t			*body = NULL;
-	struct webhook_caps	 caps;
 	char			 id[OID_HEXLEN + 1], msg[WEBHOOK_WHYLEN];
-	size_t			 n;
 	int			 status;
 
 	memset(&row, 0, sizeof(row));
@@ -369,44 +433,14 @@ listener_receive(struct request *req)
 	d->url = request_url(req);
 	d->wr.method = req->method == M_HEAD ? "HEAD" : req->method_str;
 	d->wr.url = d->url;
-	d->wr.url_token = token;
+	d->wr.url_token = req->nparams == 2 ? req->params[1] : NULL;
 	d->wr.body = req->body.data;
 	d->wr.bodylen = req->body.len;
 	d->wr.now_ms = isotime_now_ms();
 	d->wr.header = wr_header;
 	d->wr.query = wr_query;
 	d->wr.arg = req;
-	/* Trello checks a callback URL with an unsigned HEAD: answer it on
-	 * every URL of the export, secret or not; verify, parse and store
-	 * nothing, whatever body it carries. */
-	if (req->method == M_HEAD) {
-		if (listener_limited(req, &req->srv->listener_failed_rl,
-		    client_key(req)) == 0)
-			reply_empty(req, 200);
-		goto out;
-	}
-	if (webhook_verify(d->webhook, &d->wr, &why) == -1) {
-		log_debug("listener %s: refused (%s), request %s", id,
-		    why != NULL ? why : "?", req->id);
-		/* strangers spend their own address's bucket, never the
-		 * export's: signed deliveries keep getting through */
-		if (listener_limited(req, &req->srv->listener_failed_rl,
-		    client_key(req)) == -1)
-			goto out;
-		/* every failed check alike, a wrong URL token included
-		 * (spec: failed verification answers 401) */
-		reply_error(req, 401, "unauthorized", NULL,
-		    "The delivery could not be verified");
-		/* senders that send Basic credentials only when challenged
-		 * (as many HTTP clients do) need to be asked for them */
-		if ((v = json_string_value(json_object_get(d->webhook,
-		    "verify"))) != NULL && strcmp(v, "basic") == 0)
-			reply_challenge(req,
-			    "Basic realm=\"exportd\", charset=\"UTF-8\"");
-		goto out;
-	}
-	if (listener_limited(req, &req->srv->listener_rl, export_key(id)) ==
-	    -1)
+	if (listener_admit(req, d, id) == -1)
 		goto out;
 	status = webhook_parse_body(d->webhook, &d->wr, &d->doc, msg,
 	    sizeof(msg));
@@ -428,22 +462,8 @@ listener_receive(struct request *req)
 		reply_header(req, MHD_HTTP_HEADER_ALLOW, "POST, PUT");
 		goto out;
 	}
-	if ((status = webhook_parse_count(d->webhook, d->doc, &n, msg,
-	    sizeof(msg))) != WEBHOOK_PARSE_OK) {
-		reply_parse_error(req, status, msg);
+	if (listener_records(req, d, id) == -1)
 		goto out;
-	}
-	/* a full inbox refuses before any record is made; the records are
-	 * then rendered one at a time, stopping at the first cap passed */
-	if (inbox_room(req, id, n) == -1)
-		goto out;
-	caps.records = req->srv->listener_max_records;
-	caps.bytes = req->srv->listener_max_stored;
-	if ((status = webhook_parse_render(d->webhook, d->doc, &caps,
-	    entry_add, d, msg, sizeof(msg))) != WEBHOOK_PARSE_OK) {
-		reply_parse_error(req, status, msg);
-		goto out;
-	}
 	d->headers = headers_kept(req, d->webhook);
 	req->write.kind = STORE_INBOX_APPEND;
 	memcpy(req->write.id, id, sizeof(id));

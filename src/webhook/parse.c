@@ -67,6 +67,8 @@ static json_t	*parse_extra(const json_t *, const json_t *, size_t,
 static json_t	*parse_record(json_t *, const json_t *);
 static int	 parse_source(const json_t *, const json_t *, json_t **,
 		    json_t **, size_t *, char *, size_t);
+static int	 parse_records_cap(const struct webhook_caps *, size_t, char *,
+		    size_t);
 static int	 parse_walk(const json_t *, const json_t *,
 		    const struct webhook_caps *, size_t (*)(void *, json_t *),
 		    void *, char *, size_t);
@@ -878,10 +880,8 @@ parse_walk(const json_t *webhook, const json_t *doc,
 	if ((rc = parse_source(webhook, doc, &src, &parent, &n, why,
 	    whysz)) != 0)
 		return rc;
-	if (n > caps->records) {
-		snprintf(why, whysz, "more than %zu records", caps->records);
-		return WEBHOOK_PARSE_TOO_LARGE;
-	}
+	if ((rc = parse_records_cap(caps, n, why, whysz)) != 0)
+		return rc;
 	if (parent != NULL && (extra = parse_extra(parent, src, n, caps, why,
 	    whysz, &rc)) == NULL)
 		return rc;
@@ -966,12 +966,27 @@ webhook_parse_records(const json_t *webhook, const json_t *doc,
 }
 
 int
-webhook_parse_count(const json_t *webhook, const json_t *doc, size_t *n,
-    char *why, size_t whysz)
+webhook_parse_count(const json_t *webhook, const json_t *doc,
+    const struct webhook_caps *caps, size_t *n, char *why, size_t whysz)
 {
 	json_t	*src, *parent;
+	int	 rc;
 
-	return parse_source(webhook, doc, &src, &parent, n, why, whysz);
+	if ((rc = parse_source(webhook, doc, &src, &parent, n, why,
+	    whysz)) != 0)
+		return rc;
+	return parse_records_cap(caps, *n, why, whysz);
+}
+
+/* 413 with why set if n records pass caps->records. */
+static int
+parse_records_cap(const struct webhook_caps *caps, size_t n, char *why,
+    size_t whysz)
+{
+	if (n <= caps->records)
+		return WEBHOOK_PARSE_OK;
+	snprintf(why, whysz, "more than %zu records", caps->records);
+	return WEBHOOK_PARSE_TOO_LARGE;
 }
 
 struct parse_render {

@@ -61,9 +61,10 @@ int	webhook_parse_records(const json_t *webhook, const json_t *doc,
 	    json_t **records, char *why, size_t whysz);
 
 /* How many records doc holds (what pathToRecords selects), without
- * making any: 0 or 400. */
+ * making any: 0, 400, or 413 past caps->records. */
 int	webhook_parse_count(const json_t *webhook, const json_t *doc,
-	    size_t *n, char *why, size_t whysz);
+	    const struct webhook_caps *caps, size_t *n, char *why,
+	    size_t whysz);
 
 /* One record's JSON text; takes ownership of text (free()). */
 typedef void (*webhook_record_cb)(void *arg, char *text, size_t len);

@@ -288,5 +288,8 @@ def test_full_inbox_refuses_before_rendering(server_factory):
     assert body_of(api.post("/v1/exports/%s/inbox/ack" % e["_id"],
                             json={"cursor": entries[0]["cursor"]})) == {"deleted": 1}
     assert_error(post(unauth, p, b'{"items":[{"i":3},{"i":4}]}'), 503, "unavailable")
+    # a delivery that could never fit is told so, full inbox or not
+    r = post(unauth, p, json.dumps({"items": [{}] * 10001}).encode())
+    assert_error(r, 413, "payload_too_large")
     assert_status(post(unauth, p, b'{"items":[{"i":3}]}'), 204)
     assert [x["record"]["i"] for x in inbox_all(api, e["_id"])] == [1, 2, 3]

@@ -584,20 +584,27 @@ Test(webhook_parse, render_within_caps)
 
 Test(webhook_parse, count)
 {
-	char	 why[WEBHOOK_WHYLEN];
-	json_t	*w, *doc;
-	size_t	 n;
+	struct webhook_caps	 caps = { 3, 1 }, two = { 2, 1 };
+	char			 why[WEBHOOK_WHYLEN];
+	json_t			*w, *doc;
+	size_t			 n;
 
 	doc = json_loads("{\"a\":{\"b\":[1,2,3]},\"c\":{}}", 0, NULL);
 	w = json_pack("{s:s}", "pathToRecords", "a.b");
-	cr_assert_eq(webhook_parse_count(w, doc, &n, why, sizeof why), 0);
+	cr_assert_eq(webhook_parse_count(w, doc, &caps, &n, why, sizeof why),
+	    0);
 	cr_assert_eq(n, 3);
+	cr_assert_eq(webhook_parse_count(w, doc, &two, &n, why, sizeof why),
+	    413);
 	json_object_set_new(w, "pathToRecords", json_string("c"));
-	cr_assert_eq(webhook_parse_count(w, doc, &n, why, sizeof why), 0);
+	cr_assert_eq(webhook_parse_count(w, doc, &caps, &n, why, sizeof why),
+	    0);
 	cr_assert_eq(n, 1);
 	json_object_set_new(w, "pathToRecords", json_string("x"));
-	cr_assert_eq(webhook_parse_count(w, doc, &n, why, sizeof why), 400);
-	cr_assert_eq(webhook_parse_count(w, NULL, &n, why, sizeof why), 0);
+	cr_assert_eq(webhook_parse_count(w, doc, &caps, &n, why, sizeof why),
+	    400);
+	cr_assert_eq(webhook_parse_count(w, NULL, &caps, &n, why, sizeof why),
+	    0);
 	cr_assert_eq(n, 0);
 	json_decref(w);
 	json_decref(doc);
