@@ -41,7 +41,7 @@ struct parse_budget {
 static bool	parse_blank(const char *, size_t);
 static int	parse_spend(struct parse_budget *, size_t, size_t, char *,
 		    size_t);
-static size_t	parse_xml_estimate(const char *, size_t);
+static size_t	parse_xml_estimate(const char *, size_t, size_t *);
 static size_t	parse_json_estimate(const char *, size_t);
 static int	parse_add(json_t *, const char *, size_t, json_t *);
 static int	parse_json(const char *, size_t, json_t **, char *, size_t);
@@ -194,18 +194,46 @@ parse_json_estimate(const char *p, size_t len)
 
 /* What libxml2's tree of an XML body will take, from its bytes alone:
  * each start tag makes an element and a text node, each '=' may be an
- * attribute with its text node (an overestimate in text, never under). */
+ * attribute with its text node (an overestimate in text, never under).
+ * *most gets the most attributes one start tag has: libxml2 compares
+ * each attribute of an element with every other one. */
 static size_t
-parse_xml_estimate(const char *p, size_t len)
+parse_xml_estimate(const char *p, size_t len, size_t *most)
 {
-	size_t	i, tags = 0, eqs = 0;
+	size_t	i, tags = 0, eqs = 0, attrs = 0;
+	char	quote = '\0';
+	bool	tag = false;
 
+	*most = 0;
 	for (i = 0; i < len; i++) {
-		if (p[i] == '=')
+		if (quote != '\0') {
+			if (p[i] == quote)
+				quote = '\0';
+			continue;
+		}
+		switch (p[i]) {
+		case '=':
 			eqs++;
-		else if (p[i] == '<' && i + 1 < len && p[i + 1] != '/' &&
-		    p[i + 1] != '!' && p[i + 1] != '?')
-			tags++;
+			if (tag && ++attrs > *most)
+				*most = attrs;
+			break;
+		case '"':
+		case '\'':
+			if (tag)
+				quote = p[i];
+			break;
+		case '>':
+			tag = false;
+			break;
+		case '<':
+			if (i + 1 < len && p[i + 1] != '/' && p[i + 1] != '!' &&
+			    p[i + 1] != '?') {
+				tags++;
+				tag = true;
+				attrs = 0;
+			}
+			break;
+		}
 	}
 	return tags * WEBHOOK_XML_ELEMENT_COST + eqs * WEBHOOK_XML_ATTR_COST;
 }
@@ -420,9 +448,15 @@ parse_xml(const char *p, size_t len, json_t **doc, char *why, size_t whysz)
 	}
 	/* libxml2 builds its whole tree first: its size is spent before
 	 * it is built, and the tree stays while the document is made */
-	if ((rc = parse_spend(&b, 0, parse_xml_estimate(p, len), why,
+	if ((rc = parse_spend(&b, 0, parse_xml_estimate(p, len, &n), why,
 	    whysz)) != 0)
 		goto out;
+	if (n > WEBHOOK_MAX_XML_ATTRS) {
+		snprintf(why, whysz, "an XML element has more than %d "
+		    "attributes", WEBHOOK_MAX_XML_ATTRS);
+		rc = WEBHOOK_PARSE_TOO_LARGE;
+		goto out;
+	}
 	rc = WEBHOOK_PARSE_MALFORMED;
 	if ((ctxt = xmlNewParserCtxt()) == NULL) {
 		snprintf(why, whysz, "XML parser unavailable");

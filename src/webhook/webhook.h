@@ -16,6 +16,8 @@
 					   configurable */
 #define WEBHOOK_MAX_FIELDS	10000	/* form pairs, CSV columns (413) */
 #define WEBHOOK_MAX_XML_NODES	1000000	/* XML elements + attributes (413) */
+#define WEBHOOK_MAX_XML_ATTRS	1000	/* attributes of one XML element (413):
+					   libxml2 checks them pairwise */
 #define WEBHOOK_MAX_DOC		(32 << 20) /* estimated memory of one JSON,
 					   CSV or XML document, libxml2's
 					   tree included (413) */

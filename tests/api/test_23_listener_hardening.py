@@ -2,6 +2,7 @@
 credentials and amplifying deliveries may cost (docs/webhooks.md)."""
 
 import json
+import time
 import uuid
 
 from apilib import (Api, assert_error, assert_status, body_of, hook_path, inbox_all, mac_hex,
@@ -293,3 +294,38 @@ def test_full_inbox_refuses_before_rendering(server_factory):
     assert_error(r, 413, "payload_too_large")
     assert_status(post(unauth, p, b'{"items":[{"i":3}]}'), 204)
     assert [x["record"]["i"] for x in inbox_all(api, e["_id"])] == [1, 2, 3]
+
+
+def xml_attrs(n):
+    """One element with n attributes: libxml2 compares them pairwise."""
+    return b"<r " + b" ".join(b'a%d=""' % i for i in range(n)) + b"/>"
+
+
+def test_xml_attributes_per_element_bounded(server_factory):
+    """A body with one element of 60,000 attributes cost libxml2 tens of
+    seconds of CPU, even when parsed only to look for a body token, so
+    before verification. It is refused at once."""
+    srv = server_factory()
+    api, unauth = srv.api(), Api(srv.url, None)
+    tok = secret_value("xmltok")
+    e = api.create(webhook_body(webhook={"provider": "custom", "verify": "token",
+                                         "path": "r.@token", "token": tok}))
+    body = xml_attrs(60000)
+    t0 = time.monotonic()
+    r = unauth.post(hook_path(e), data=body, headers={"Content-Type": "application/xml"},
+                    retry_429=False, timeout=15)
+    took = time.monotonic() - t0
+    assert_error(r, 401, "unauthorized")
+    assert took < 5, "a refused XML body took %.1f s" % took
+    # a verified sender's too many attributes: 413
+    u, p = url_hook(api)
+    r = post(unauth, p, xml_attrs(1001), "application/xml")
+    assert_error(r, 413, "payload_too_large")
+    assert "more than 1000 attributes" in body_of(r)["errors"][0]["message"]
+    assert_status(post(unauth, p, xml_attrs(1000), "application/xml"), 204)
+    assert len(inbox_all(api, u["_id"])[0]["record"]["r"]) == 1000
+    # the token in an attribute verifies and is not stored
+    r = unauth.post(hook_path(e), data=('<r token="%s" n="1"/>' % tok).encode(),
+                    headers={"Content-Type": "application/xml"}, retry_429=False, timeout=15)
+    assert_status(r, 204)
+    assert [x["record"] for x in inbox_all(api, e["_id"])] == [{"r": {"@n": "1"}}]

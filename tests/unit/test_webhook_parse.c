@@ -656,3 +656,42 @@ Test(webhook_parse, document_memory_bounded)
 	cr_assert(strstr(why, "memory") != NULL, "%s", why);
 	free(s);
 }
+
+/* <r a0="" a1="" ... /> with n attributes (caller frees). */
+static char *
+xml_attrs(int n)
+{
+	char	*s, *p;
+	int	 i;
+
+	p = s = malloc(16 + 12 * (size_t)n);
+	p += sprintf(p, "<r");
+	for (i = 0; i < n; i++)
+		p += sprintf(p, " a%d=\"\"", i);
+	strcpy(p, "/>");
+	return s;
+}
+
+Test(webhook_parse, xml_attributes_per_element)
+{
+	char	 why[WEBHOOK_WHYLEN], *s;
+	json_t	*rec;
+
+	/* libxml2 compares the attributes of an element pairwise */
+	s = xml_attrs(WEBHOOK_MAX_XML_ATTRS + 1);
+	cr_assert_eq(P("{}", "application/xml", s, &rec), 413);
+	cr_assert(strstr(why, "attributes") != NULL, "%s", why);
+	free(s);
+	s = xml_attrs(WEBHOOK_MAX_XML_ATTRS);
+	cr_assert_eq(P("{}", "application/xml", s, &rec), 0, "%s", why);
+	cr_assert_eq(json_object_size(json_object_get(json_array_get(rec, 0),
+	    "r")), WEBHOOK_MAX_XML_ATTRS);
+	json_decref(rec);
+	free(s);
+	/* '=' inside values and text is not an attribute */
+	cr_assert_eq(P("{}", "application/xml", "<r a=\"x=y=z\" b='=='>"
+	    "p=q</r>", &rec), 0, "%s", why);
+	expect(rec, "[{\"r\":{\"@a\":\"x=y=z\",\"@b\":\"==\",\"#text\":"
+	    "\"p=q\"}}]");
+	json_decref(rec);
+}
