@@ -361,7 +361,8 @@ listener_admit(struct request *req, struct delivery *d, const char *id)
 	 * HTTP clients do) need to be asked for them */
 	if ((v = json_string_value(json_object_get(d->webhook, "verify"))) !=
 	    NULL && strcmp(v, "basic") == 0)
-		reply_challenge(req, "Basic realm=\"exportd\", charset=\"UTF-8\"");
+		reply_challenge(req,
+		    "Basic realm=\"exportd\", charset=\"UTF-8\"");
 	return -1;
 }
 

@@ -20,11 +20,11 @@ struct server {
 	char			*public_url;	/* or NULL */
 	size_t			 max_body;
 	size_t			 listener_max_body;
-	size_t			 listener_max_records;	/* per delivery */
-	size_t			 listener_max_stored;	/* bytes per delivery */
+	size_t			 listener_max_records;
+	size_t			 listener_max_stored;	/* bytes */
 	struct ratelimit	 listener_rl;	/* per webhook export */
-	struct ratelimit	 listener_failed_rl;	/* per client address:
-						   failed verifications */
+	struct ratelimit	 listener_failed_rl; /* per client address:
+						failed verifications */
 	int64_t			 inbox_cap;	/* records kept per export */
 	struct ratelimit	 rl;		/* per token */
 	atomic_long		 inflight;

@@ -67,8 +67,8 @@ static json_t	*parse_extra(const json_t *, const json_t *, size_t,
 static json_t	*parse_record(json_t *, const json_t *);
 static int	 parse_source(const json_t *, const json_t *, json_t **,
 		    json_t **, size_t *, char *, size_t);
-static int	 parse_records_cap(const struct webhook_caps *, size_t, char *,
-		    size_t);
+static int	 parse_records_cap(const struct webhook_caps *, size_t,
+		    char *, size_t);
 static int	 parse_walk(const json_t *, const json_t *,
 		    const struct webhook_caps *, size_t (*)(void *, json_t *),
 		    void *, char *, size_t);

@@ -10,7 +10,7 @@
 /* Where webhook_path_walk found a value. */
 struct webhook_path_hit {
 	json_t		*parent;	/* object or array holding it */
-	const char	*key;		/* member name in the path (objects) */
+	const char	*key;		/* member name in the path */
 	size_t		 keylen;
 	size_t		 index;		/* element (arrays) */
 };

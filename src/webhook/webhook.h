@@ -10,20 +10,20 @@
 
 #include "util/limits.h"
 
-#define WEBHOOK_MAX_RECORDS	LIMIT_LISTENER_RECORDS /* records from one
-					   request (413), configurable */
-#define WEBHOOK_MAX_STORED	LIMIT_LISTENER_STORED /* their JSON text (413),
-					   configurable */
+/* records from one request, and their JSON text (413): the defaults of
+ * --listener-max-records and --listener-max-stored-bytes */
+#define WEBHOOK_MAX_RECORDS	LIMIT_LISTENER_RECORDS
+#define WEBHOOK_MAX_STORED	LIMIT_LISTENER_STORED
 #define WEBHOOK_MAX_FIELDS	10000	/* form pairs, CSV columns (413) */
 #define WEBHOOK_MAX_XML_NODES	1000000	/* XML elements + attributes (413) */
-#define WEBHOOK_MAX_XML_ATTRS	1000	/* attributes of one XML element (413):
-					   libxml2 checks them pairwise */
-#define WEBHOOK_MAX_DOC		(32 << 20) /* estimated memory of one JSON,
-					   CSV or XML document, libxml2's
-					   tree included (413) */
-#define WEBHOOK_VALUE_COST	96	/* estimate: one value or member */
-#define WEBHOOK_XML_ELEMENT_COST 240	/* estimate: libxml2, one start tag */
-#define WEBHOOK_XML_ATTR_COST	300	/* estimate: libxml2, one attribute */
+/* attributes of one XML element (413): libxml2 checks them pairwise */
+#define WEBHOOK_MAX_XML_ATTRS	1000
+/* estimated memory of one JSON, CSV or XML document, libxml2's tree
+ * included (413), and what the estimate counts */
+#define WEBHOOK_MAX_DOC		(32 << 20)
+#define WEBHOOK_VALUE_COST	96	/* one value or member */
+#define WEBHOOK_XML_ELEMENT_COST 240	/* libxml2: one start tag */
+#define WEBHOOK_XML_ATTR_COST	300	/* libxml2: one attribute */
 #define WEBHOOK_MAX_DEPTH	LIMIT_JSON_DEPTH /* JSON, XML nesting (400) */
 #define WEBHOOK_MAX_PATH	512	/* record, token, placeholder paths */
 #define WEBHOOK_MAX_BODY_OUT	65536	/* rendered success/challenge body */

@@ -919,9 +919,11 @@ Test(webhook_verify, body_path_of_the_credential)
 
 Test(webhook_verify, path_del_string)
 {
-	json_t	*doc = json_loads("{\"a\":{\"t\":\"x\",\"n\":1},\"l\":[\"y\","
-		    "\"z\"],\"d.k\":\"w\",\"o\":{}}", 0, NULL);
+	json_t	*doc;
 	char	*s;
+
+	doc = json_loads("{\"a\":{\"t\":\"x\",\"n\":1},\"l\":[\"y\",\"z\"],"
+	    "\"d.k\":\"w\",\"o\":{}}", 0, NULL);
 
 	cr_assert_eq(webhook_path_del_string(doc, "a.t"), 1);
 	cr_assert_eq(webhook_path_del_string(doc, "a.n"), 0);
