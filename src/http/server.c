@@ -301,12 +301,10 @@ request_run(struct request *req)
 	req->route->handler(req);
 }
 
-/* The fixed sequence of checks, then the handler. The store reads of a
- * routed request (token, then data) share one snapshot. */
+/* The fixed sequence of checks, then the handler. */
 static void
 request_dispatch(struct request *req)
 {
-	struct store	*st = req->srv->store;
 	char		 allow[96];
 
 	if (req->body_too_large) {
@@ -330,9 +328,7 @@ request_dispatch(struct request *req)
 	case ROUTER_OK:
 		break;
 	}
-	store_read_begin(st);
 	request_run(req);
-	store_read_end(st);
 }
 
 /* Queue what the handler built; a handler that built nothing is a bug. */

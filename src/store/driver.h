@@ -97,9 +97,6 @@ struct store_driver {
 				    const char *account);
 	bool			 (*page_fence)(struct store_conn *,
 				    const char *account);
-	/* Optional. One snapshot for a thread's reads. */
-	void			 (*read_begin)(struct store_conn *);
-	void			 (*read_end)(struct store_conn *);
 
 	/* Sequences: the highest seq a table has given out, and setting it
 	 * (in the open transaction) after a restore. */

@@ -484,23 +484,6 @@ sq_rollback(struct store_conn *c)
 		tx_step(c, T_ROLLBACK);
 }
 
-/* One snapshot for the reads of a request: the token lookup and the
- * handler's reads then take the WAL read lock once, not once each. */
-static void
-sq_read_begin(struct store_conn *c)
-{
-	if (sqlite3_get_autocommit(c->db))
-		tx_step(c, T_READ);
-}
-
-static void
-sq_read_end(struct store_conn *c)
-{
-	/* a statement error may already have ended the transaction */
-	if (!sqlite3_get_autocommit(c->db))
-		tx_step(c, T_COMMIT);
-}
-
 /* Run a one-off statement of text and integer parameters. */
 static enum store_status
 sq_oneoff(struct store_conn *c, const char *sql, const char *name,
@@ -569,8 +552,6 @@ const struct store_driver store_sqlite_driver = {
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
-	.read_begin = sq_read_begin,
-	.read_end = sq_read_end,
 	.seq_high = sq_seq_high,
 	.seq_set = sq_seq_set,
 	.token_epoch = sq_token_epoch,

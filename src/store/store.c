@@ -460,25 +460,6 @@ store_inbox_list(struct store *s, const char *export_id, int64_t after,
 	return read_retry(s, inbox_read, &p);
 }
 
-void
-store_read_begin(struct store *s)
-{
-	struct store_conn	*c;
-
-	if (s->drv->read_begin != NULL && (c = store_conn(s)) != NULL)
-		s->drv->read_begin(c);
-}
-
-void
-store_read_end(struct store *s)
-{
-	struct store_conn	*c;
-
-	if (s->drv->read_end != NULL &&
-	    (c = pthread_getspecific(s->key)) != NULL)
-		s->drv->read_end(c);
-}
-
 /* ---- accounts and tokens ---- */
 
 /* The first column of the first row, as an id. */

@@ -4,8 +4,7 @@
  * Contract (checked by tests/unit/test_store_contract.c against every
  * driver):
  * - Reads run on the calling thread's own connection and see committed
- *   data only; between store_read_begin and store_read_end they share one
- *   snapshot where the engine offers it.
+ *   data only.
  * - A write is submitted and completes through its done() callback, once,
  *   after it is durable or has failed (group commit: many concurrent
  *   writes may share one commit). STORE_OK from a write means committed.
@@ -214,9 +213,6 @@ const char	*store_status_str(enum store_status);
 int		 store_start(struct store *);
 void		 store_drain(struct store *);
 
-/* The calling thread's reads until read_end share one snapshot. */
-void		 store_read_begin(struct store *);
-void		 store_read_end(struct store *);
 
 enum store_status store_get(struct store *, enum store_res,
 		    const char *account, const char *id, struct store_row *);
