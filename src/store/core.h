@@ -63,12 +63,11 @@ enum {
 	K_GET_SHARE,
 	K_GET_ANY,
 	K_INSERT,
-	K_UPDATE,
-	K_UPDATE_BODY,
 	K_DELETE,
 	K_DUMP,
 	K_RESTORE,
-	K_LIST,		/* K_LIST + filter mask */
+	K_UPDATE,	/* K_UPDATE + mask of the text columns it sets */
+	K_LIST = K_UPDATE + (1 << STORE_MAX_COLS),	/* + filter mask */
 	K_NSTMTS = K_LIST + (1 << STORE_MAX_COLS)
 };
 

@@ -187,11 +187,14 @@ kind_sql(const struct store_kind *k, const struct store_dialect *d, int op)
 		buf_printf(&b, ") VALUES ($1, $2, 1, $3, $4");
 		sql_col_params(&b, k, 5);
 		buf_printf(&b, ") ON CONFLICT DO NOTHING RETURNING seq");
-	} else if (op == K_UPDATE || op == K_UPDATE_BODY) {
+	} else if (op >= K_UPDATE && op < K_LIST) {
+		/* only the columns that change: an index whose columns are
+		 * not set is not touched */
 		buf_printf(&b, "UPDATE %s SET rev = rev + 1, body = $3, "
 		    "secrets = $4", k->table);
-		for (i = 0; op == K_UPDATE && i < k->ncols; i++)
-			buf_printf(&b, ", %s = $%d", k->cols[i], 5 + i);
+		for (i = 0, n = 5; i < k->ncols; i++)
+			if ((op - K_UPDATE) & (1 << i))
+				buf_printf(&b, ", %s = $%d", k->cols[i], n++);
 		buf_printf(&b, " WHERE id = $1 AND account_id = $2"
 		    " RETURNING rev");
 	} else if (op == K_DELETE) {
@@ -246,6 +249,9 @@ store_stmts_build(struct store *s)
 		for (op = 0; op < K_NSTMTS; op++) {
 			if (op >= K_LIST &&
 			    ((unsigned)(op - K_LIST) & ~k->filters) != 0)
+				continue;
+			if (op >= K_UPDATE && op < K_LIST &&
+			    (op - K_UPDATE) >> k->ncols != 0)
 				continue;
 			s->stmts[S_NGLOBAL + r * K_NSTMTS + op].sql =
 			    kind_sql(k, d, op);

@@ -98,17 +98,31 @@ out:
 	return ret;
 }
 
-/* Whether two rows agree on every text column. */
-static bool
-same_columns(const struct store_row *a, const struct store_row *b, int n)
+/* The parameters of an update of the columns in which next differs
+ * from cur, and its statement. */
+static int
+changed_columns(struct store_params *pa, const struct store_write *w,
+    const struct store_row *cur, const struct store_row *next)
 {
-	int	i;
+	const char	*a, *b;
+	unsigned	 mask = 0;
+	int		 i;
 
-	for (i = 0; i < n; i++)
-		if (a->col[i] == NULL ? b->col[i] != NULL :
-		    b->col[i] == NULL || strcmp(a->col[i], b->col[i]) != 0)
-			return false;
-	return true;
+	memset(pa, 0, sizeof(*pa));
+	sp_text(pa, w->id);
+	sp_text(pa, w->account);
+	sp_bytes(pa, next->body != NULL ? next->body : "", next->body_len,
+	    false);
+	sp_bytes(pa, next->secrets, next->secrets_len, true);
+	for (i = 0; i < store_kinds[w->res].ncols; i++) {
+		a = cur->col[i];
+		b = next->col[i];
+		if (a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0)
+			continue;
+		mask |= 1u << i;
+		sp_text(pa, b);
+	}
+	return K_UPDATE + (int)mask;
 }
 
 /* Delete a row and its side rows. */
@@ -158,12 +172,9 @@ apply_change(struct store *s, struct store_conn *c, struct store_write *w)
 		goto out;
 	}
 	/* Most replaces keep every indexed column: then only the row
-	 * changes, and no index is rewritten. */
-	op = same_columns(&cur, &next, store_kinds[w->res].ncols) ?
-	    K_UPDATE_BODY : K_UPDATE;
-	store_row_params(&pa, w->id, w->account, &next, w->res);
-	if (op == K_UPDATE_BODY)
-		pa.n = 4;
+	 * changes, and no index is rewritten; a rename rewrites only the
+	 * name's index. */
+	op = changed_columns(&pa, w, &cur, &next);
 	if ((ret = s->drv->run(c, store_kstmt(s, w->res, op), pa.v, pa.n,
 	    returned_row, &rev, NULL)) != STORE_OK)
 		goto out;
