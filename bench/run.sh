@@ -58,7 +58,13 @@ pid=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$PORT/v1/health >/dev/null && break; sleep 0.1; done
 url=http://127.0.0.1:$PORT
 
-rate() { taskset -c 1 wrk -t1 -c"$CONNS" -d"$DUR" -s "bench/$1" "$url$2" | awk '/Requests\/sec/ {print $2}'; }
+# requests/s of a workload, and its 99th-percentile latency in $work/p99.$1
+rate() {
+  taskset -c 1 wrk -t1 -c"$CONNS" -d"$DUR" --latency -s "bench/$1" "$url$2" > "$work/wrk.out"
+  awk '$1 == "99%" {print $2}' "$work/wrk.out" > "$work/p99.$1"
+  awk '/Requests\/sec/ {print $2}' "$work/wrk.out"
+}
+p99() { cat "$work/p99.$1"; }
 
 # Seed through the API itself (durable POSTs), until N exports exist.
 have=0
@@ -131,10 +137,10 @@ fi
 echo "| workload ($STORE, $have exports, $CONNS connections, $DUR) | requests/s |"
 echo "|---|---|"
 echo "| nginx: one export's body as a static file (the ceiling) | $nginx_rate |"
-echo "| GET one export by id (random ids) | $get ($(x "$get" "$nginx_rate") × nginx) |"
+echo "| GET one export by id (random ids) | $get ($(x "$get" "$nginx_rate") × nginx), p99 $(p99 get.lua) |"
 echo "| nginx: the page of 100 as a static file | $nginx_page |"
-echo "| GET a page of 100 exports | $list ($(x "$list" "$nginx_page") × nginx) |"
+echo "| GET a page of 100 exports | $list ($(x "$list" "$nginx_page") × nginx), p99 $(p99 list.lua) |"
 echo "| single-commit limit: $limit | $syncs |"
-echo "| durable POST | $post ($(x "$post" "$syncs") × the single-commit limit) |"
-echo "| durable PUT (random ids) | $put ($(x "$put" "$syncs") × the single-commit limit) |"
+echo "| durable POST | $post ($(x "$post" "$syncs") × the single-commit limit), p99 $(p99 post.lua) |"
+echo "| durable PUT (random ids) | $put ($(x "$put" "$syncs") × the single-commit limit), p99 $(p99 put.lua) |"
 echo "| server RSS after the runs | $((rss / 1024)) MiB |"
