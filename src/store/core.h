@@ -21,6 +21,15 @@ struct store_kind {
 
 extern const struct store_kind store_kinds[STORE_NRES];
 
+/* A side table: its columns, in the order of store_side_row values. */
+struct store_side_kind {
+	const char	*table;
+	const char	*cols[STORE_SIDE_MAX_COLS];
+	int		 ncols;
+};
+
+extern const struct store_side_kind store_sides[STORE_NSIDES];
+
 /* Statements that do not depend on a resource. */
 enum {
 	S_TOKEN_ACCOUNT,
@@ -33,7 +42,6 @@ enum {
 	S_INBOX_EXPORT,
 	S_INBOX_RESERVE,
 	S_INBOX_COUNT_ADD,
-	S_INBOX_INSERT,
 	S_INBOX_DELETE_UPTO,
 	S_INBOX_DELETE_ALL,
 	S_INBOX_COUNT_DELETE,
@@ -53,7 +61,8 @@ enum {
 	S_RESTORE_INBOX,
 	S_RESTORE_INBOX_COUNT,
 	S_CLEAR,	/* S_CLEAR + i: empty the i-th table of clear_order */
-	S_NGLOBAL = S_CLEAR + 5
+	S_SIDE_INSERT = S_CLEAR + 5,	/* + side table */
+	S_NGLOBAL = S_SIDE_INSERT + STORE_NSIDES
 };
 
 /* Statements of each resource, at S_NGLOBAL + res * K_NSTMTS. */
@@ -141,6 +150,10 @@ int	store_val_id(const struct store_val *, char out[OID_HEXLEN + 1]);
 /* A row callback that keeps the first column of the first row in an
  * int64_t. */
 int	store_first_int(void *arg, const struct store_val *, int ncols);
+
+/* Add one side row in the open transaction. */
+enum store_status store_side_insert(struct store *, struct store_conn *,
+		    const struct store_side_row *);
 
 /* Read a row for a write: op is K_GET, K_GET_LOCK or K_GET_SHARE. */
 enum store_status store_row_read(struct store *, struct store_conn *,

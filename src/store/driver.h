@@ -9,16 +9,6 @@
 
 #include "store/store.h"
 
-/* A parameter or a column value; text and blobs are borrowed. */
-enum store_val_type { SV_NULL, SV_INT, SV_TEXT, SV_BLOB };
-
-struct store_val {
-	enum store_val_type	 type;
-	int64_t			 i;
-	const char		*p;
-	size_t			 len;
-};
-
 #define STORE_MAX_PARAMS	16
 
 /* A statement of the core, prepared once per connection by id. */

@@ -198,7 +198,7 @@ store_restore_begin(struct store *s, bool replace)
 		ret = STORE_CONFLICT;
 		goto fail;
 	}
-	for (i = S_CLEAR; empty != 1 && i < S_NGLOBAL; i++)
+	for (i = S_CLEAR; empty != 1 && i < S_SIDE_INSERT; i++)
 		if ((ret = store_run(s, c, i, NULL, NULL, NULL, NULL)) !=
 		    STORE_OK)
 			goto fail;

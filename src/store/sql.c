@@ -23,6 +23,15 @@ const struct store_kind store_kinds[STORE_NRES] = {
 	},
 };
 
+const struct store_side_kind store_sides[STORE_NSIDES] = {
+	[STORE_SIDE_INBOX] = {
+		.table = "inbox",
+		.cols = { "export_id", "received_ms", "request_id", "headers",
+		    "record" },
+		.ncols = 5,
+	},
+};
+
 /* The tables in the order a restore empties them (side rows first). */
 static const char *const clear_order[] = {
 	"inbox_counts", "inbox", "exports", "tokens", "accounts",
@@ -61,9 +70,6 @@ static const char *const global_sql[S_CLEAR] = {
 	[S_INBOX_COUNT_ADD] =
 	    "INSERT INTO inbox_counts AS c (export_id, n) VALUES ($1, $2)"
 	    " ON CONFLICT (export_id) DO UPDATE SET n = c.n + excluded.n",
-	[S_INBOX_INSERT] =
-	    "INSERT INTO inbox (export_id, received_ms, request_id, headers,"
-	    " record) VALUES ($1, $2, $3, $4, $5)",
 	[S_INBOX_DELETE_UPTO] =
 	    "DELETE FROM inbox WHERE export_id = $1 AND seq <= $2",
 	[S_INBOX_DELETE_ALL] = "DELETE FROM inbox WHERE export_id = $1",
@@ -226,6 +232,24 @@ kind_sql(const struct store_kind *k, const struct store_dialect *d, int op)
 	return sql_take(&b);
 }
 
+/* The INSERT of a side row. */
+static char *
+side_sql(const struct store_side_kind *k)
+{
+	struct buf	b;
+	int		i;
+
+	buf_init(&b, 0);
+	buf_printf(&b, "INSERT INTO %s (%s", k->table, k->cols[0]);
+	for (i = 1; i < k->ncols; i++)
+		buf_printf(&b, ", %s", k->cols[i]);
+	buf_printf(&b, ") VALUES ($1");
+	for (i = 1; i < k->ncols; i++)
+		buf_printf(&b, ", $%d", i + 1);
+	buf_printf(&b, ")");
+	return sql_take(&b);
+}
+
 void
 store_stmts_build(struct store *s)
 {
@@ -239,11 +263,13 @@ store_stmts_build(struct store *s)
 		sql_paste(&b, d, global_sql[i]);
 		s->stmts[i].sql = sql_take(&b);
 	}
-	for (i = 0; i < S_NGLOBAL - S_CLEAR; i++) {
+	for (i = 0; i < S_SIDE_INSERT - S_CLEAR; i++) {
 		buf_init(&b, 0);
 		buf_printf(&b, "DELETE FROM %s", clear_order[i]);
 		s->stmts[S_CLEAR + i].sql = sql_take(&b);
 	}
+	for (i = 0; i < STORE_NSIDES; i++)
+		s->stmts[S_SIDE_INSERT + i].sql = side_sql(&store_sides[i]);
 	for (r = 0; r < STORE_NRES; r++) {
 		k = &store_kinds[r];
 		for (op = 0; op < K_NSTMTS; op++) {

@@ -76,6 +76,32 @@ struct store_row {
 
 void	store_row_free(struct store_row *);	/* frees members, not row */
 
+/* A value of a column; text and blobs are borrowed. */
+enum store_val_type { SV_NULL, SV_INT, SV_TEXT, SV_BLOB };
+
+struct store_val {
+	enum store_val_type	 type;
+	int64_t			 i;
+	const char		*p;
+	size_t			 len;
+};
+
+/* Side tables: rows that a write adds in its own transaction, after its
+ * change (inbox entries; audit entries and state values are declared the
+ * same way), each declared in store/sql.c with its columns. */
+enum store_side {
+	STORE_SIDE_INBOX = 0,	/* export_id, received_ms, request_id,
+				   headers, record */
+	STORE_NSIDES
+};
+
+#define STORE_SIDE_MAX_COLS	8
+
+struct store_side_row {
+	enum store_side		 side;
+	struct store_val	 v[STORE_SIDE_MAX_COLS];	/* declared order */
+};
+
 enum store_write_kind {
 	STORE_CREATE,	/* mutate(NULL or source, next); insert next */
 	STORE_UPDATE,	/* mutate(current, next); replace */
@@ -114,6 +140,10 @@ struct store_write {
 	int			 attempts;	/* creates: tries so far */
 	enum store_status	 status;
 	struct store_row	 result;	/* the row as stored (CREATE/UPDATE) */
+	/* Side rows to add once the change is made; mutate may set them
+	 * (they must stay valid until done() runs). */
+	const struct store_side_row *side;
+	size_t			 nside;
 	/* inbox writes */
 	const struct inbox_entry *entries;
 	size_t			 nentries;

@@ -189,11 +189,30 @@ out:
 	return ret;
 }
 
+/* A borrowed text or blob value (NULL: SQL NULL). */
+static void
+sp_val(struct store_val *v, const char *p, size_t len,
+    enum store_val_type type)
+{
+	v->type = p != NULL ? type : SV_NULL;
+	v->p = p;
+	v->len = len;
+}
+
+enum store_status
+store_side_insert(struct store *s, struct store_conn *c,
+    const struct store_side_row *row)
+{
+	return s->drv->run(c, store_stmt(s, S_SIDE_INSERT + (int)row->side),
+	    row->v, store_sides[row->side].ncols, NULL, NULL, NULL);
+}
+
 /* Append entries to an export's inbox, within its cap, or take the
  * entries up to a seq out of it. */
 static enum store_status
 apply_inbox(struct store *s, struct store_conn *c, struct store_write *w)
 {
+	struct store_side_row	 row;
 	struct store_params	 pa;
 	struct returned		 r = { 0, false };
 	enum store_status	 ret;
@@ -232,16 +251,17 @@ apply_inbox(struct store *s, struct store_conn *c, struct store_write *w)
 		return ret;
 	if (!r.found)
 		return STORE_FULL;
+	memset(&row, 0, sizeof(row));
+	row.side = STORE_SIDE_INBOX;
+	sp_val(&row.v[0], w->id, strlen(w->id), SV_TEXT);
+	row.v[1].type = SV_INT;
+	row.v[1].i = w->received_ms;
+	sp_val(&row.v[2], w->request_id, strlen(w->request_id), SV_TEXT);
+	sp_val(&row.v[3], w->headers, strlen(w->headers), SV_TEXT);
 	for (i = 0; i < w->nentries; i++) {
-		memset(&pa, 0, sizeof(pa));
-		sp_text(&pa, w->id);
-		sp_int(&pa, w->received_ms);
-		sp_text(&pa, w->request_id);
-		sp_text(&pa, w->headers);
-		sp_bytes(&pa, w->entries[i].record, w->entries[i].record_len,
-		    false);
-		if ((ret = store_run(s, c, S_INBOX_INSERT, &pa, NULL, NULL,
-		    NULL)) != STORE_OK)
+		sp_val(&row.v[4], w->entries[i].record,
+		    w->entries[i].record_len, SV_TEXT);
+		if ((ret = store_side_insert(s, c, &row)) != STORE_OK)
 			return ret;
 	}
 	w->affected = (int64_t)w->nentries;
@@ -253,6 +273,8 @@ apply_inbox(struct store *s, struct store_conn *c, struct store_write *w)
 static void
 apply_one(struct store *s, struct store_conn *c, struct store_write *w)
 {
+	size_t	i;
+
 	memset(&w->result, 0, sizeof(w->result));
 	if ((w->status = store_run(s, c, S_SAVEPOINT, NULL, NULL, NULL,
 	    NULL)) != STORE_OK)
@@ -263,6 +285,10 @@ apply_one(struct store *s, struct store_conn *c, struct store_write *w)
 		w->status = apply_inbox(s, c, w);
 	else
 		w->status = apply_change(s, c, w);
+	for (i = 0; w->status == STORE_OK && i < w->nside; i++)
+		if ((w->status = store_side_insert(s, c, &w->side[i])) !=
+		    STORE_OK)
+			store_row_free(&w->result);
 	if (w->status != STORE_OK)
 		store_run(s, c, S_ROLLBACK_TO, NULL, NULL, NULL, NULL);
 	store_run(s, c, S_RELEASE, NULL, NULL, NULL, NULL);

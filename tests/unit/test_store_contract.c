@@ -557,6 +557,68 @@ Test(contract, inbox_caps_and_acks)
 	each_driver(case_inbox);
 }
 
+/* A write's side rows are added in its transaction: with it, or not at
+ * all. */
+static void
+case_side_rows(struct store *s, const char *url)
+{
+	struct change		 ch = { .body = "{}" };
+	struct store_row	 row;
+	struct store_side_row	 side[2];
+	struct store_write	 w;
+	struct entries		 en = { .n = 0 };
+	bool			 more;
+	int			 i;
+
+	cr_assert_eq(create(s, ACCOUNT_A, &ch, &row), STORE_OK);
+	memset(side, 0, sizeof(side));
+	for (i = 0; i < 2; i++) {
+		side[i].side = STORE_SIDE_INBOX;
+		side[i].v[0] = (struct store_val){ SV_TEXT, 0, row.id,
+		    OID_HEXLEN };
+		side[i].v[1] = (struct store_val){ SV_INT, 1700000000000,
+		    NULL, 0 };
+		side[i].v[2] = (struct store_val){ SV_TEXT, 0, "req", 3 };
+		side[i].v[3] = (struct store_val){ SV_TEXT, 0, "{}", 2 };
+		side[i].v[4] = (struct store_val){ SV_TEXT, 0, "{\"r\":1}", 7 };
+	}
+	memset(&w, 0, sizeof(w));
+	w.kind = STORE_UPDATE;
+	snprintf(w.account, sizeof(w.account), "%s", ACCOUNT_A);
+	snprintf(w.id, sizeof(w.id), "%s", row.id);
+	w.mutate = mutate;
+	w.done = done;
+	w.arg = &ch;
+	w.side = side;
+	w.nside = 2;
+	ch.apiid = row.col[EXPORT_APIID];
+	cr_assert_eq(write_wait(s, &w), STORE_OK);
+	store_row_free(&w.result);
+	cr_assert_eq(store_inbox_list(s, row.id, 0, 10, entry_row, &en, &more),
+	    STORE_OK);
+	cr_assert_eq(en.n, 2);
+	/* a side row that cannot be stored undoes the change with it */
+	side[1].v[2].type = SV_NULL;	/* request_id is NOT NULL */
+	ch.body = "{\"v\":3}";
+	cr_assert_neq(write_wait(s, &w), STORE_OK);
+	store_row_free(&w.result);
+	en.n = 0;
+	cr_assert_eq(store_inbox_list(s, row.id, 0, 10, entry_row, &en, &more),
+	    STORE_OK);
+	cr_assert_eq(en.n, 2);
+	store_row_free(&row);
+	cr_assert_eq(store_get(s, STORE_EXPORTS, ACCOUNT_A, w.id, &row),
+	    STORE_OK);
+	cr_assert_eq(row.rev, 2);
+	cr_assert_eq(memcmp(row.body, "{}", 2), 0);
+	store_row_free(&row);
+}
+
+Test(contract, side_rows_share_the_write_transaction)
+{
+	each_driver(case_side_rows);
+}
+
 /* ---- tokens ---- */
 
 static void
