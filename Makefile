@@ -13,7 +13,8 @@ PYTHON     ?= /usr/bin/python3
 DEPS_BUILD := gcc pkg-config meson ninja-build libmicrohttpd-dev libjansson-dev \
               libsqlite3-dev libssl-dev libxml2-dev libpq-dev
 DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl \
-              postgresql postgresql-client nginx-light pgbouncer
+              postgresql postgresql-client nginx-light pgbouncer \
+              patroni etcd-server
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
 
 .PHONY: all deps build build-asan run test unit api api-pg clean install
@@ -61,7 +62,8 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 # Every test: C unit tests, the store's contract test against both
 # drivers, then the API suite on the sanitizer build against
 # both stores (SQLite, then a throwaway PostgreSQL cluster), then the
-# PostgreSQL back end's own tests (outages, concurrent migrations).
+# PostgreSQL back end's own tests (outages, concurrent migrations, a
+# failover under Patroni).
 PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider
 
 test: deps build build-asan
