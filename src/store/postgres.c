@@ -112,7 +112,15 @@ struct store_conn {
 	int		 nprepared;
 	bool		 down;		/* lost; logged once per outage */
 	int64_t		 retry_us;	/* no reconnect before (monotonic) */
+	char		 timeline[9];	/* of the server, when the open
+					   transaction took its id */
 };
+
+/* The transaction's id and the server's timeline (the first 8 hex digits
+ * of the WAL file name): a promoted standby starts a new timeline, and
+ * hands out ids the lost primary may have used already. */
+#define TX_ID_SQL	"SELECT txid_current(),"			\
+	" substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"
 
 /* The length of a message's first line: one log line each. */
 static int
@@ -646,27 +654,32 @@ pq_tx_id(struct store_conn *c, int64_t *xid)
 	enum store_status	 ret;
 	PGresult		*res = NULL;
 
-	if ((ret = pq_exec(c, "SELECT txid_current()", "txid", &res)) !=
-	    STORE_OK)
+	if ((ret = pq_exec(c, TX_ID_SQL, "txid", &res)) != STORE_OK)
 		return ret;
 	*xid = res_dec(res, 0);
+	snprintf(c->timeline, sizeof(c->timeline), "%s",
+	    PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "");
 	PQclear(res);
 	return STORE_OK;
 }
 
 /* Ask a new session what became of a transaction whose COMMIT lost its
- * answer; wait (boundedly) while the server still runs it. */
+ * answer; wait (boundedly) while the server still runs it. Only the
+ * server's own history can tell: after a failover (another timeline) the
+ * same id may name another transaction, so the outcome is unknown. */
 static enum store_outcome
 pq_tx_outcome(struct store_conn *c, int64_t xid)
 {
-	char		 sql[96];
+	char		 sql[128];
 	PGresult	*res = NULL;
 	int64_t		 until = isotime_mono_us() + OUTCOME_WAIT_US;
 	const char	*st;
 	enum store_outcome o;
 	bool		 waiting;
 
-	snprintf(sql, sizeof(sql), "SELECT txid_status(%lld)", (long long)xid);
+	snprintf(sql, sizeof(sql), "SELECT txid_status(%lld),"
+	    " substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)",
+	    (long long)xid);
 	c->retry_us = 0;
 	while (conn_revive(c)) {
 		if (pq_exec(c, sql, "txid_status", &res) != STORE_OK)
@@ -676,6 +689,14 @@ pq_tx_outcome(struct store_conn *c, int64_t xid)
 		o = strcmp(st, "committed") == 0 ? TX_COMMITTED :
 		    strcmp(st, "aborted") == 0 ? TX_ABORTED : TX_UNKNOWN;
 		waiting = strcmp(st, "in progress") == 0;
+		if (PQntuples(res) != 1 || *c->timeline == '\0' ||
+		    strcmp(PQgetvalue(res, 0, 1), c->timeline) != 0) {
+			log_warn("postgres: the server is on another timeline"
+			    " (a failover): the transaction's outcome is "
+			    "unknown");
+			o = TX_UNKNOWN;
+			waiting = false;
+		}
 		PQclear(res);
 		res = NULL;
 		if (!waiting || isotime_mono_us() > until)
