@@ -13,6 +13,7 @@ Patroni and PostgreSQL run as the postgres user (PostgreSQL refuses root).
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -416,6 +417,12 @@ class Load:
         return max((b - a for a, b in zip(ok, ok[1:])), default=0.0)
 
 
+def lost_commits(log):
+    """How exportd resolved the COMMITs whose answer was lost, by outcome."""
+    found = re.findall(r"connection lost during COMMIT: ([a-z ]+)", log)
+    return {k: found.count(k) for k in sorted(set(found))}
+
+
 def etag_rev(r):
     return int(r.headers["ETag"].strip('"').rsplit("-", 1)[1])
 
@@ -459,12 +466,12 @@ def test_failover_keeps_acknowledged_writes(cluster, tmp_path):
         print("\nfailover: %d requests, %d acknowledged (%d creates, %d replaces,"
               " %d deliveries), %d answered 503; promotion %.1f s after the kill,"
               " writes back %.1f s after it; longest time without a successful"
-              " write %.1f s; slowest answer %.2f s; %d COMMITs lost their answer;"
-              " statuses %s" % (
+              " write %.1f s; slowest answer %.2f s; COMMITs that lost their answer:"
+              " %s; statuses %s" % (
                   len(answers), acked, statuses.get(("POST", 201), 0),
                   statuses.get(("PUT", 200), 0), statuses.get(("DELIVER", 204), 0),
                   unavailable, t_promoted - t_kill, t_back - t_kill, load.longest_gap(),
-                  load.slowest, s.stderr_text().count("connection lost during COMMIT"),
+                  load.slowest, lost_commits(s.stderr_text()),
                   sorted(statuses.items(), key=str)))
 
         # only 2xx or 503, and nothing near a hang
