@@ -1,7 +1,9 @@
 """PostgreSQL failover under load: a primary and a synchronous standby
 managed by Patroni (with a single-node etcd), exportd on a multi-host URL,
 and the primary killed with SIGKILL while creates, replaces and webhook
-deliveries run. No acknowledged write may be lost.
+deliveries run. No acknowledged write may be lost. Then a primary cut off
+while a COMMIT waits for the standby: that COMMIT must not be acknowledged
+on the word of the promoted standby.
 
     EXPORTD_BIN=build-asan/exportd /usr/bin/python3 -m pytest -q \
         -p no:cacheprovider tests/pg/test_failover.py
@@ -118,6 +120,7 @@ class Node:
         self.proc = None
         self.postmaster = None      # PID, once known
         self.backends = []          # the postmaster's children at the kill
+        self.stopped = []           # PIDs the test sent SIGSTOP
         self.config = self.dir / "patroni.yml"
         self.config.write_text(json.dumps(self._config(etcd_port), indent=1))
         if os.geteuid() == 0:
@@ -177,6 +180,16 @@ class Node:
     def is_primary(self):
         return self.rest("/primary").status_code == 200
 
+    def is_promoted(self):
+        """Patroni holds the leader key and PostgreSQL takes writes (the
+        key is taken before the promotion ends)."""
+        if not self.is_primary():
+            return False
+        cp = subprocess.run([PSQL, "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres",
+                             "-d", "postgres", "-XAtq", "-c", "SELECT pg_is_in_recovery()"],
+                            capture_output=True, text=True, timeout=30)
+        return cp.returncode == 0 and cp.stdout.strip() == "f"
+
     def is_sync_standby(self):
         return self.rest("/sync").status_code == 200
 
@@ -185,6 +198,11 @@ class Node:
             return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
         except (OSError, ValueError):
             return None
+
+    def freeze(self, pid):
+        """SIGSTOP one of this node's processes (SIGCONT again in stop)."""
+        self.stopped.append(pid)
+        os.kill(pid, signal.SIGSTOP)
 
     def kill(self):
         """SIGKILL Patroni, then its postmaster: the node is gone at once,
@@ -198,6 +216,9 @@ class Node:
 
     def stop(self):
         """Stop whatever of this node still runs, by PID."""
+        for pid in self.stopped:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGCONT)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()       # Patroni stops PostgreSQL first
             try:
@@ -449,7 +470,7 @@ def test_failover_keeps_acknowledged_writes(cluster, tmp_path):
 
         t_kill = time.monotonic()
         old.kill()
-        wait_for(new.is_primary, FAILOVER_WAIT, "the standby to be promoted")
+        wait_for(new.is_promoted, FAILOVER_WAIT, "the standby to be promoted")
         t_promoted = time.monotonic()
         wait_for(lambda: {a[1] for a in load.successes_since(t_promoted)} >=
                  {"POST", "PUT", "DELIVER"}, 30, "writes of every kind to succeed again")
@@ -537,3 +558,60 @@ def check_on_new_primary(port, load, hook_id):
     check_deliveries(records, load)
     assert psql(port, "SELECT n FROM inbox_counts WHERE export_id = '%s'"
                 % hook_id).strip() == str(len(records))
+
+
+def test_lost_commit_of_a_cut_off_primary_is_not_acknowledged(cluster, tmp_path):
+    """The primary is cut off while a PUT's COMMIT waits for the standby;
+    the standby is promoted and hands out the transaction ids the old
+    primary had used; then the old primary dies and the COMMIT loses its
+    answer. Asking the new primary what became of that transaction id
+    would say "committed" (another transaction had that id there): the
+    PUT must get 503 and the export stay as it was."""
+    old = cluster.leader()
+    new = next(n for n in cluster.nodes if n is not old)
+    url = cluster.url()
+    s = Server(tmp_path / "data", tmp_path / "logs", threads=2, extra_args=["--db", url])
+    s.cli = _cli_with_db(s, url)
+    s.start()
+    try:
+        api = s.api(unique("cutoff"))
+        created = api.post("/v1/exports", json=http_body(name="before"))
+        assert created.status_code == 201, created.content
+        eid = body_of(created)["_id"]
+
+        # nothing more reaches the standby; the PUT's COMMIT waits for it
+        old.freeze(int(psql(old.pg_port, "SELECT pid FROM pg_stat_replication").strip()))
+        put = {}
+        t = threading.Thread(target=lambda: put.setdefault("r", api.put(
+            "/v1/exports/" + eid, json=http_body(name="lost"), timeout=60)))
+        t.start()
+        xid = int(wait_for(lambda: psql(old.pg_port, "SELECT backend_xid FROM pg_stat_activity"
+                                        " WHERE wait_event = 'SyncRep'").strip(),
+                           30, "the PUT's COMMIT to wait for the standby"))
+
+        # Patroni of the old primary stops (as if cut off): the standby is
+        # promoted and gives out the ids the old primary used meanwhile
+        old.freeze(old.proc.pid)
+        wait_for(new.is_promoted, FAILOVER_WAIT, "the standby to be promoted")
+        wait_for(lambda: psql(new.pg_port, "DO $$ BEGIN FOR i IN 1..50 LOOP"
+                              " PERFORM txid_current(); COMMIT; END LOOP; END $$") == "" and
+                 int(psql(new.pg_port, "SELECT txid_current() % 4294967296")) > xid,
+                 30, "the new primary to pass the PUT's transaction id")
+        assert psql(new.pg_port, "SELECT txid_status(%d)" % xid).strip() == "committed"
+
+        # the old primary dies: the COMMIT loses its answer
+        old.kill()
+        t.join(60)
+        assert not t.is_alive(), "the PUT hangs"
+        r = put["r"]
+        assert r.status_code == 503, (r.status_code, r.content)
+        assert r.headers.get("Retry-After") == "1"
+        got = api.get("/v1/exports/" + eid)
+        assert got.status_code == 200 and got.content == created.content, got.content
+        assert "on another timeline" in s.stderr_text()
+    finally:
+        old.stop()      # a COMMIT that still waits would hold exportd's exit
+        rc = s.stop() if s.running else 0
+        rep = s.sanitizer_report()
+    assert rc == 0, "exportd exited with %r on SIGTERM" % rc
+    assert rep is None, rep
