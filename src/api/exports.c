@@ -4,7 +4,6 @@
  * current row: If-Match, secret merge and rendering happen there. */
 #include <ctype.h>
 #include <stddef.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "util/isotime.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/number.h"
 #include "util/xmalloc.h"
 
 /* What a write carries from the request thread into its mutate call. */
@@ -942,16 +942,12 @@ query_number(struct request *req, struct errors *errs, const char *name,
     int64_t def, int64_t min, int64_t *out)
 {
 	const char	*v = request_query(req, name);
-	char		*end;
-	long long	 n;
+	int64_t		 n;
 
 	*out = def;
 	if (v == NULL)
 		return 0;
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (errno != 0 || *end != '\0' || !isdigit((unsigned char)v[0]) ||
-	    n < min) {
+	if (number_parse(v, strlen(v), &n) == -1 || n < min) {
 		errors_add(errs, 400, "invalid_query_params", name,
 		    "%s must be a whole number of at least %lld", name,
 		    (long long)min);

@@ -2,9 +2,9 @@
  * GET /v1/exports/{id}/inbox?after=CURSOR&limit=N reads records in arrival
  * order; POST /v1/exports/{id}/inbox/ack {"cursor": C} deletes every
  * record up to C. docs/webhooks.md describes both. */
-#include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,10 +13,12 @@
 #include "http/server.h"
 #include "util/isotime.h"
 #include "util/json.h"
+#include "util/number.h"
 #include "util/xmalloc.h"
 
 #define INBOX_PAGE_DEFAULT	100
 #define INBOX_PAGE_MAX		1000
+#define INBOX_CURSOR_LEN	20	/* digits of INT64_MAX, and a NUL */
 
 struct inbox_page {
 	struct buf	 out;
@@ -24,39 +26,65 @@ struct inbox_page {
 	int64_t		 last;
 };
 
+/* One entry: the values the server knows go through the JSON renderer;
+ * the stored headers object and record are copied as they are. */
 static int
 inbox_add(void *arg, int64_t seq, int64_t received_ms, const char *request_id,
     const char *headers, const char *record, size_t record_len)
 {
 	struct inbox_page	*p = arg;
-	char			 ts[ISOTIME_LEN + 1];
+	struct buf		*b = &p->out;
+	char			 ts[ISOTIME_LEN + 1], num[INBOX_CURSOR_LEN + 1];
 
 	isotime_format(received_ms, ts);
-	buf_printf(&p->out, "%s{\"cursor\":\"%" PRId64 "\",\"receivedAt\":"
-	    "\"%s\",\"requestId\":\"%s\",\"headers\":%s,\"record\":",
-	    p->n++ > 0 ? "," : "", seq, ts, request_id, headers);
-	buf_add(&p->out, record, record_len);
-	buf_addc(&p->out, '}');
+	snprintf(num, sizeof(num), "%" PRId64, seq);
+	if (p->n++ > 0)
+		buf_addc(b, ',');
+	buf_adds(b, "{\"cursor\":");
+	json_render_text(b, num, strlen(num));
+	buf_adds(b, ",\"receivedAt\":");
+	json_render_text(b, ts, strlen(ts));
+	buf_adds(b, ",\"requestId\":");
+	json_render_text(b, request_id, strlen(request_id));
+	buf_adds(b, ",\"headers\":");
+	buf_adds(b, headers);
+	buf_adds(b, ",\"record\":");
+	buf_add(b, record, record_len);
+	buf_addc(b, '}');
 	p->last = seq;
 	return 0;
 }
 
-/* A cursor: the decimal sequence number of an entry, or absent (0). */
-static int
-cursor_parse(const char *s, int64_t *out)
+/* The cursor to read on from: the last entry served, else where the
+ * page started (null at the start of the inbox). */
+static void
+inbox_close(struct buf *b, int64_t at, bool more)
 {
-	char		*end;
-	long long	 n;
+	json_t	*cursor = NULL;
+	char	 num[INBOX_CURSOR_LEN + 1];
 
-	*out = 0;
-	if (s == NULL || *s == '\0')
-		return s == NULL ? 0 : -1;
-	errno = 0;
-	n = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || n < 0 || s[0] == '-' || s[0] == '+')
-		return -1;
-	*out = n;
-	return 0;
+	if (at > 0) {
+		snprintf(num, sizeof(num), "%" PRId64, at);
+		cursor = json_string(num);
+	}
+	buf_adds(b, "],\"cursor\":");
+	json_render(b, cursor != NULL ? cursor : json_null());
+	buf_adds(b, ",\"more\":");
+	json_render(b, json_boolean(more));
+	buf_addc(b, '}');
+	json_decref(cursor);
+}
+
+/* A cursor or page size from the query: absent (def), or a strict
+ * decimal whole number. */
+static int
+query_cursor(struct request *req, const char *name, int64_t def,
+    int64_t *out)
+{
+	const char	*v = request_query(req, name);
+
+	*out = def;
+	return v == NULL ? 0 : number_parse(v, strlen(v), out);
 }
 
 /* The export of this account, for the inbox routes; replies 404. */
@@ -86,20 +114,20 @@ inbox_get(struct request *req)
 	struct store		*st = req->srv->store;
 	struct inbox_page	 p;
 	enum store_status	 rc;
-	const char		*lim = request_query(req, "limit");
 	char			 id[OID_HEXLEN + 1], *body;
-	int64_t			 after, limit = INBOX_PAGE_DEFAULT;
+	int64_t			 after, limit;
 	bool			 more;
 	size_t			 len;
 
 	if (inbox_export(req, id) == -1)
 		return;
-	if (cursor_parse(request_query(req, "after"), &after) == -1) {
+	if (query_cursor(req, "after", 0, &after) == -1) {
 		reply_error(req, 400, "invalid_query_params", "after",
 		    "after must be a cursor from this inbox");
 		return;
 	}
-	if (lim != NULL && (cursor_parse(lim, &limit) == -1 || limit < 1)) {
+	if (query_cursor(req, "limit", INBOX_PAGE_DEFAULT, &limit) == -1 ||
+	    limit < 1) {
 		reply_error(req, 400, "invalid_query_params", "limit",
 		    "limit must be a whole number from 1 to %d",
 		    INBOX_PAGE_MAX);
@@ -116,13 +144,7 @@ inbox_get(struct request *req)
 		api_store_failure(req, rc, "Export");
 		return;
 	}
-	if (p.n > 0)
-		buf_printf(&p.out, "],\"cursor\":\"%" PRId64 "\",\"more\":%s}",
-		    p.last, more ? "true" : "false");
-	else
-		buf_printf(&p.out, "],\"cursor\":%s%s%s,\"more\":false}",
-		    after > 0 ? "\"" : "", after > 0 ?
-		    request_query(req, "after") : "null", after > 0 ? "\"" : "");
+	inbox_close(&p.out, p.n > 0 ? p.last : after, more);
 	body = buf_steal(&p.out, &len);
 	reply_json(req, 200, body, len);
 }
@@ -130,39 +152,45 @@ inbox_get(struct request *req)
 static void
 ack_done(struct request *req)
 {
+	json_t	*o;
 	char	*body;
+	size_t	 len;
 
 	if (req->write.status != STORE_OK) {
 		api_store_failure(req, req->write.status, "Export");
 		return;
 	}
-	body = xasprintf("{\"deleted\":%" PRId64 "}", req->write.affected);
-	reply_json(req, 200, body, strlen(body));
+	o = json_pack("{sI}", "deleted", (json_int_t)req->write.affected);
+	body = json_render_new(o, &len);
+	json_decref(o);
+	reply_json(req, 200, body, len);
 }
 
 void
 inbox_ack(struct request *req)
 {
 	json_t		*b, *c;
-	char		 id[OID_HEXLEN + 1], num[32];
-	int64_t		 upto;
+	char		 id[OID_HEXLEN + 1];
+	int64_t		 upto = -1;
+	bool		 missing;
 
 	if (inbox_export(req, id) == -1 || (b = api_body_object(req)) == NULL)
 		return;
+	/* the cursor as the page gave it (a string), or as a number */
 	c = json_object_get(b, "cursor");
+	missing = c == NULL;
 	if (json_is_integer(c))
-		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(c));
-	else
-		snprintf(num, sizeof(num), "%s", json_is_string(c) &&
-		    json_string_length(c) < 30 ? json_string_value(c) : "x");
+		upto = json_integer_value(c);
+	else if (json_is_string(c) && number_parse(json_string_value(c),
+	    json_string_length(c), &upto) == -1)
+		upto = -1;
 	json_decref(b);
-	if (c == NULL) {
+	if (missing) {
 		reply_error(req, 422, "missing_required_field", "cursor",
 		    "cursor is required");
 		return;
 	}
-	if (cursor_parse(num, &upto) == -1) {
+	if (upto < 0) {
 		reply_error(req, 422, "invalid_field", "cursor",
 		    "cursor must be a cursor from this inbox");
 		return;

@@ -1,16 +1,19 @@
 /* GET /v1/tokenInfo: the account the bearer token belongs to. */
-#include <stdio.h>
-#include <string.h>
+#include <jansson.h>
 
 #include "api/api.h"
 #include "http/response.h"
-#include "util/xmalloc.h"
+#include "util/json.h"
 
 void
 tokeninfo_get(struct request *req)
 {
+	json_t	*o;
 	char	*body;
+	size_t	 len;
 
-	body = xasprintf("{\"_userId\":\"%s\"}", req->account);
-	reply_json(req, 200, body, strlen(body));
+	o = json_pack("{ss}", "_userId", req->account);
+	body = json_render_new(o, &len);
+	json_decref(o);
+	reply_json(req, 200, body, len);
 }

@@ -83,6 +83,12 @@ json_render_string(struct buf *b, const char *s, size_t len)
 	return 0;
 }
 
+int
+json_render_text(struct buf *b, const char *s, size_t len)
+{
+	return json_render_string(b, s, len);
+}
+
 /* Shortest of %.15g, %.16g, %.17g that reads back to d, kept a real. */
 static int
 json_render_real(struct buf *b, double d)

@@ -18,6 +18,10 @@
 int	 json_render(struct buf *b, const json_t *v);
 /* The same into a new string; the caller frees it. */
 char	*json_render_new(const json_t *v, size_t *len);
+/* Render len bytes of UTF-8 text as a JSON string, quotes included, with
+ * the escapes of json_render; for values placed around stored JSON bytes.
+ * Returns 0, or -1 if the buffer cap was reached. */
+int	 json_render_text(struct buf *b, const char *s, size_t len);
 
 struct json_parse_error {
 	int	 line, column;
