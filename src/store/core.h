@@ -47,6 +47,7 @@ enum {
 	S_INBOX_COUNT_DELETE,
 	S_INBOX_LIST,
 	S_INBOX_COUNT,
+	S_INBOX_BOUND,
 	S_SAVEPOINT,
 	S_RELEASE,
 	S_ROLLBACK_TO,
@@ -77,7 +78,8 @@ enum {
 	K_RESTORE,
 	K_UPDATE,	/* K_UPDATE + mask of the text columns it sets */
 	K_LIST = K_UPDATE + (1 << STORE_MAX_COLS),	/* + filter mask */
-	K_NSTMTS = K_LIST + (1 << STORE_MAX_COLS)
+	K_BOUND = K_LIST + (1 << STORE_MAX_COLS),	/* seqs only, + mask */
+	K_NSTMTS = K_BOUND + (1 << STORE_MAX_COLS)
 };
 
 #define STORE_NSTMTS	(S_NGLOBAL + STORE_NRES * K_NSTMTS)

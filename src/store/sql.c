@@ -81,6 +81,9 @@ static const char *const global_sql[S_CLEAR] = {
 	/* The listener's cheap look before it makes a delivery's records. */
 	[S_INBOX_COUNT] =
 	    "SELECT n FROM inbox_counts WHERE export_id = $1",
+	[S_INBOX_BOUND] =
+	    "SELECT seq FROM inbox WHERE export_id = $1 AND seq > $2"
+	    " ORDER BY seq LIMIT $3 OFFSET $4",
 	/* Each write of a batch runs in a savepoint, so that one failing
 	 * write leaves the others. */
 	[S_SAVEPOINT] = "SAVEPOINT w",
@@ -220,11 +223,13 @@ kind_sql(const struct store_kind *k, const struct store_dialect *d, int op)
 		sql_col_params(&b, k, 6);
 		buf_printf(&b, ", $%d)", 6 + k->ncols);
 	} else {
-		/* $1 account, $2 after, $3 limit, $4 skip, then filters */
-		buf_printf(&b, "SELECT seq, body FROM %s WHERE account_id = $1"
-		    " AND seq > $2", k->table);
+		/* $1 account, $2 after, $3 limit, $4 skip, then filters;
+		 * a bound (K_BOUND) selects the seqs only */
+		buf_printf(&b, "SELECT seq%s FROM %s WHERE account_id = $1"
+		    " AND seq > $2", op >= K_BOUND ? "" : ", body", k->table);
 		for (i = 0, n = 5; i < k->ncols; i++)
-			if ((op - K_LIST) & (1 << i))
+			if ((op - (op >= K_BOUND ? K_BOUND : K_LIST)) &
+			    (1 << i))
 				buf_printf(&b, " AND %s = $%d", k->cols[i],
 				    n++);
 		buf_printf(&b, " ORDER BY seq LIMIT $3 OFFSET $4");
@@ -273,8 +278,8 @@ store_stmts_build(struct store *s)
 	for (r = 0; r < STORE_NRES; r++) {
 		k = &store_kinds[r];
 		for (op = 0; op < K_NSTMTS; op++) {
-			if (op >= K_LIST &&
-			    ((unsigned)(op - K_LIST) & ~k->filters) != 0)
+			if (op >= K_LIST && ((unsigned)(op - (op >= K_BOUND ?
+			    K_BOUND : K_LIST)) & ~k->filters) != 0)
 				continue;
 			if (op >= K_UPDATE && op < K_LIST &&
 			    (op - K_UPDATE) >> k->ncols != 0)

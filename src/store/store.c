@@ -319,6 +319,38 @@ store_get_any(struct store *s, enum store_res res, const char *id,
 	return read_retry(s, get_read, &g);
 }
 
+/* Whether a list filter can match no row: a column lists do not filter
+ * on, or bytes that are not UTF-8 (stored columns are). */
+static bool
+filter_void(enum store_res res, const struct store_filter *f)
+{
+	const struct store_kind	*k = &store_kinds[res];
+	int			 i;
+
+	for (i = 0; i < k->ncols; i++)
+		if (f->eq[i] != NULL && ((k->filters & (1u << i)) == 0 ||
+		    !store_utf8_valid(f->eq[i], strlen(f->eq[i]))))
+			return true;
+	return false;
+}
+
+/* The filter's values as parameters; returns the mask of the columns. */
+static unsigned
+filter_params(struct store_params *pa, enum store_res res,
+    const struct store_filter *f)
+{
+	unsigned	mask = 0;
+	int		i;
+
+	for (i = 0; i < store_kinds[res].ncols; i++) {
+		if (f->eq[i] == NULL)
+			continue;
+		mask |= 1u << i;
+		sp_text(pa, f->eq[i]);
+	}
+	return mask;
+}
+
 /* A page being streamed to a list or inbox callback. */
 struct page {
 	enum store_res	 res;
@@ -356,9 +388,8 @@ list_read(struct store *s, struct store_conn *c, void *arg, bool *delivered)
 	struct page		*p = arg;
 	struct store_params	 pa;
 	enum store_status	 ret;
-	unsigned		 mask = 0;
+	unsigned		 mask;
 	bool			 in_tx;
-	int			 i;
 
 	p->delivered = delivered;
 	p->n = 0;
@@ -367,12 +398,7 @@ list_read(struct store *s, struct store_conn *c, void *arg, bool *delivered)
 	sp_int(&pa, p->after);
 	sp_int(&pa, p->limit + 1);
 	sp_int(&pa, p->skip);
-	for (i = 0; i < store_kinds[p->res].ncols; i++) {
-		if (p->f->eq[i] == NULL)
-			continue;
-		mask |= 1u << i;
-		sp_text(&pa, p->f->eq[i]);
-	}
+	mask = filter_params(&pa, p->res, p->f);
 	in_tx = s->drv->page_fence != NULL &&
 	    s->drv->page_fence(c, p->account);
 	if (!in_tx && s->drv->page_fence != NULL && s->drv->conn_lost(c))
@@ -395,22 +421,14 @@ store_list(struct store *s, enum store_res res, const char *account,
     const struct store_filter *f, int64_t after, int64_t skip,
     int64_t limit, store_row_cb cb, void *arg, bool *more, int64_t *last_seq)
 {
-	const struct store_kind	*k = &store_kinds[res];
 	struct page		 p = { .res = res, .account = account, .f = f,
 	    .after = after, .skip = skip, .limit = limit, .row_cb = cb,
 	    .arg = arg, .more = more, .last_seq = last_seq };
-	int			 i;
 
 	*more = false;
 	*last_seq = 0;
-	for (i = 0; i < k->ncols; i++) {
-		if (f->eq[i] == NULL)
-			continue;
-		/* Stored columns are UTF-8: other bytes match no row. */
-		if ((k->filters & (1u << i)) == 0 ||
-		    !store_utf8_valid(f->eq[i], strlen(f->eq[i])))
-			return STORE_OK;
-	}
+	if (filter_void(res, f))
+		return STORE_OK;
 	return read_retry(s, list_read, &p);
 }
 
@@ -458,6 +476,128 @@ store_inbox_list(struct store *s, const char *export_id, int64_t after,
 
 	*more = false;
 	return read_retry(s, inbox_read, &p);
+}
+
+/* The end of a page: see store_bound. */
+struct bound {
+	enum store_res		 res;
+	const char		*account, *id;
+	const struct store_filter *f;
+	int64_t			 after, want;	/* the page: want rows */
+	int64_t			 limit, n, last;	/* one statement's */
+	bool			 more;
+};
+
+static int
+bound_row(void *arg, const struct store_val *v, int n)
+{
+	struct bound	*b = arg;
+
+	if (b->n == b->limit) {
+		b->more = true;
+		return 1;
+	}
+	b->last = v[0].i;
+	b->n++;
+	return 0;
+}
+
+/* Seqs from skip rows past after, at most limit of them and whether one
+ * follows; a list's bound under its page fence, as a page read is. */
+static enum store_status
+bound_run(struct store *s, struct store_conn *c, struct bound *b,
+    int64_t skip, int64_t limit)
+{
+	struct store_params	 pa;
+	enum store_status	 ret;
+	unsigned		 mask;
+	bool			 in_tx = false;
+
+	b->n = 0;
+	b->limit = limit;
+	b->last = b->after;
+	b->more = false;
+	memset(&pa, 0, sizeof(pa));
+	sp_text(&pa, b->id != NULL ? b->id : b->account);
+	sp_int(&pa, b->after);
+	sp_int(&pa, limit + 1);
+	sp_int(&pa, skip);
+	if (b->id != NULL)
+		return store_run(s, c, S_INBOX_BOUND, &pa, bound_row, b, NULL);
+	mask = filter_params(&pa, b->res, b->f);
+	if (s->drv->page_fence != NULL) {
+		in_tx = s->drv->page_fence(c, b->account);
+		if (!in_tx && s->drv->conn_lost(c))
+			return STORE_UNAVAILABLE;
+	}
+	ret = s->drv->run(c, store_kstmt(s, b->res, K_BOUND + (int)mask),
+	    pa.v, pa.n, bound_row, b, NULL);
+	if (!in_tx)
+		return ret;
+	if (ret != STORE_OK)
+		s->drv->rollback(c);
+	else
+		ret = s->drv->commit(c);
+	return ret;
+}
+
+/* First the row that would end the page and the one after it (two rows
+ * stepped, however long the page); only a page short of rows has the
+ * seqs that remain counted. */
+static enum store_status
+bound_read(struct store *s, struct store_conn *c, void *arg, bool *delivered)
+{
+	struct bound		*b = arg;
+	enum store_status	 ret;
+
+	if (b->want > 0) {
+		if ((ret = bound_run(s, c, b, b->want - 1, 1)) != STORE_OK)
+			return ret;
+		if (b->n == 1) {
+			b->n = b->want;
+			return STORE_OK;
+		}
+	}
+	return bound_run(s, c, b, 0, b->want);
+}
+
+static enum store_status
+bound_answer(struct store *s, struct bound *b, int64_t *last_seq,
+    int64_t *rows, bool *more)
+{
+	enum store_status	ret;
+
+	if ((ret = read_retry(s, bound_read, b)) != STORE_OK)
+		return ret;
+	*last_seq = b->last;
+	*rows = b->n;
+	*more = b->more;
+	return STORE_OK;
+}
+
+enum store_status
+store_bound(struct store *s, enum store_res res, const char *account,
+    const struct store_filter *f, int64_t after, int64_t limit,
+    int64_t *last_seq, int64_t *rows, bool *more)
+{
+	struct bound	b = { .res = res, .account = account, .f = f,
+	    .after = after, .want = limit };
+
+	*last_seq = after;
+	*rows = 0;
+	*more = false;
+	if (filter_void(res, f))
+		return STORE_OK;
+	return bound_answer(s, &b, last_seq, rows, more);
+}
+
+enum store_status
+store_inbox_bound(struct store *s, const char *export_id, int64_t after,
+    int64_t limit, int64_t *last_seq, int64_t *rows, bool *more)
+{
+	struct bound	b = { .id = export_id, .after = after, .want = limit };
+
+	return bound_answer(s, &b, last_seq, rows, more);
 }
 
 /* ---- accounts and tokens ---- */

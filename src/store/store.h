@@ -266,6 +266,18 @@ enum store_status store_inbox_list(struct store *, const char *export_id,
  * its cap inside its own transaction. */
 enum store_status store_inbox_count(struct store *, const char *export_id,
 		    int64_t *n);
+/* Of the first limit rows with seq > after matching the filter: the seq
+ * of the last (after if none), how many, and whether a row follows them
+ * (set on STORE_OK). Seqs only, from the index, never a body: a page
+ * streamed in chunks fixes its end with it before its first byte. */
+enum store_status store_bound(struct store *, enum store_res,
+		    const char *account, const struct store_filter *,
+		    int64_t after, int64_t limit, int64_t *last_seq,
+		    int64_t *rows, bool *more);
+/* store_bound for the entries of an export's inbox. */
+enum store_status store_inbox_bound(struct store *, const char *export_id,
+		    int64_t after, int64_t limit, int64_t *last_seq,
+		    int64_t *rows, bool *more);
 
 enum store_status store_token_account(struct store *,
 		    const unsigned char hash[32], char account[OID_HEXLEN + 1]);
