@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/page.h"
 #include "crypto/crypto.h"
 #include "http/response.h"
 #include "http/server.h"
@@ -908,31 +909,84 @@ exports_clone(struct request *req)
 
 /* ---- GET /v1/exports ---- */
 
-struct page {
-	struct buf		 out;
-	int64_t			 n;
+/* A list page's own state: what each chunk read needs again. */
+struct list_src {
+	char			 account[OID_HEXLEN + 1];
+	struct store_filter	 f;
 	struct projection	 proj;
 };
 
+static void
+list_src_free(void *arg)
+{
+	struct list_src	*s = arg;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(s->f.eq) / sizeof(s->f.eq[0]); i++)
+		free((char *)s->f.eq[i]);
+	project_free(&s->proj);
+	free(s);
+}
+
 /* Stored bytes go out as they are; only a projection parses them. */
 static int
-page_add(void *arg, int64_t seq, const char *body, size_t len)
+list_row(void *arg, int64_t seq, const char *body, size_t len)
 {
 	struct page	*p = arg;
-	char		*s;
+	struct list_src	*s = p->arg;
+	char		*t;
 	size_t		 n;
 
-	if (p->n++ > 0)
-		buf_addc(&p->out, ',');
-	if (p->proj.mode == PROJECT_NONE) {
-		buf_add(&p->out, body, len);
-		return 0;
-	}
-	if ((s = project_apply(&p->proj, body, len, &n)) == NULL)
+	if (page_row_begin(p, seq) == -1)
 		return -1;
-	buf_add(&p->out, s, n);
-	free(s);
-	return 0;
+	if (s->proj.mode == PROJECT_NONE)
+		buf_add(&p->out, body, len);
+	else if ((t = project_apply(&s->proj, body, len, &n)) != NULL) {
+		buf_add(&p->out, t, n);
+		free(t);
+	} else {
+		p->failed = true;
+		return -1;
+	}
+	return page_row_end(p);
+}
+
+static enum store_status
+list_read(struct page *p, int64_t after, int64_t skip, int64_t n, bool *more)
+{
+	struct list_src	*s = p->arg;
+	int64_t		 last;
+
+	return store_list(p->st, STORE_EXPORTS, s->account, &s->f, after,
+	    skip, n, list_row, p, more, &last);
+}
+
+static enum store_status
+list_bound(struct page *p, int64_t after, int64_t n, int64_t *last,
+    int64_t *rows, bool *more)
+{
+	struct list_src	*s = p->arg;
+
+	return store_bound(p->st, STORE_EXPORTS, s->account, &s->f, after, n,
+	    last, rows, more);
+}
+
+static void
+list_close(struct page *p, struct buf *b)
+{
+	buf_addc(b, ']');
+}
+
+static const struct page_ops list_page_ops = {
+	list_read, list_bound, list_close, list_src_free,
+};
+
+static char *
+query_dup(struct request *req, const char *name)
+{
+	const char	*v = request_query(req, name);
+
+	return v != NULL ? xstrdup(v) : NULL;
 }
 
 /* A whole number from the query; -1 (with an error added) if present and
@@ -1016,59 +1070,51 @@ void
 exports_list(struct request *req)
 {
 	struct store		*st = req->srv->store;
-	struct store_filter	 f;
-	struct page		 p;
+	struct list_src		*src;
+	struct page		*p;
 	enum store_status	 rc;
 	struct errors		 errs;
 	int64_t			 limit, skip, after, last;
 	bool			 more;
 	char			*link, err[160];
 
-	memset(&p, 0, sizeof(p));
+	src = xcalloc(1, sizeof(*src));
 	/* every bad parameter is reported at once */
 	errors_init(&errs);
 	query_number(req, &errs, "limit", LIMIT_PAGE_DEFAULT, 1, &limit);
 	query_number(req, &errs, "skip", 0, 0, &skip);
 	query_number(req, &errs, "after", 0, 0, &after);
-	if (project_parse(&p.proj, request_query(req, "include"),
+	if (project_parse(&src->proj, request_query(req, "include"),
 	    request_query(req, "exclude"), err, sizeof(err)) == -1)
 		errors_add(&errs, 400, "invalid_query_params", NULL, "%s",
 		    err);
 	if (errs.n > 0) {
-		project_free(&p.proj);
+		list_src_free(src);
 		reply_errors(req, &errs);
 		return;
 	}
 	if (limit > LIMIT_PAGE_MAX)
 		limit = LIMIT_PAGE_MAX;
-	memset(&f, 0, sizeof(f));
-	f.eq[EXPORT_ADAPTOR_TYPE] = request_query(req, "adaptorType");
-	f.eq[EXPORT_TYPE] = request_query(req, "type");
-	f.eq[EXPORT_CONNECTION_ID] = request_query(req, "_connectionId");
-	f.eq[EXPORT_INTEGRATION_ID] = request_query(req, "_integrationId");
-	f.eq[EXPORT_NAME] = request_query(req, "name");
-	buf_init(&p.out, 0);
-	buf_addc(&p.out, '[');
-	rc = store_list(st, STORE_EXPORTS, req->account, &f, after, skip, limit,
-	    page_add, &p, &more, &last);
-	project_free(&p.proj);
-	if (rc != STORE_OK) {
-		buf_free(&p.out);
+	memcpy(src->account, req->account, sizeof(src->account));
+	src->f.eq[EXPORT_ADAPTOR_TYPE] = query_dup(req, "adaptorType");
+	src->f.eq[EXPORT_TYPE] = query_dup(req, "type");
+	src->f.eq[EXPORT_CONNECTION_ID] = query_dup(req, "_connectionId");
+	src->f.eq[EXPORT_INTEGRATION_ID] = query_dup(req, "_integrationId");
+	src->f.eq[EXPORT_NAME] = query_dup(req, "name");
+	p = page_new(st, &list_page_ops, src, "[", after, limit);
+	if ((rc = page_start(p, skip)) != STORE_OK) {
+		page_free(p);
 		api_store_failure(req, rc, "Export");
 		return;
 	}
-	if (p.n == 0) {
-		buf_free(&p.out);
+	if (p->done && p->rows == 0) {
+		page_free(p);
 		reply_empty(req, 204);
 		return;
 	}
-	buf_addc(&p.out, ']');
-	{
-		size_t	 len;
-		char	*body = buf_steal(&p.out, &len);
-
-		reply_json(req, 200, body, len);
-	}
+	more = p->more;
+	last = p->streaming ? p->bound : p->last;
+	page_reply(req, p);
 	if (more) {
 		link = next_link(req, limit, last);
 		reply_header(req, MHD_HTTP_HEADER_LINK, link);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/page.h"
 #include "http/response.h"
 #include "http/server.h"
 #include "util/isotime.h"
@@ -20,26 +21,25 @@
 #define INBOX_PAGE_MAX		1000
 #define INBOX_CURSOR_LEN	20	/* digits of INT64_MAX, and a NUL */
 
-struct inbox_page {
-	struct buf	 out;
-	int64_t		 n;
-	int64_t		 last;
+/* An inbox page's own state. */
+struct inbox_src {
+	char	 id[OID_HEXLEN + 1];
 };
 
 /* One entry: the values the server knows go through the JSON renderer;
  * the stored headers object and record are copied as they are. */
 static int
-inbox_add(void *arg, int64_t seq, int64_t received_ms, const char *request_id,
+inbox_row(void *arg, int64_t seq, int64_t received_ms, const char *request_id,
     const char *headers, const char *record, size_t record_len)
 {
-	struct inbox_page	*p = arg;
-	struct buf		*b = &p->out;
-	char			 ts[ISOTIME_LEN + 1], num[INBOX_CURSOR_LEN + 1];
+	struct page	*p = arg;
+	struct buf	*b = &p->out;
+	char		 ts[ISOTIME_LEN + 1], num[INBOX_CURSOR_LEN + 1];
 
+	if (page_row_begin(p, seq) == -1)
+		return -1;
 	isotime_format(received_ms, ts);
 	snprintf(num, sizeof(num), "%" PRId64, seq);
-	if (p->n++ > 0)
-		buf_addc(b, ',');
 	buf_adds(b, "{\"cursor\":");
 	json_render_text(b, num, strlen(num));
 	buf_adds(b, ",\"receivedAt\":");
@@ -51,17 +51,34 @@ inbox_add(void *arg, int64_t seq, int64_t received_ms, const char *request_id,
 	buf_adds(b, ",\"record\":");
 	buf_add(b, record, record_len);
 	buf_addc(b, '}');
-	p->last = seq;
-	return 0;
+	return page_row_end(p);
+}
+
+static enum store_status
+inbox_read(struct page *p, int64_t after, int64_t skip, int64_t n, bool *more)
+{
+	struct inbox_src	*s = p->arg;
+
+	return store_inbox_list(p->st, s->id, after, n, inbox_row, p, more);
+}
+
+static enum store_status
+inbox_bound(struct page *p, int64_t after, int64_t n, int64_t *last,
+    int64_t *rows, bool *more)
+{
+	struct inbox_src	*s = p->arg;
+
+	return store_inbox_bound(p->st, s->id, after, n, last, rows, more);
 }
 
 /* The cursor to read on from: the last entry served, else where the
  * page started (null at the start of the inbox). */
 static void
-inbox_close(struct buf *b, int64_t at, bool more)
+inbox_close(struct page *p, struct buf *b)
 {
 	json_t	*cursor = NULL;
 	char	 num[INBOX_CURSOR_LEN + 1];
+	int64_t	 at = p->rows > 0 ? p->last : p->after;
 
 	if (at > 0) {
 		snprintf(num, sizeof(num), "%" PRId64, at);
@@ -70,10 +87,14 @@ inbox_close(struct buf *b, int64_t at, bool more)
 	buf_adds(b, "],\"cursor\":");
 	json_render(b, cursor != NULL ? cursor : json_null());
 	buf_adds(b, ",\"more\":");
-	json_render(b, json_boolean(more));
+	json_render(b, json_boolean(p->more));
 	buf_addc(b, '}');
 	json_decref(cursor);
 }
+
+static const struct page_ops inbox_page_ops = {
+	inbox_read, inbox_bound, inbox_close, free,
+};
 
 /* A cursor or page size from the query: absent (def), or a strict
  * decimal whole number. */
@@ -112,12 +133,11 @@ void
 inbox_get(struct request *req)
 {
 	struct store		*st = req->srv->store;
-	struct inbox_page	 p;
+	struct inbox_src	*src;
+	struct page		*p;
 	enum store_status	 rc;
-	char			 id[OID_HEXLEN + 1], *body;
+	char			 id[OID_HEXLEN + 1];
 	int64_t			 after, limit;
-	bool			 more;
-	size_t			 len;
 
 	if (inbox_export(req, id) == -1)
 		return;
@@ -135,18 +155,15 @@ inbox_get(struct request *req)
 	}
 	if (limit > INBOX_PAGE_MAX)
 		limit = INBOX_PAGE_MAX;
-	memset(&p, 0, sizeof(p));
-	buf_init(&p.out, 0);
-	buf_adds(&p.out, "{\"records\":[");
-	rc = store_inbox_list(st, id, after, limit, inbox_add, &p, &more);
-	if (rc != STORE_OK) {
-		buf_free(&p.out);
+	src = xmalloc(sizeof(*src));
+	memcpy(src->id, id, sizeof(src->id));
+	p = page_new(st, &inbox_page_ops, src, "{\"records\":[", after, limit);
+	if ((rc = page_start(p, 0)) != STORE_OK) {
+		page_free(p);
 		api_store_failure(req, rc, "Export");
 		return;
 	}
-	inbox_close(&p.out, p.n > 0 ? p.last : after, more);
-	body = buf_steal(&p.out, &len);
-	reply_json(req, 200, body, len);
+	page_reply(req, p);
 }
 
 static void

@@ -61,6 +61,8 @@ struct request {
 	struct MHD_Response	*resp;
 	unsigned int		 status;
 	size_t			 resp_bytes;
+	const uint64_t		*resp_sent;	/* streamed: bytes so far,
+						   kept by the response */
 	bool			 queued;
 };
 

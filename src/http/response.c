@@ -12,6 +12,7 @@
 #include "util/xmalloc.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
+#define STREAM_BLOCK (16 * 1024)	/* bytes asked of a stream at a time */
 
 static void
 reply_set(struct request *req, unsigned status, struct MHD_Response *r,
@@ -22,6 +23,7 @@ reply_set(struct request *req, unsigned status, struct MHD_Response *r,
 	req->resp = r;
 	req->status = status;
 	req->resp_bytes = len;
+	req->resp_sent = NULL;
 	MHD_add_response_header(r, "X-Request-Id", req->id);
 }
 
@@ -49,6 +51,22 @@ reply_json_copy(struct request *req, unsigned status, const char *body,
 	if (r == NULL)
 		abort();
 	reply_set(req, status, r, len);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
+}
+
+void
+reply_json_stream(struct request *req, unsigned status,
+    ssize_t (*read)(void *, uint64_t, char *, size_t), void *cls,
+    void (*free_cls)(void *), const uint64_t *sent)
+{
+	struct MHD_Response	*r;
+
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
+	    STREAM_BLOCK, read, cls, free_cls);
+	if (r == NULL)
+		abort();
+	reply_set(req, status, r, 0);
+	req->resp_sent = sent;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
 }
 

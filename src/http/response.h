@@ -4,6 +4,8 @@
 #define EXPORTD_RESPONSE_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "http/request.h"
 #include "util/errors.h"
@@ -14,6 +16,15 @@ void	reply_json(struct request *, unsigned status, char *body, size_t len);
  * is built (copied). */
 void	reply_json_copy(struct request *, unsigned status, const char *body,
 	    size_t len);
+/* A JSON body of unknown length, sent as read(cls, ...) produces it
+ * (libmicrohttpd's content reader contract: bytes, END_OF_STREAM, or
+ * END_WITH_ERROR, which cuts the connection so that the client sees an
+ * incomplete body, never a short valid one). free_cls(cls) runs once the
+ * response is done with; *sent is where read() counts the bytes it gave,
+ * for the access log (it lives in cls). Takes ownership of cls. */
+void	reply_json_stream(struct request *, unsigned status,
+	    ssize_t (*read)(void *cls, uint64_t pos, char *buf, size_t max),
+	    void *cls, void (*free_cls)(void *), const uint64_t *sent);
 /* No body (204, or HEAD). */
 void	reply_empty(struct request *, unsigned status);
 /* Render errors as {"errors":[{code,message,field}]} with the first

@@ -479,7 +479,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (log_threshold >= LOG_INFO) {
 		path_redact(req->path, path, sizeof(path));
 		log_msg(LOG_INFO, "%s %s %u %zu %lldus id=%s%s", req->method_str,
-		    path, req->queued ? req->status : 0, req->resp_bytes,
+		    path, req->queued ? req->status : 0, req->resp_sent != NULL ?
+		    (size_t)*req->resp_sent : req->resp_bytes,
 		    (long long)(isotime_mono_us() - req->start_us), req->id,
 		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
 		    " (not completed)");

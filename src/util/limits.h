@@ -14,6 +14,8 @@
 #define LIMIT_NAME		255		/* export name, characters */
 #define LIMIT_PAGE_DEFAULT	1000		/* list page size when none is asked */
 #define LIMIT_PAGE_MAX		1000		/* largest list page */
+#define LIMIT_PAGE_BUFFER	65536		/* page bytes held at once: a page up to this is sent in one piece, a larger one streams in chunks of about this (plus one row) */
+#define LIMIT_PAGE_CHUNK_ROWS	256		/* rows read by one chunk of a streamed page */
 #define LIMIT_ERRORS		50		/* errors reported in one response */
 #define LIMIT_CONNECTIONS	4096		/* open client connections */
 #define LIMIT_CONN_TIMEOUT	60		/* idle connection, seconds */

@@ -406,7 +406,7 @@ def sanitizer_hits(text):
 class Server:
     """One exportd process (restartable) on a data dir."""
 
-    def __init__(self, data_dir, log_dir, max_body=None, threads=None, extra_args=()):
+    def __init__(self, data_dir, log_dir, max_body=None, threads=None, extra_args=(), env=None):
         self.data_dir = Path(data_dir)
         self.log_dir = Path(log_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -414,6 +414,7 @@ class Server:
         self.max_body = max_body
         self.threads = threads
         self.extra_args = list(extra_args)
+        self.env = dict(os.environ, **env) if env else None   # extra environment
         self.proc = None
         self.port = None
         self.runs = 0
@@ -447,7 +448,7 @@ class Server:
             self.log_files += [err_path, out_path]
             with open(err_path, "wb") as ef, open(out_path, "wb") as of:
                 proc = subprocess.Popen(self._argv(port), stdout=of, stderr=ef,
-                                        stdin=subprocess.DEVNULL, cwd=str(REPO))
+                                        stdin=subprocess.DEVNULL, cwd=str(REPO), env=self.env)
             self.proc, self.port = proc, port
             if self._wait_ready(timeout):
                 return self

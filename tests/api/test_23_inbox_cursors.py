@@ -12,7 +12,7 @@ import json
 import subprocess
 import uuid
 
-from apilib import (BIN, REPO, Api, assert_error, assert_status, body_of, hook_path, inbox_all,
+from apilib import (BIN, REPO, Api, assert_error, assert_status, hook_path, inbox_all,
                     inbox_page, webhook_body)
 
 JSON_HDR = {"Content-Type": "application/json"}
