@@ -66,10 +66,10 @@ void		 page_free(struct page *);
 int		 page_row_begin(struct page *, int64_t seq);
 /* After a row's bytes: 0, or -1 to stop the read (out is full). */
 int		 page_row_end(struct page *);
-/* Read the page's first rows (skipping skip), within the request's
- * snapshot: all of them if they fit LIMIT_PAGE_BUFFER (then done is
- * set), else the first chunk and the page's bound (then more is the
- * answer for the whole page). STORE_OK, or the store's failure. */
+/* Read the page's first rows (skipping skip) in the handler, before the
+ * head: all of them if they fit LIMIT_PAGE_BUFFER (then done is set),
+ * else the first chunk and the page's bound (then more is the answer for
+ * the whole page). STORE_OK, or the store's failure. */
 enum store_status page_start(struct page *, int64_t skip);
 /* Answer 200 with the page; takes ownership of the page. */
 void		 page_reply(struct request *, struct page *);
