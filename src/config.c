@@ -186,7 +186,7 @@ config_find(const char *arg, int groups, const char **value)
 
 int
 config_load(struct config *c, int groups, const char *cmd, const char *usage,
-    int argc, char **argv, int *optind)
+    int argc, char **argv, int *argi)
 {
 	const struct config_option	*o;
 	const char			*v, *env;
@@ -202,18 +202,18 @@ config_load(struct config *c, int groups, const char *cmd, const char *usage,
 	}
 	/* Options and positional arguments may mix; positionals are moved
 	 * to the front of what remains, in order. */
-	for (i = *optind; i < argc; i++) {
+	for (i = *argi; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			config_usage(stdout, groups, cmd, usage);
 			return 1;
 		}
 		if (strcmp(argv[i], "--") == 0) {
 			for (i++; i < argc; i++)
-				argv[*optind + npos++] = argv[i];
+				argv[*argi + npos++] = argv[i];
 			break;
 		}
 		if (strncmp(argv[i], "--", 2) != 0 || argv[i][2] == '\0') {
-			argv[*optind + npos++] = argv[i];
+			argv[*argi + npos++] = argv[i];
 			continue;
 		}
 		if ((o = config_find(argv[i] + 2, groups, &v)) == NULL) {
@@ -234,7 +234,7 @@ config_load(struct config *c, int groups, const char *cmd, const char *usage,
 		if (config_set(c, o, v, "command line") == -1)
 			return -1;
 	}
-	argv[*optind + npos] = NULL;
+	argv[*argi + npos] = NULL;
 	return 0;
 }
 

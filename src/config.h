@@ -52,10 +52,10 @@ struct config_option {
 extern const struct config_option config_options[];
 
 /* Fill defaults, then the environment, then argv (only options in groups).
- * Positional arguments are left in argv[*optind..argc). Returns 0, or -1
+ * Positional arguments are left in argv[*argi..argc). Returns 0, or -1
  * after printing a message; 1 if --help was printed. */
 int	 config_load(struct config *, int groups, const char *cmd,
-	    const char *usage, int argc, char **argv, int *optind);
+	    const char *usage, int argc, char **argv, int *argi);
 void	 config_usage(FILE *, int groups, const char *cmd, const char *usage);
 void	 config_free(struct config *);
 /* The resolved store URL (sqlite:... or postgresql://...); caller frees. */

@@ -185,16 +185,16 @@ cmd_serve(int argc, char **argv)
 	struct server		 srv;
 	struct server_options	 o;
 	sigset_t		 set;
-	int			 optind = 2, sig, rc = 1, tries;
+	int			 argi = 2, sig, rc = 1, tries;
 
 	if ((sig = config_load(&c, CONFIG_SERVE | CONFIG_STORE, "serve", "",
-	    argc, argv, &optind)) != 0) {
+	    argc, argv, &argi)) != 0) {
 		config_free(&c);
 		return sig == 1 ? 0 : 2;
 	}
-	if (argv[optind] != NULL) {
+	if (argv[argi] != NULL) {
 		fprintf(stderr, "exportd serve: unexpected argument %s\n",
-		    argv[optind]);
+		    argv[argi]);
 		goto out;
 	}
 	if (setup_log(&c) == -1)
@@ -323,16 +323,16 @@ cmd_token(int argc, char **argv)
 	char		 created[ISOTIME_LEN + 1], revoked[ISOTIME_LEN + 1];
 	int64_t		 n;
 	size_t		 nrows, i;
-	int		 optind = 2, rc = 1, st;
+	int		 argi = 2, rc = 1, st;
 
 	if ((st = config_load(&c, CONFIG_STORE | CONFIG_TOKEN, "token",
-	    usage_text, argc, argv, &optind)) != 0) {
+	    usage_text, argc, argv, &argi)) != 0) {
 		config_free(&c);
 		return st == 1 ? 0 : 2;
 	}
 	if (setup_log(&c) == -1)
 		goto out;
-	if ((sub = argv[optind]) == NULL) {
+	if ((sub = argv[argi]) == NULL) {
 		config_usage(stderr, CONFIG_STORE | CONFIG_TOKEN, "token",
 		    usage_text);
 		rc = 2;
@@ -369,7 +369,7 @@ cmd_token(int argc, char **argv)
 		token_rows_free(rows, nrows);
 		rc = 0;
 	} else if (strcmp(sub, "revoke") == 0) {
-		if (argv[optind + 1] == NULL) {
+		if (argv[argi + 1] == NULL) {
 			fprintf(stderr, "exportd token revoke: which token? "
 			    "(an ID from exportd token list)\n");
 			rc = 2;
@@ -377,14 +377,14 @@ cmd_token(int argc, char **argv)
 		}
 		if ((s = open_store(&c)) == NULL)
 			goto out;
-		switch (store_token_revoke(s, argv[optind + 1])) {
+		switch (store_token_revoke(s, argv[argi + 1])) {
 		case STORE_OK:
-			printf("revoked %s\n", argv[optind + 1]);
+			printf("revoked %s\n", argv[argi + 1]);
 			rc = 0;
 			break;
 		case STORE_NOT_FOUND:
 			fprintf(stderr, "exportd token revoke: no active token "
-			    "%s\n", argv[optind + 1]);
+			    "%s\n", argv[argi + 1]);
 			break;
 		default:
 			break;
@@ -420,10 +420,10 @@ cmd_migrate(int argc, char **argv)
 {
 	struct config	 c;
 	struct store	*s;
-	int		 optind = 2, st;
+	int		 argi = 2, st;
 
 	if ((st = config_load(&c, CONFIG_STORE, "migrate", "", argc, argv,
-	    &optind)) != 0) {
+	    &argi)) != 0) {
 		config_free(&c);
 		return st == 1 ? 0 : 2;
 	}
@@ -447,17 +447,17 @@ cmd_dump(int argc, char **argv)
 	FILE		*out = stdout;
 	const char	*path;
 	char		*tmp = NULL;
-	int		 optind = 2, st, fd, rc = 1;
+	int		 argi = 2, st, fd, rc = 1;
 
 	if ((st = config_load(&c, CONFIG_STORE, "dump", "[FILE]", argc, argv,
-	    &optind)) != 0) {
+	    &argi)) != 0) {
 		config_free(&c);
 		return st == 1 ? 0 : 2;
 	}
-	path = argv[optind];
-	if (path != NULL && argv[optind + 1] != NULL) {
+	path = argv[argi];
+	if (path != NULL && argv[argi + 1] != NULL) {
 		fprintf(stderr, "exportd dump: unexpected argument %s\n",
-		    argv[optind + 1]);
+		    argv[argi + 1]);
 		rc = 2;
 		goto out;
 	}
@@ -523,17 +523,17 @@ cmd_restore(int argc, char **argv)
 	struct store	*s = NULL;
 	FILE		*in = stdin;
 	const char	*path;
-	int		 optind = 2, st, rc = 1;
+	int		 argi = 2, st, rc = 1;
 
 	if ((st = config_load(&c, CONFIG_STORE | CONFIG_RESTORE, "restore",
-	    "[--force] [FILE]", argc, argv, &optind)) != 0) {
+	    "[--force] [FILE]", argc, argv, &argi)) != 0) {
 		config_free(&c);
 		return st == 1 ? 0 : 2;
 	}
-	path = argv[optind];
-	if (path != NULL && argv[optind + 1] != NULL) {
+	path = argv[argi];
+	if (path != NULL && argv[argi + 1] != NULL) {
 		fprintf(stderr, "exportd restore: unexpected argument %s\n",
-		    argv[optind + 1]);
+		    argv[argi + 1]);
 		rc = 2;
 		goto out;
 	}

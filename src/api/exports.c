@@ -448,6 +448,8 @@ create_mutate(struct store_write *w, const struct store_row *cur,
 	struct xstate	*x = req->state;
 	json_t		*doc, *secrets;
 
+	(void)cur;
+
 	if (w->attempts > 0)
 		oid_new(w->id);	/* the id itself may have been taken */
 	doc = json_deep_copy(x->doc);
@@ -585,6 +587,8 @@ delete_mutate(struct store_write *w, const struct store_row *cur,
     struct store_row *next)
 {
 	struct request	*req = w->arg;
+
+	(void)next;
 
 	return precondition(req->state, cur);
 }
@@ -974,6 +978,8 @@ list_bound(struct page *p, int64_t after, int64_t n, int64_t *last,
 static void
 list_close(struct page *p, struct buf *b)
 {
+	(void)p;
+
 	buf_addc(b, ']');
 }
 

@@ -59,6 +59,8 @@ inbox_read(struct page *p, int64_t after, int64_t skip, int64_t n, bool *more)
 {
 	struct inbox_src	*s = p->arg;
 
+	(void)skip;
+
 	return store_inbox_list(p->st, s->id, after, n, inbox_row, p, more);
 }
 

@@ -117,6 +117,8 @@ header_keep(void *cls, enum MHD_ValueKind kind, const char *key,
 	char			 name[128];
 	size_t			 i;
 
+	(void)kind;
+
 	if (value == NULL || json_object_size(hw->out) >= INBOX_HEADERS_MAX ||
 	    strlen(key) >= sizeof(name) || strlen(value) > INBOX_HEADER_LEN ||
 	    header_private(key, hw->webhook))

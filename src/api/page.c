@@ -175,6 +175,8 @@ page_stream_read(void *cls, uint64_t pos, char *dst, size_t max)
 	struct page	*p = cls;
 	size_t		 n;
 
+	(void)pos;
+
 	while (p->off == p->out.len) {
 		if (p->closed)
 			return MHD_CONTENT_READER_END_OF_STREAM;

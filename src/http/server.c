@@ -43,6 +43,8 @@ query_match(void *cls, enum MHD_ValueKind kind, const char *key,
 {
 	struct query_find	*q = cls;
 
+	(void)kind;
+
 	if (strcmp(key, q->name) != 0)
 		return MHD_YES;
 	q->value = value != NULL ? value : "";
@@ -149,6 +151,9 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct request	*req;
 
+	(void)cls;
+	(void)conn;
+
 	req = xcalloc(1, sizeof(*req));
 	req->uri_len = strlen(uri);
 	req->uri = xstrdup(uri);
@@ -161,6 +166,8 @@ header_size(void *cls, enum MHD_ValueKind kind, const char *key,
     const char *value)
 {
 	size_t	*total = cls;
+
+	(void)kind;
 
 	*total += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
 	return MHD_YES;
@@ -339,7 +346,7 @@ request_queue(struct request *req)
 		reply_error(req, 500, "internal_error", NULL,
 		    "Internal error");
 	if (req->body_too_large ||
-	    __atomic_load_n(&req->srv->draining, __ATOMIC_ACQUIRE))
+	    atomic_load_explicit(&req->srv->draining, memory_order_acquire))
 		MHD_add_response_header(req->resp,
 		    MHD_HTTP_HEADER_CONNECTION, "close");
 	req->queued = true;
@@ -380,6 +387,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	struct server	*srv = cls;
 	struct request	*req = *con_cls;
 	size_t		 hsize = 0;
+
+	(void)version;
 
 	if (req == NULL || !req->started) {
 		req = request_start(srv, req, conn, url, method);
@@ -468,6 +477,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct request	*req = *con_cls;
 	char		 path[512];
 
+	(void)conn;
+
 	if (req == NULL)
 		return;
 	if (!req->started) {
@@ -490,11 +501,13 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&srv->inflight, 1);
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char	msg[512];
 	size_t	n;
+
+	(void)cls;
 
 	if (log_threshold < LOG_WARN)
 		return;

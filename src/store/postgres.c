@@ -133,6 +133,8 @@ msg_len(const char *m)
 static void
 notice_cb(void *arg, const char *message)
 {
+	(void)arg;
+
 	log_debug("postgres: %.*s", msg_len(message), message);
 }
 

@@ -102,6 +102,8 @@ census_row(void *arg, const struct store_val *v, int n)
 	struct store_census	*census = arg;
 	int			 i;
 
+	(void)n;
+
 	for (i = 0; i < STORE_REC_NKINDS; i++)
 		census->rows[i] = v[i].i;
 	census->export_seq = v[STORE_REC_NKINDS].i;

@@ -246,6 +246,8 @@ sq_open(const char *url, unsigned flags)
 {
 	struct engine	*e;
 
+	(void)flags;
+
 	e = xcalloc(1, sizeof(*e));
 	e->path = xstrdup(url + strlen("sqlite:"));
 	if ((e->admin = db_open(e->path, 1)) == NULL ||
@@ -315,12 +317,16 @@ fail:
 static bool
 sq_conn_ready(struct store_conn *c)
 {
+	(void)c;
+
 	return true;
 }
 
 static bool
 sq_conn_lost(struct store_conn *c)
 {
+	(void)c;
+
 	return false;
 }
 

@@ -296,6 +296,8 @@ store_row_read(struct store *s, struct store_conn *c, enum store_res res,
 static enum store_status
 get_read(struct store *s, struct store_conn *c, void *arg, bool *delivered)
 {
+	(void)delivered;
+
 	return row_get(s, c, arg);
 }
 
@@ -368,6 +370,8 @@ page_row(void *arg, const struct store_val *v, int n)
 {
 	struct page	*p = arg;
 
+	(void)n;
+
 	if (p->n == p->limit) {
 		*p->more = true;
 		return 1;
@@ -437,6 +441,8 @@ inbox_row(void *arg, const struct store_val *v, int n)
 {
 	struct page	*p = arg;
 
+	(void)n;
+
 	if (p->n++ == p->limit) {
 		*p->more = true;
 		return 1;
@@ -492,6 +498,8 @@ static int
 bound_row(void *arg, const struct store_val *v, int n)
 {
 	struct bound	*b = arg;
+
+	(void)n;
 
 	if (b->n == b->limit) {
 		b->more = true;
@@ -550,6 +558,8 @@ bound_read(struct store *s, struct store_conn *c, void *arg, bool *delivered)
 	struct bound		*b = arg;
 	enum store_status	 ret;
 
+	(void)delivered;
+
 	if (b->want > 0) {
 		if ((ret = bound_run(s, c, b, b->want - 1, 1)) != STORE_OK)
 			return ret;
@@ -606,6 +616,8 @@ store_inbox_bound(struct store *s, const char *export_id, int64_t after,
 static int
 first_id(void *arg, const struct store_val *v, int n)
 {
+	(void)n;
+
 	return store_val_id(&v[0], arg) == -1 ? -1 : 1;
 }
 
@@ -660,6 +672,8 @@ token_read(struct store *s, struct store_conn *c, void *arg, bool *delivered)
 {
 	struct token_lookup	*t = arg;
 	struct store_params	 pa;
+
+	(void)delivered;
 
 	memset(&pa, 0, sizeof(pa));
 	sp_bytes(&pa, t->hash, 32, true);
@@ -755,6 +769,8 @@ token_list_row(void *arg, const struct store_val *v, int n)
 	struct token_rows	*t = arg;
 	struct token_row	*r;
 
+	(void)n;
+
 	t->r = xrealloc(t->r, (t->n + 1) * sizeof(*t->r));
 	r = &t->r[t->n++];
 	memset(r, 0, sizeof(*r));
@@ -814,6 +830,8 @@ store_token_revoke(struct store *s, const char *id)
 int
 store_first_int(void *arg, const struct store_val *v, int n)
 {
+	(void)n;
+
 	*(int64_t *)arg = v[0].i;
 	return 1;
 }

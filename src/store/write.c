@@ -39,6 +39,8 @@ returned_row(void *arg, const struct store_val *v, int n)
 {
 	struct returned	*r = arg;
 
+	(void)n;
+
 	r->v = v[0].i;
 	r->found = true;
 	return 1;

@@ -20,7 +20,8 @@ int	 buf_add(struct buf *, const void *, size_t);
 int	 buf_adds(struct buf *, const char *);
 int	 buf_addc(struct buf *, char);
 int	 buf_printf(struct buf *, const char *, ...) __attribute__((format(printf, 2, 3)));
-int	 buf_vprintf(struct buf *, const char *, va_list);
+int	 buf_vprintf(struct buf *, const char *, va_list)
+	    __attribute__((format(printf, 2, 0)));
 /* Take the data out; the caller frees it; the buffer is left empty. */
 char	*buf_steal(struct buf *, size_t *len);
 

@@ -85,6 +85,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	size_t	i;
 
+	(void)argc;
+	(void)argv;
+
 	webhook_parse_init();
 	for (i = 0; i < NBLOCKS; i++) {
 		blocks[i] = json_loads(blocks_src[i], 0, NULL);

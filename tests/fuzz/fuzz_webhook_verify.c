@@ -125,6 +125,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	size_t	i;
 
+	(void)argc;
+	(void)argv;
+
 	webhook_parse_init();
 	for (i = 0; i < NBLOCKS; i++) {
 		blocks[i] = json_loads(blocks_src[i].src, JSON_DECODE_ANY,

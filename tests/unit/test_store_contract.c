@@ -215,6 +215,8 @@ case_crud(struct store *s, const char *url)
 	struct store_row	 row, got;
 	char			 id[OID_HEXLEN + 1];
 
+	(void)url;
+
 	cr_assert_eq(create(s, ACCOUNT_A, &ch, &row), STORE_OK);
 	snprintf(id, sizeof(id), "%s", row.id);
 	cr_assert_eq(row.rev, 1);
@@ -279,6 +281,8 @@ case_conflicts(struct store *s, const char *url)
 	struct change		 first = { .body = "{}" };
 	struct change		 ch = { .body = "{}" };
 	struct store_row	 row, got;
+
+	(void)url;
 
 	cr_assert_eq(create(s, ACCOUNT_A, &first, &row), STORE_OK);
 	/* a taken unique key: mutate runs again with fresh ids */
@@ -357,6 +361,8 @@ case_paging(struct store *s, const char *url)
 	bool			more;
 	int			i;
 
+	(void)url;
+
 	for (i = 0; i < 25; i++) {
 		ch.name = i % 5 == 0 ? "fifth" : "other";
 		cr_assert_eq(create(s, ACCOUNT_A, &ch, NULL), STORE_OK);
@@ -419,6 +425,8 @@ case_paging_concurrent(struct store *s, const char *url)
 	struct seen		*sn;
 	pthread_t		 t[3];
 	int			 i, j;
+
+	(void)url;
 
 	sn = xcalloc(1, sizeof(*sn));
 	cr_assert_eq(store_start(s), 0);
@@ -495,6 +503,9 @@ entry_row(void *arg, int64_t seq, int64_t received_ms, const char *request_id,
 {
 	struct entries	*en = arg;
 
+	(void)headers;
+	(void)record;
+
 	cr_assert_eq(received_ms, 1700000000000);
 	cr_assert_str_eq(request_id, "req");
 	cr_assert_eq(len, 7);
@@ -510,6 +521,8 @@ case_inbox(struct store *s, const char *url)
 	struct entries		en = { .n = 0 };
 	int64_t			n;
 	bool			more;
+
+	(void)url;
 
 	cr_assert_eq(create(s, ACCOUNT_A, &ch, &row), STORE_OK);
 	cr_assert_eq(inbox_write(s, STORE_INBOX_APPEND, row.id, 3, 5, 0, &n),
@@ -569,6 +582,8 @@ case_side_rows(struct store *s, const char *url)
 	struct entries		 en = { .n = 0 };
 	bool			 more;
 	int			 i;
+
+	(void)url;
 
 	cr_assert_eq(create(s, ACCOUNT_A, &ch, &row), STORE_OK);
 	memset(side, 0, sizeof(side));
@@ -630,6 +645,8 @@ case_tokens(struct store *s, const char *url)
 	struct token_row	*rows;
 	size_t			 n;
 	int64_t			 count;
+
+	(void)url;
 
 	memset(hash, 7, sizeof(hash));
 	cr_assert_eq(store_account_ensure(s, "acme", a1), STORE_OK);
@@ -875,6 +892,8 @@ case_group_commit(struct store *s, const char *url)
 	struct store_filter	 f;
 	struct seen		 sn;
 	int			 i;
+
+	(void)url;
 
 	cr_assert_eq(store_start(s), 0);
 	for (i = 0; i < 64; i++) {
