@@ -5,6 +5,7 @@ SHELL      := /bin/bash
 PREFIX     ?= /usr/local
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+CLANG_BUILD ?= build-clang
 DATA_DIR   ?= ./var
 LISTEN     ?= 127.0.0.1:8080
 PYTHON     ?= /usr/bin/python3
@@ -14,10 +15,11 @@ DEPS_BUILD := gcc pkg-config meson ninja-build libmicrohttpd-dev libjansson-dev 
               libsqlite3-dev libssl-dev libxml2-dev libpq-dev
 DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl \
               postgresql postgresql-client nginx-light pgbouncer \
-              patroni etcd-server
+              patroni etcd-server clang libclang-rt-14-dev
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
 
-.PHONY: all deps build build-asan run test unit api api-pg clean install
+.PHONY: all deps build build-asan build-clang fuzz-build run test unit api api-pg \
+        clean install
 
 all: build
 
@@ -47,6 +49,14 @@ $(ASAN_BUILD)/build.ninja:
 build-asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
+# The second compiler: a clang build with warnings as errors, so the code
+# stays warning-free under both gcc and clang. Built, not run.
+$(CLANG_BUILD)/build.ninja:
+	CC=clang meson setup $(CLANG_BUILD) --buildtype=debugoptimized -Dwerror=true
+
+build-clang: $(CLANG_BUILD)/build.ninja
+	ninja -C $(CLANG_BUILD)
+
 # Run the server with the embedded SQLite store in $(DATA_DIR); the first
 # run creates an account and prints its token.
 run: deps build
@@ -59,14 +69,15 @@ run: deps build
 export ASAN_OPTIONS  := detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 
-# Every test: C unit tests, the store's contract test against both
-# drivers, then the API suite on the sanitizer build against
+# Every test: both compilers and the fuzz harnesses build without a warning,
+# then the C unit tests, the store's contract test against both drivers,
+# then the API suite on the sanitizer build against
 # both stores (SQLite, then a throwaway PostgreSQL cluster), then the
 # PostgreSQL back end's own tests (outages, concurrent migrations, a
 # failover under Patroni).
 PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider
 
-test: deps build build-asan
+test: deps build build-asan build-clang fuzz-build
 	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
 	tests/pg/with-cluster.sh meson test -C $(ASAN_BUILD) --suite contract --print-errorlogs
 	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
@@ -87,7 +98,7 @@ install: build
 	install -D -m 0755 $(BUILD)/exportd $(DESTDIR)$(PREFIX)/bin/exportd
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD)
 
 # Fuzzing (docs/fuzzing.md): build the libFuzzer harnesses of tests/fuzz
 # with clang, ASan and UBSan, then run each for FUZZ_SECONDS, one after
@@ -96,8 +107,11 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_TARGETS ?=
 
-.PHONY: fuzz
-fuzz:
+# Build the harnesses only (warnings are errors there too).
+fuzz-build:
 	FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/build.sh $(FUZZ_TARGETS)
+
+.PHONY: fuzz
+fuzz: fuzz-build
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) \
 	  tests/fuzz/run.sh $(FUZZ_TARGETS)

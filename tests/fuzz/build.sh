@@ -47,8 +47,11 @@ if [ -n "${FUZZ_COVERAGE:-}" ]; then
 	B=$B/cov
 	mkdir -p "$B"
 fi
-CFLAGS="-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN \
-	-Wall -Wextra -Wno-unused-parameter -Isrc -Itests/fuzz \
+# The warnings of meson.build, as errors: a harness builds clean or not at all.
+WARN="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wformat=2 -Werror"
+CFLAGS="-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN $WARN \
+	-Isrc -Itests/fuzz \
 	$(pkg-config --cflags $PKGS) ${FUZZ_CFLAGS:-}"
 LIBS="$(pkg-config --libs $PKGS)"
 
