@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "crypto/crypto.h"
 #include "util/oid.h"
+#include "util/random.h"
 
 static pthread_once_t		 oid_once = PTHREAD_ONCE_INIT;
 static unsigned char		 oid_random[5];
@@ -22,8 +22,8 @@ oid_init(void)
 {
 	unsigned char	c[3];
 
-	crypto_random(oid_random, sizeof oid_random);
-	crypto_random(c, sizeof c);
+	random_bytes(oid_random, sizeof oid_random);
+	random_bytes(c, sizeof c);
 	atomic_store(&oid_counter,
 	    (uint_least32_t)c[0] << 16 | (uint_least32_t)c[1] << 8 | c[2]);
 }

@@ -28,8 +28,8 @@ declare -A SRCS=(
 	[router]="http/router.c api/routes.c util/xmalloc.c"
 	[token]="auth/token.c crypto/crypto.c util/xmalloc.c"
 	[model]="model/export.c model/validate.c model/rules.c util/oid.c
-	    util/isotime.c util/errors.c util/json.c util/buf.c
-	    util/xmalloc.c crypto/crypto.c"
+	    util/random.c util/isotime.c util/errors.c util/json.c util/buf.c
+	    util/xmalloc.c"
 	[project]="model/project.c util/json.c util/buf.c util/xmalloc.c"
 )
 ALL="json webhook_parse webhook_verify template router token model project"
