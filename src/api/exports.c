@@ -16,6 +16,7 @@
 #include "http/server.h"
 #include "model/export.h"
 #include "model/project.h"
+#include "model/secrets.h"
 #include "util/isotime.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -248,61 +249,21 @@ precondition(struct xstate *x, const struct store_row *cur)
 	return -1;
 }
 
-static void
-secrets_aad(const char *account, const char *id, char *out, size_t outsz)
-{
-	snprintf(out, outsz, "exportd/secrets/v1:%s:%s", account, id);
-}
-
 /* Decrypt a row's secret map; NULL with *bad set if it cannot be. */
 json_t *
 api_secrets_open(const struct server *srv, const struct store_row *r,
     int *bad)
 {
-	struct json_parse_error	 err;
-	unsigned char		*plain;
-	char			 aad[96];
-	size_t			 len;
-	json_t			*m;
+	json_t	*m;
 
 	*bad = 0;
-	if (r->secrets == NULL)
-		return NULL;
-	secrets_aad(r->account, r->id, aad, sizeof(aad));
-	plain = crypto_open(srv->key, aad, strlen(aad), r->secrets,
-	    r->secrets_len, &len);
-	if (plain == NULL) {
-		log_error("export %s: its secrets cannot be decrypted with "
-		    "this secret key", r->id);
-		*bad = 1;
-		return NULL;
-	}
-	m = json_parse((const char *)plain, len, 4, &err);
-	crypto_wipe(plain, len);
-	free(plain);
-	if (m == NULL)
-		*bad = 1;
-	return m;
-}
-
-/* Seal a secret map for a row; NULL if the map is empty. */
-static unsigned char *
-secrets_seal(const struct server *srv, const char *account, const char *id,
-    const json_t *map, size_t *len)
-{
-	unsigned char	*env;
-	char		*plain, aad[96];
-	size_t		 plen;
-
-	*len = 0;
-	if (map == NULL || json_object_size(map) == 0)
-		return NULL;
-	secrets_aad(account, id, aad, sizeof(aad));
-	plain = json_render_new(map, &plen);
-	env = crypto_seal(srv->key, aad, strlen(aad), plain, plen, len);
-	crypto_wipe(plain, plen);
-	free(plain);
-	return env;
+	if (secrets_open(srv->key, r->account, r->id, r->secrets,
+	    r->secrets_len, &m) == 0)
+		return m;
+	log_error("export %s: its secrets cannot be decrypted with this "
+	    "secret key", r->id);
+	*bad = 1;
+	return NULL;
 }
 
 static char *
@@ -429,7 +390,7 @@ row_new(struct request *req, struct store_write *w, const json_t *doc,
 	unsigned char		*sealed;
 	size_t			 sealed_len;
 
-	sealed = secrets_seal(req->srv, w->account, w->id, secrets,
+	sealed = secrets_seal(req->srv->key, w->account, w->id, secrets,
 	    &sealed_len);
 	api_identifier_new(apiid);
 	memset(&m, 0, sizeof(m));
@@ -522,7 +483,7 @@ replace_mutate(struct store_write *w, const struct store_row *cur,
 	}
 	doc = json_deep_copy(x->doc);
 	secrets = export_secrets_take(doc, stored);
-	sealed = secrets_seal(req->srv, w->account, w->id, secrets,
+	sealed = secrets_seal(req->srv->key, w->account, w->id, secrets,
 	    &sealed_len);
 	json_decref(secrets);
 	m.id = w->id;

@@ -1,0 +1,29 @@
+/* A document's secrets at rest: the map export_secrets_take makes
+ * ({"webhook.key": "...", ...}) sealed with AES-256-GCM under the server's
+ * key, and bound to the document's account and id, so an envelope copied
+ * onto another row does not open. Plain values in and out; knows nothing
+ * of HTTP or of the store. */
+#ifndef EXPORTD_SECRETS_H
+#define EXPORTD_SECRETS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "crypto/crypto.h"
+
+/* Seal a secret map for the document (account, id): a new envelope (caller
+ * frees) and its length in *len; NULL and *len 0 when the map is NULL or
+ * empty (nothing is stored then). */
+unsigned char	*secrets_seal(const unsigned char key[CRYPTO_KEYLEN],
+		    const char *account, const char *id, const json_t *map,
+		    size_t *len);
+/* Open the envelope of the document (account, id) into *map (a new
+ * reference; NULL when env is NULL, for a document with no secrets).
+ * Returns 0, or -1 with *map NULL when the envelope is not authentic for
+ * this key, account and id, or does not hold a secret map. The plain text
+ * is wiped. */
+int		 secrets_open(const unsigned char key[CRYPTO_KEYLEN],
+		    const char *account, const char *id, const void *env,
+		    size_t envlen, json_t **map);
+
+#endif
