@@ -3,10 +3,15 @@
 #define EXPORTD_API_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http/request.h"
 #include "http/router.h"
+#include "model/project.h"
+#include "store/store.h"
+#include "util/errors.h"
 
 extern const struct route api_routes[];
 extern const size_t api_nroutes;
@@ -22,19 +27,54 @@ void	exports_distributed_get(struct request *);
 void	exports_distributed_put(struct request *);
 void	exports_clone(struct request *);
 
+void	 listener_receive(struct request *);
+void	 inbox_get(struct request *);
+void	 inbox_ack(struct request *);
+
+/* What every handler shares (common.c). */
+
 /* The request body as a JSON object, or NULL after replying 400. */
 json_t	*api_body_object(struct request *);
+/* Reply for a store failure (404 "<what> not found", 503, 500). */
+void	 api_store_failure(struct request *, enum store_status,
+	    const char *what);
+/* The id in the path, lowercased; -1 after replying 404 ("<what> not
+ * found") when it is not an ObjectId. */
+int	 api_path_id(struct request *, const char *what,
+	    char id[OID_HEXLEN + 1]);
+/* Add the ETag of a stored revision: "id-rev", a strong validator. */
+void	 api_reply_etag(struct request *, const char *id, int64_t rev);
+/* Whether an RFC 9110 entity-tag list (If-Match, If-None-Match) matches
+ * the revision: "*" matches any current representation; a malformed list
+ * matches nothing. If-Match compares strongly (weak false: a W/ tag never
+ * matches); If-None-Match weakly (W/ is ignored). */
+int	 api_etag_matches(const char *list, const char *id, int64_t rev,
+	    bool weak);
 struct server;
 /* A row's secrets as {"webhook.key": "...", ...}, decrypted (caller
  * frees); NULL with *bad set when they cannot be read. */
 json_t	*api_secrets_open(const struct server *, const struct store_row *,
 	    int *bad);
-void	 listener_receive(struct request *);
-void	 inbox_get(struct request *);
-void	 inbox_ack(struct request *);
-
-/* Reply for a store failure (404, 503, 500). */
-void	 api_store_failure(struct request *, enum store_status,
+/* After a write: 0 if it succeeded, else 1 after replying with errs (a
+ * refusal by the mutate step) or the store's failure about <what>. */
+int	 api_write_failed(struct request *, const struct errors *errs,
 	    const char *what);
+/* Reply with the row the write stored, and its ETag. */
+void	 api_reply_row(struct request *, unsigned status);
+/* A whole number query parameter, def when absent; -1 (with an error
+ * added) if present and not a whole number of at least min. */
+int	 api_query_number(struct request *, struct errors *,
+	    const char *name, int64_t def, int64_t min, int64_t *out);
+/* The include and exclude query parameters; -1 with an error added when
+ * they are malformed. The caller frees the projection either way. */
+int	 api_projection_parse(struct request *, struct projection *,
+	    struct errors *);
+/* A Link header value for the next page of a list at path: the same
+ * limit and the query parameters named in params, and the keyset cursor
+ * after the last row served. Absolute, from --public-url or the request's
+ * origin. Caller frees. */
+char	*api_next_link(struct request *, const char *path,
+	    const char *const *params, size_t nparams, int64_t limit,
+	    int64_t last_seq);
 
 #endif

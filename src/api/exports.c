@@ -2,9 +2,7 @@
  * Writes prepare what they can on the request thread, then finish inside
  * the store's write transaction (mutate callbacks), where they see the
  * current row: If-Match, secret merge and rendering happen there. */
-#include <ctype.h>
 #include <stddef.h>
-#include <inttypes.h>
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +17,6 @@
 #include "model/secrets.h"
 #include "util/isotime.h"
 #include "util/json.h"
-#include "util/log.h"
-#include "util/number.h"
 #include "util/xmalloc.h"
 
 /* What a write carries from the request thread into its mutate call. */
@@ -68,202 +64,16 @@ xstate_new(struct request *req)
 	return x;
 }
 
-/* Count values and check the size caps of a parsed document. */
-static int
-json_caps(const json_t *v, size_t *nodes, char *why, size_t whysz)
-{
-	const char	*k;
-	json_t		*e;
-	size_t		 i;
-
-	if (++*nodes > LIMIT_JSON_NODES) {
-		snprintf(why, whysz, "the document has more than %d values",
-		    LIMIT_JSON_NODES);
-		return -1;
-	}
-	if (json_is_string(v) && json_string_length(v) > LIMIT_STRING) {
-		snprintf(why, whysz, "a string is longer than %d bytes",
-		    LIMIT_STRING);
-		return -1;
-	}
-	if (json_is_object(v)) {
-		if (json_object_size(v) > LIMIT_KEYS) {
-			snprintf(why, whysz, "an object has more than %d keys",
-			    LIMIT_KEYS);
-			return -1;
-		}
-		json_object_foreach((json_t *)v, k, e)
-			if (json_caps(e, nodes, why, whysz) == -1)
-				return -1;
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, e)
-			if (json_caps(e, nodes, why, whysz) == -1)
-				return -1;
-	}
-	return 0;
-}
-
-json_t *
-api_body_object(struct request *req)
-{
-	struct json_parse_error	 err;
-	json_t			*v;
-	const char		*data = req->body.data;
-	size_t			 len = req->body.len, nodes = 0;
-	char			 why[96];
-
-	/* a UTF-8 byte order mark (some .NET and PowerShell clients send
-	 * one) is ignored, as RFC 8259 allows */
-	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
-		data += 3;
-		len -= 3;
-	}
-	if (len == 0) {
-		reply_error(req, 400, "invalid_json", NULL,
-		    "A JSON object is required as the request body");
-		return NULL;
-	}
-	if ((v = json_parse(data, len, LIMIT_JSON_DEPTH, &err)) == NULL) {
-		reply_error(req, 400, "invalid_json", NULL,
-		    "The body %s: %s (line %d, column %d)", err.unstorable ?
-		    "cannot be stored" : "is not valid JSON", err.text,
-		    err.line, err.column);
-		return NULL;
-	}
-	if (!json_is_object(v)) {
-		json_decref(v);
-		reply_error(req, 400, "invalid_json", NULL,
-		    "The body must be a JSON object");
-		return NULL;
-	}
-	if (json_caps(v, &nodes, why, sizeof(why)) == -1) {
-		json_decref(v);
-		reply_error(req, 400, "invalid_json", NULL,
-		    "The body is over a limit: %s", why);
-		return NULL;
-	}
-	return v;
-}
-
-void
-api_store_failure(struct request *req, enum store_status st,
-    const char *what)
-{
-	switch (st) {
-	case STORE_NOT_FOUND:
-		reply_error(req, 404, "not_found", NULL, "%s not found", what);
-		break;
-	case STORE_UNAVAILABLE:
-		reply_error(req, 503, "unavailable", NULL,
-		    "The store is unavailable; retry shortly");
-		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-		break;
-	case STORE_FULL:
-		reply_error(req, 503, "unavailable", NULL,
-		    "The export's inbox is full; retry after its records "
-		    "are consumed");
-		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "5");
-		break;
-	default:
-		reply_error(req, 500, "internal_error", NULL,
-		    "Internal error (request %s)", req->id);
-		break;
-	}
-}
-
-/* The path id, lowercased; replies 404 if it is not an ObjectId. */
-static int
-path_id(struct request *req, char id[OID_HEXLEN + 1])
-{
-	const char	*p = req->params[0];
-
-	if (p == NULL || oid_normalize(p, strlen(p), id) == -1) {
-		reply_error(req, 404, "not_found", NULL, "Export not found");
-		return -1;
-	}
-	return 0;
-}
-
-/* The strong validator of a stored revision: id and revision. */
-static void
-etag_format(const char *id, int64_t rev, char *out, size_t outsz)
-{
-	snprintf(out, outsz, "\"%s-%" PRId64 "\"", id, rev);
-}
-
-static void
-reply_etag(struct request *req, const char *id, int64_t rev)
-{
-	char	etag[64];
-
-	etag_format(id, rev, etag, sizeof(etag));
-	reply_header(req, MHD_HTTP_HEADER_ETAG, etag);
-}
-
-/* RFC 9110 entity-tag lists: "*" matches any current representation; a
- * malformed list matches nothing. If-Match compares strongly (a weak tag
- * never matches); If-None-Match weakly (W/ is ignored). */
-static int
-etag_matches(const char *h, const char *id, int64_t rev, bool weak)
-{
-	char		 want[64];
-	const char	*p = h, *q;
-	size_t		 wl;
-
-	etag_format(id, rev, want, sizeof(want));
-	wl = strlen(want);
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '\0')
-			return 0;
-		if (*p == '*')
-			return 1;
-		if (strncmp(p, "W/", 2) == 0) {
-			p += 2;
-			if (*p != '"' || (q = strchr(p + 1, '"')) == NULL)
-				return 0;
-			if (weak && (size_t)(q + 1 - p) == wl &&
-			    memcmp(p, want, wl) == 0)
-				return 1;
-			p = q + 1;
-			continue;
-		}
-		if (*p != '"' || (q = strchr(p + 1, '"')) == NULL)
-			return 0;
-		if ((size_t)(q + 1 - p) == wl && memcmp(p, want, wl) == 0)
-			return 1;
-		p = q + 1;
-	}
-}
-
 /* Inside a write: refuse with 412 unless If-Match allows this revision. */
 static int
 precondition(struct xstate *x, const struct store_row *cur)
 {
-	if (x->if_match == NULL || etag_matches(x->if_match, cur->id, cur->rev, false))
+	if (x->if_match == NULL || api_etag_matches(x->if_match, cur->id, cur->rev, false))
 		return 0;
 	errors_add(&x->errs, 412, "conflict", NULL,
 	    "The export has changed since it was read (If-Match does not "
 	    "match the current ETag)");
 	return -1;
-}
-
-/* Decrypt a row's secret map; NULL with *bad set if it cannot be. */
-json_t *
-api_secrets_open(const struct server *srv, const struct store_row *r,
-    int *bad)
-{
-	json_t	*m;
-
-	*bad = 0;
-	if (secrets_open(srv->key, r->account, r->id, r->secrets,
-	    r->secrets_len, &m) == 0)
-		return m;
-	log_error("export %s: its secrets cannot be decrypted with this "
-	    "secret key", r->id);
-	*bad = 1;
-	return NULL;
 }
 
 static char *
@@ -320,23 +130,7 @@ doc_prepare(json_t *doc, const char *stored_adaptor, struct errors *errs)
 static int
 write_failed(struct request *req, struct xstate *x)
 {
-	if (req->write.status == STORE_OK)
-		return 0;
-	if (req->write.status == STORE_REJECTED && x->errs.n > 0)
-		reply_errors(req, &x->errs);
-	else
-		api_store_failure(req, req->write.status, "Export");
-	return 1;
-}
-
-static void
-reply_row(struct request *req, unsigned status)
-{
-	struct store_row	*r = &req->write.result;
-
-	reply_json(req, status, r->body, r->body_len);
-	r->body = NULL;
-	reply_etag(req, r->id, r->rev);
+	return api_write_failed(req, &x->errs, "Export");
 }
 
 /* ---- GET /v1/exports/{id} ---- */
@@ -350,7 +144,7 @@ exports_get(struct request *req)
 	const char		*cond;
 	char			 id[OID_HEXLEN + 1];
 
-	if (path_id(req, id) == -1)
+	if (api_path_id(req, "Export", id) == -1)
 		return;
 	rc = store_get(st, STORE_EXPORTS, req->account, id, &row);
 	if (rc != STORE_OK) {
@@ -359,20 +153,20 @@ exports_get(struct request *req)
 	}
 	/* conditional GET (RFC 9110 §13.2.2 order) */
 	if ((cond = request_header(req, MHD_HTTP_HEADER_IF_MATCH)) != NULL &&
-	    !etag_matches(cond, row.id, row.rev, false)) {
+	    !api_etag_matches(cond, row.id, row.rev, false)) {
 		reply_error(req, 412, "conflict", NULL, "The export has changed "
 		    "(If-Match does not match the current ETag)");
 		goto out;
 	}
 	if ((cond = request_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH)) !=
-	    NULL && etag_matches(cond, row.id, row.rev, true)) {
+	    NULL && api_etag_matches(cond, row.id, row.rev, true)) {
 		reply_empty(req, 304);
-		reply_etag(req, row.id, row.rev);
+		api_reply_etag(req, row.id, row.rev);
 		goto out;
 	}
 	reply_json(req, 200, row.body, row.body_len);
 	row.body = NULL;
-	reply_etag(req, row.id, row.rev);
+	api_reply_etag(req, row.id, row.rev);
 out:
 	store_row_free(&row);
 }
@@ -428,7 +222,7 @@ create_done(struct request *req)
 
 	if (write_failed(req, req->state))
 		return;
-	reply_row(req, 201);
+	api_reply_row(req, 201);
 	snprintf(loc, sizeof(loc), "/v1/exports/%s", req->write.result.id);
 	reply_header(req, MHD_HTTP_HEADER_LOCATION, loc);
 }
@@ -502,7 +296,7 @@ replace_done(struct request *req)
 {
 	if (write_failed(req, req->state))
 		return;
-	reply_row(req, 200);
+	api_reply_row(req, 200);
 }
 
 void
@@ -515,7 +309,7 @@ exports_replace(struct request *req)
 	json_t			*doc;
 	char			 id[OID_HEXLEN + 1];
 
-	if (path_id(req, id) == -1)
+	if (api_path_id(req, "Export", id) == -1)
 		return;
 	/* adaptorType never changes, so this read can decide it. */
 	if ((rc = store_get(st, STORE_EXPORTS, req->account, id, &row)) !=
@@ -567,7 +361,7 @@ exports_delete(struct request *req)
 {
 	char	id[OID_HEXLEN + 1];
 
-	if (path_id(req, id) == -1)
+	if (api_path_id(req, "Export", id) == -1)
 		return;
 	xstate_new(req);
 	req->write.kind = STORE_DELETE;
@@ -612,7 +406,7 @@ exports_distributed_get(struct request *req)
 	char			 id[OID_HEXLEN + 1], *body;
 	size_t			 len;
 
-	if (path_id(req, id) == -1)
+	if (api_path_id(req, "Export", id) == -1)
 		return;
 	if ((rc = store_get(st, STORE_EXPORTS, req->account, id, &row)) !=
 	    STORE_OK) {
@@ -635,7 +429,7 @@ exports_distributed_get(struct request *req)
 	else
 		body = xstrdup("{}"), len = 2;
 	reply_json(req, 200, body, len);
-	reply_etag(req, row.id, row.rev);
+	api_reply_etag(req, row.id, row.rev);
 out:
 	json_decref(doc);
 	store_row_free(&row);
@@ -691,7 +485,7 @@ distributed_done(struct request *req)
 		return;
 	reply_json(req, 200, x->reply, x->reply_len);
 	x->reply = NULL;
-	reply_etag(req, req->write.result.id, req->write.result.rev);
+	api_reply_etag(req, req->write.result.id, req->write.result.rev);
 }
 
 void
@@ -705,7 +499,7 @@ exports_distributed_put(struct request *req)
 	const char		*path;
 	char			 id[OID_HEXLEN + 1];
 
-	if (path_id(req, id) == -1)
+	if (api_path_id(req, "Export", id) == -1)
 		return;
 	if ((rc = store_get(st, STORE_EXPORTS, req->account, id, &row)) !=
 	    STORE_OK) {
@@ -854,7 +648,7 @@ exports_clone(struct request *req)
 	json_t		*opts = NULL;
 	char		 id[OID_HEXLEN + 1];
 
-	if (path_id(req, id) == -1)
+	if (api_path_id(req, "Export", id) == -1)
 		return;
 	if (req->body.len > 0 && (opts = api_body_object(req)) == NULL)
 		return;
@@ -956,82 +750,11 @@ query_dup(struct request *req, const char *name)
 	return v != NULL ? xstrdup(v) : NULL;
 }
 
-/* A whole number from the query; -1 (with an error added) if present and
- * not one. */
-static int
-query_number(struct request *req, struct errors *errs, const char *name,
-    int64_t def, int64_t min, int64_t *out)
-{
-	const char	*v = request_query(req, name);
-	int64_t		 n;
-
-	*out = def;
-	if (v == NULL)
-		return 0;
-	if (number_parse(v, strlen(v), &n) == -1 || n < min) {
-		errors_add(errs, 400, "invalid_query_params", name,
-		    "%s must be a whole number of at least %lld", name,
-		    (long long)min);
-		return -1;
-	}
-	*out = n;
-	return 0;
-}
-
 /* Query parameters the next page's link carries over. */
 static const char *const filter_params[] = {
 	"adaptorType", "type", "_connectionId", "_integrationId", "name",
 	"include", "exclude",
 };
-
-/* Percent-encode a query value (RFC 3986 unreserved kept). */
-static void
-query_encode(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s != '\0'; s++) {
-		if (isalnum((unsigned char)*s) || strchr("-._~", *s) != NULL)
-			buf_addc(b, *s);
-		else {
-			buf_addc(b, '%');
-			buf_addc(b, hex[(unsigned char)*s >> 4]);
-			buf_addc(b, hex[(unsigned char)*s & 15]);
-		}
-	}
-}
-
-/* The absolute URL of the next page: same filters and limit, keyset
- * cursor after the last row served. */
-static char *
-next_link(struct request *req, int64_t limit, int64_t last_seq)
-{
-	const char	*v;
-	char		*origin;
-	struct buf	 b;
-	size_t		 i;
-
-	buf_init(&b, 0);
-	buf_adds(&b, "<");
-	if (req->srv->public_url != NULL) {
-		buf_adds(&b, req->srv->public_url);
-		while (b.len > 1 && b.data[b.len - 1] == '/')
-			b.data[--b.len] = '\0';
-	} else {
-		origin = request_origin(req);
-		buf_adds(&b, origin);
-		free(origin);
-	}
-	buf_printf(&b, "/v1/exports?limit=%" PRId64, limit);
-	for (i = 0; i < sizeof(filter_params) / sizeof(filter_params[0]); i++) {
-		if ((v = request_query(req, filter_params[i])) == NULL)
-			continue;
-		buf_printf(&b, "&%s=", filter_params[i]);
-		query_encode(&b, v);
-	}
-	buf_printf(&b, "&after=%" PRId64 ">; rel=\"next\"", last_seq);
-	return buf_steal(&b, NULL);
-}
 
 void
 exports_list(struct request *req)
@@ -1043,18 +766,15 @@ exports_list(struct request *req)
 	struct errors		 errs;
 	int64_t			 limit, skip, after, last;
 	bool			 more;
-	char			*link, err[160];
+	char			*link;
 
 	src = xcalloc(1, sizeof(*src));
 	/* every bad parameter is reported at once */
 	errors_init(&errs);
-	query_number(req, &errs, "limit", LIMIT_PAGE_DEFAULT, 1, &limit);
-	query_number(req, &errs, "skip", 0, 0, &skip);
-	query_number(req, &errs, "after", 0, 0, &after);
-	if (project_parse(&src->proj, request_query(req, "include"),
-	    request_query(req, "exclude"), err, sizeof(err)) == -1)
-		errors_add(&errs, 400, "invalid_query_params", NULL, "%s",
-		    err);
+	api_query_number(req, &errs, "limit", LIMIT_PAGE_DEFAULT, 1, &limit);
+	api_query_number(req, &errs, "skip", 0, 0, &skip);
+	api_query_number(req, &errs, "after", 0, 0, &after);
+	api_projection_parse(req, &src->proj, &errs);
 	if (errs.n > 0) {
 		list_src_free(src);
 		reply_errors(req, &errs);
@@ -1083,7 +803,9 @@ exports_list(struct request *req)
 	last = p->streaming ? p->bound : p->last;
 	page_reply(req, p);
 	if (more) {
-		link = next_link(req, limit, last);
+		link = api_next_link(req, "/v1/exports", filter_params,
+		    sizeof(filter_params) / sizeof(filter_params[0]), limit,
+		    last);
 		reply_header(req, MHD_HTTP_HEADER_LINK, link);
 		free(link);
 	}

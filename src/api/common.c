@@ -1,0 +1,305 @@
+/* What every resource handler shares: the request body as a JSON object,
+ * the id in the path, ETags and If-Match, the reply to a store status or
+ * a finished write, a row's secrets, list query parameters, projection
+ * and the next page's link. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "http/response.h"
+#include "http/server.h"
+#include "model/secrets.h"
+#include "util/json.h"
+#include "util/limits.h"
+#include "util/log.h"
+#include "util/number.h"
+#include "util/xmalloc.h"
+
+/* Count values and check the size caps of a parsed document. */
+static int
+json_caps(const json_t *v, size_t *nodes, char *why, size_t whysz)
+{
+	const char	*k;
+	json_t		*e;
+	size_t		 i;
+
+	if (++*nodes > LIMIT_JSON_NODES) {
+		snprintf(why, whysz, "the document has more than %d values",
+		    LIMIT_JSON_NODES);
+		return -1;
+	}
+	if (json_is_string(v) && json_string_length(v) > LIMIT_STRING) {
+		snprintf(why, whysz, "a string is longer than %d bytes",
+		    LIMIT_STRING);
+		return -1;
+	}
+	if (json_is_object(v)) {
+		if (json_object_size(v) > LIMIT_KEYS) {
+			snprintf(why, whysz, "an object has more than %d keys",
+			    LIMIT_KEYS);
+			return -1;
+		}
+		json_object_foreach((json_t *)v, k, e)
+			if (json_caps(e, nodes, why, whysz) == -1)
+				return -1;
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, e)
+			if (json_caps(e, nodes, why, whysz) == -1)
+				return -1;
+	}
+	return 0;
+}
+
+json_t *
+api_body_object(struct request *req)
+{
+	struct json_parse_error	 err;
+	json_t			*v;
+	const char		*data = req->body.data;
+	size_t			 len = req->body.len, nodes = 0;
+	char			 why[96];
+
+	/* a UTF-8 byte order mark (some .NET and PowerShell clients send
+	 * one) is ignored, as RFC 8259 allows */
+	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+		data += 3;
+		len -= 3;
+	}
+	if (len == 0) {
+		reply_error(req, 400, "invalid_json", NULL,
+		    "A JSON object is required as the request body");
+		return NULL;
+	}
+	if ((v = json_parse(data, len, LIMIT_JSON_DEPTH, &err)) == NULL) {
+		reply_error(req, 400, "invalid_json", NULL,
+		    "The body %s: %s (line %d, column %d)", err.unstorable ?
+		    "cannot be stored" : "is not valid JSON", err.text,
+		    err.line, err.column);
+		return NULL;
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		reply_error(req, 400, "invalid_json", NULL,
+		    "The body must be a JSON object");
+		return NULL;
+	}
+	if (json_caps(v, &nodes, why, sizeof(why)) == -1) {
+		json_decref(v);
+		reply_error(req, 400, "invalid_json", NULL,
+		    "The body is over a limit: %s", why);
+		return NULL;
+	}
+	return v;
+}
+
+void
+api_store_failure(struct request *req, enum store_status st,
+    const char *what)
+{
+	switch (st) {
+	case STORE_NOT_FOUND:
+		reply_error(req, 404, "not_found", NULL, "%s not found", what);
+		break;
+	case STORE_UNAVAILABLE:
+		reply_error(req, 503, "unavailable", NULL,
+		    "The store is unavailable; retry shortly");
+		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		break;
+	case STORE_FULL:
+		reply_error(req, 503, "unavailable", NULL,
+		    "The export's inbox is full; retry after its records "
+		    "are consumed");
+		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+		break;
+	default:
+		reply_error(req, 500, "internal_error", NULL,
+		    "Internal error (request %s)", req->id);
+		break;
+	}
+}
+
+int
+api_path_id(struct request *req, const char *what, char id[OID_HEXLEN + 1])
+{
+	const char	*p = req->params[0];
+
+	if (p == NULL || oid_normalize(p, strlen(p), id) == -1) {
+		reply_error(req, 404, "not_found", NULL, "%s not found", what);
+		return -1;
+	}
+	return 0;
+}
+
+/* The strong validator of a stored revision: id and revision. */
+static void
+etag_format(const char *id, int64_t rev, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "\"%s-%" PRId64 "\"", id, rev);
+}
+
+void
+api_reply_etag(struct request *req, const char *id, int64_t rev)
+{
+	char	etag[64];
+
+	etag_format(id, rev, etag, sizeof(etag));
+	reply_header(req, MHD_HTTP_HEADER_ETAG, etag);
+}
+
+int
+api_etag_matches(const char *h, const char *id, int64_t rev, bool weak)
+{
+	char		 want[64];
+	const char	*p = h, *q;
+	size_t		 wl;
+
+	etag_format(id, rev, want, sizeof(want));
+	wl = strlen(want);
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			return 0;
+		if (*p == '*')
+			return 1;
+		if (strncmp(p, "W/", 2) == 0) {
+			p += 2;
+			if (*p != '"' || (q = strchr(p + 1, '"')) == NULL)
+				return 0;
+			if (weak && (size_t)(q + 1 - p) == wl &&
+			    memcmp(p, want, wl) == 0)
+				return 1;
+			p = q + 1;
+			continue;
+		}
+		if (*p != '"' || (q = strchr(p + 1, '"')) == NULL)
+			return 0;
+		if ((size_t)(q + 1 - p) == wl && memcmp(p, want, wl) == 0)
+			return 1;
+		p = q + 1;
+	}
+}
+
+json_t *
+api_secrets_open(const struct server *srv, const struct store_row *r,
+    int *bad)
+{
+	json_t	*m;
+
+	*bad = 0;
+	if (secrets_open(srv->key, r->account, r->id, r->secrets,
+	    r->secrets_len, &m) == 0)
+		return m;
+	log_error("export %s: its secrets cannot be decrypted with this "
+	    "secret key", r->id);
+	*bad = 1;
+	return NULL;
+}
+
+int
+api_write_failed(struct request *req, const struct errors *errs,
+    const char *what)
+{
+	if (req->write.status == STORE_OK)
+		return 0;
+	if (req->write.status == STORE_REJECTED && errs->n > 0)
+		reply_errors(req, errs);
+	else
+		api_store_failure(req, req->write.status, what);
+	return 1;
+}
+
+void
+api_reply_row(struct request *req, unsigned status)
+{
+	struct store_row	*r = &req->write.result;
+
+	reply_json(req, status, r->body, r->body_len);
+	r->body = NULL;
+	api_reply_etag(req, r->id, r->rev);
+}
+
+int
+api_query_number(struct request *req, struct errors *errs, const char *name,
+    int64_t def, int64_t min, int64_t *out)
+{
+	const char	*v = request_query(req, name);
+	int64_t		 n;
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	if (number_parse(v, strlen(v), &n) == -1 || n < min) {
+		errors_add(errs, 400, "invalid_query_params", name,
+		    "%s must be a whole number of at least %lld", name,
+		    (long long)min);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+int
+api_projection_parse(struct request *req, struct projection *proj,
+    struct errors *errs)
+{
+	char	err[160];
+
+	if (project_parse(proj, request_query(req, "include"),
+	    request_query(req, "exclude"), err, sizeof(err)) == 0)
+		return 0;
+	errors_add(errs, 400, "invalid_query_params", NULL, "%s", err);
+	return -1;
+}
+
+/* Percent-encode a query value (RFC 3986 unreserved kept). */
+static void
+query_encode(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s != '\0'; s++) {
+		if (isalnum((unsigned char)*s) || strchr("-._~", *s) != NULL)
+			buf_addc(b, *s);
+		else {
+			buf_addc(b, '%');
+			buf_addc(b, hex[(unsigned char)*s >> 4]);
+			buf_addc(b, hex[(unsigned char)*s & 15]);
+		}
+	}
+}
+
+char *
+api_next_link(struct request *req, const char *path,
+    const char *const *params, size_t nparams, int64_t limit,
+    int64_t last_seq)
+{
+	const char	*v;
+	char		*origin;
+	struct buf	 b;
+	size_t		 i;
+
+	buf_init(&b, 0);
+	buf_adds(&b, "<");
+	if (req->srv->public_url != NULL) {
+		buf_adds(&b, req->srv->public_url);
+		while (b.len > 1 && b.data[b.len - 1] == '/')
+			b.data[--b.len] = '\0';
+	} else {
+		origin = request_origin(req);
+		buf_adds(&b, origin);
+		free(origin);
+	}
+	buf_printf(&b, "%s?limit=%" PRId64, path, limit);
+	for (i = 0; i < nparams; i++) {
+		if ((v = request_query(req, params[i])) == NULL)
+			continue;
+		buf_printf(&b, "&%s=", params[i]);
+		query_encode(&b, v);
+	}
+	buf_printf(&b, "&after=%" PRId64 ">; rel=\"next\"", last_seq);
+	return buf_steal(&b, NULL);
+}
