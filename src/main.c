@@ -184,6 +184,10 @@ cmd_serve(int argc, char **argv)
 	struct config		 c;
 	struct server		 srv;
 	struct server_options	 o;
+	struct api_context	 app;
+	struct api_options	 ao;
+	struct store		*st;
+	unsigned char		 key[CRYPTO_KEYLEN];
 	sigset_t		 set;
 	int			 argi = 2, sig, rc = 1, tries;
 
@@ -219,7 +223,7 @@ cmd_serve(int argc, char **argv)
 	memset(&srv, 0, sizeof(srv));
 	/* A database server may come up after exportd (both started at
 	 * once): wait for it a while rather than fail at once. */
-	for (tries = 0; (srv.store = open_store(&c)) == NULL; tries++) {
+	for (tries = 0; (st = open_store(&c)) == NULL; tries++) {
 		if (c.db == NULL || strncmp(c.db, "postgres", 8) != 0 ||
 		    tries == STORE_WAIT_SECONDS)
 			goto out;
@@ -234,9 +238,19 @@ cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (key_load(&c, srv.key) == -1 || store_start(srv.store) ==
-	    -1)
+	if (key_load(&c, key) == -1 || store_start(st) == -1)
 		goto close;
+	memset(&ao, 0, sizeof(ao));
+	ao.inbox_cap = c.inbox_cap;
+	ao.listener_max_records = (size_t)c.listener_max_records;
+	ao.listener_max_stored = (size_t)c.listener_max_stored;
+	ao.listener_burst = c.listener_burst;
+	ao.listener_per_second = c.listener_per_second;
+	ao.listener_failed_burst = c.listener_failed_burst;
+	ao.listener_failed_per_second = c.listener_failed_per_second;
+	api_context_init(&app, st, key, &ao);
+	srv.app = &app;
+	srv.hooks = &api_hooks;
 	srv.routes = api_routes;
 	srv.nroutes = api_nroutes;
 	memset(&o, 0, sizeof(o));
@@ -249,17 +263,10 @@ cmd_serve(int argc, char **argv)
 	o.rate_burst = c.rate_burst;
 	o.rate_per_second = c.rate_per_second;
 	o.listener_max_body = (size_t)c.listener_max_body;
-	o.listener_max_records = (size_t)c.listener_max_records;
-	o.listener_max_stored = (size_t)c.listener_max_stored;
-	o.listener_burst = c.listener_burst;
-	o.listener_per_second = c.listener_per_second;
-	o.listener_failed_burst = c.listener_failed_burst;
-	o.listener_failed_per_second = c.listener_failed_per_second;
-	o.inbox_cap = c.inbox_cap;
 	if (server_start(&srv, &o) == -1)
 		goto close;
 	log_info("exportd listening on %s (port %d), store %s",
-	    c.listen, srv.port, store_name(srv.store));
+	    c.listen, srv.port, store_name(st));
 	do {
 		if (sigwait(&set, &sig) != 0)
 			break;
@@ -268,8 +275,10 @@ cmd_serve(int argc, char **argv)
 	server_stop(&srv);
 	rc = 0;
 close:
-	store_close(srv.store);
-	crypto_wipe(srv.key, sizeof(srv.key));
+	if (srv.app != NULL)
+		api_context_free(&app);
+	store_close(st);
+	crypto_wipe(key, sizeof(key));
 	if (rc == 0)
 		log_info("stopped cleanly");
 out:

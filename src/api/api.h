@@ -7,11 +7,56 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/ratelimit.h"
+#include "crypto/crypto.h"
 #include "http/request.h"
 #include "http/router.h"
 #include "model/project.h"
 #include "store/store.h"
 #include "util/errors.h"
+
+/* What the handlers share for the server's life (context.c). The HTTP
+ * layer carries it as an opaque pointer (server.app) and calls into it
+ * through api_hooks. */
+struct api_context {
+	struct store		*store;
+	unsigned char		 key[CRYPTO_KEYLEN];	/* secrets at rest */
+	int64_t			 inbox_cap;	/* records kept per export */
+	size_t			 listener_max_records;	/* per delivery */
+	size_t			 listener_max_stored;	/* bytes per delivery */
+	struct ratelimit	 listener_rl;	/* per webhook export */
+	struct ratelimit	 listener_failed_rl; /* per client address:
+						failed verifications */
+};
+
+struct api_options {
+	long	 inbox_cap;
+	size_t	 listener_max_records;
+	size_t	 listener_max_stored;
+	long	 listener_burst;
+	long	 listener_per_second;
+	long	 listener_failed_burst;
+	long	 listener_failed_per_second;
+};
+
+struct server_hooks;
+extern const struct server_hooks api_hooks;
+
+/* Set up a context over an open store (not owned) and a copy of the
+ * secret key; api_context_free wipes the key. */
+void	 api_context_init(struct api_context *, struct store *,
+	    const unsigned char key[CRYPTO_KEYLEN], const struct api_options *);
+void	 api_context_free(struct api_context *);
+/* The context of the server a request came in on, and its store. */
+struct api_context *api_context(const struct request *);
+struct store	*api_store(const struct request *);
+/* The request's write, zeroed on first use and freed (with the row it
+ * stored) when the request completes. */
+struct store_write *api_write_get(struct request *);
+/* Submit the request's write in the request's account and suspend the
+ * request; cont runs on a server thread once the write is durable or has
+ * failed (its status and result are in api_write_get). */
+void	 api_write_submit(struct request *, void (*cont)(struct request *));
 
 extern const struct route api_routes[];
 extern const size_t api_nroutes;

@@ -187,10 +187,11 @@ json_t *
 api_secrets_open(const struct server *srv, const struct store_row *r,
     int *bad)
 {
-	json_t	*m;
+	const struct api_context	*ctx = srv->app;
+	json_t				*m;
 
 	*bad = 0;
-	if (secrets_open(srv->key, r->account, r->id, r->secrets,
+	if (secrets_open(ctx->key, r->account, r->id, r->secrets,
 	    r->secrets_len, &m) == 0)
 		return m;
 	log_error("export %s: its secrets cannot be decrypted with this "
@@ -203,19 +204,21 @@ int
 api_write_failed(struct request *req, const struct errors *errs,
     const char *what)
 {
-	if (req->write.status == STORE_OK)
+	struct store_write	*w = api_write_get(req);
+
+	if (w->status == STORE_OK)
 		return 0;
-	if (req->write.status == STORE_REJECTED && errs->n > 0)
+	if (w->status == STORE_REJECTED && errs->n > 0)
 		reply_errors(req, errs);
 	else
-		api_store_failure(req, req->write.status, what);
+		api_store_failure(req, w->status, what);
 	return 1;
 }
 
 void
 api_reply_row(struct request *req, unsigned status)
 {
-	struct store_row	*r = &req->write.result;
+	struct store_row	*r = &api_write_get(req)->result;
 
 	reply_json(req, status, r->body, r->body_len);
 	r->body = NULL;

@@ -138,7 +138,7 @@ write_failed(struct request *req, struct xstate *x)
 void
 exports_get(struct request *req)
 {
-	struct store		*st = req->srv->store;
+	struct store		*st = api_store(req);
 	struct store_row	 row;
 	enum store_status	 rc;
 	const char		*cond;
@@ -184,7 +184,7 @@ row_new(struct request *req, struct store_write *w, const json_t *doc,
 	unsigned char		*sealed;
 	size_t			 sealed_len;
 
-	sealed = secrets_seal(req->srv->key, w->account, w->id, secrets,
+	sealed = secrets_seal(api_context(req)->key, w->account, w->id, secrets,
 	    &sealed_len);
 	api_identifier_new(apiid);
 	memset(&m, 0, sizeof(m));
@@ -223,15 +223,17 @@ create_done(struct request *req)
 	if (write_failed(req, req->state))
 		return;
 	api_reply_row(req, 201);
-	snprintf(loc, sizeof(loc), "/v1/exports/%s", req->write.result.id);
+	snprintf(loc, sizeof(loc), "/v1/exports/%s",
+	    api_write_get(req)->result.id);
 	reply_header(req, MHD_HTTP_HEADER_LOCATION, loc);
 }
 
 void
 exports_create(struct request *req)
 {
-	struct xstate	*x;
-	json_t		*doc;
+	struct store_write	*w;
+	struct xstate		*x;
+	json_t			*doc;
 
 	if ((doc = api_body_object(req)) == NULL)
 		return;
@@ -241,10 +243,11 @@ exports_create(struct request *req)
 		reply_errors(req, &x->errs);
 		return;
 	}
-	req->write.kind = STORE_CREATE;
-	oid_new(req->write.id);
-	req->write.mutate = create_mutate;
-	request_write(req, create_done);
+	w = api_write_get(req);
+	w->kind = STORE_CREATE;
+	oid_new(w->id);
+	w->mutate = create_mutate;
+	api_write_submit(req, create_done);
 }
 
 /* ---- PUT /v1/exports/{id} ---- */
@@ -277,7 +280,7 @@ replace_mutate(struct store_write *w, const struct store_row *cur,
 	}
 	doc = json_deep_copy(x->doc);
 	secrets = export_secrets_take(doc, stored);
-	sealed = secrets_seal(req->srv->key, w->account, w->id, secrets,
+	sealed = secrets_seal(api_context(req)->key, w->account, w->id, secrets,
 	    &sealed_len);
 	json_decref(secrets);
 	m.id = w->id;
@@ -302,7 +305,8 @@ replace_done(struct request *req)
 void
 exports_replace(struct request *req)
 {
-	struct store		*st = req->srv->store;
+	struct store		*st = api_store(req);
+	struct store_write	*w;
 	struct store_row	 row;
 	struct xstate		*x;
 	enum store_status	 rc;
@@ -329,10 +333,11 @@ exports_replace(struct request *req)
 		return;
 	}
 	store_row_free(&row);
-	req->write.kind = STORE_UPDATE;
-	memcpy(req->write.id, id, sizeof(id));
-	req->write.mutate = replace_mutate;
-	request_write(req, replace_done);
+	w = api_write_get(req);
+	w->kind = STORE_UPDATE;
+	memcpy(w->id, id, sizeof(id));
+	w->mutate = replace_mutate;
+	api_write_submit(req, replace_done);
 }
 
 /* ---- DELETE /v1/exports/{id} ---- */
@@ -359,15 +364,17 @@ delete_done(struct request *req)
 void
 exports_delete(struct request *req)
 {
-	char	id[OID_HEXLEN + 1];
+	struct store_write	*w;
+	char			 id[OID_HEXLEN + 1];
 
 	if (api_path_id(req, "Export", id) == -1)
 		return;
 	xstate_new(req);
-	req->write.kind = STORE_DELETE;
-	memcpy(req->write.id, id, sizeof(id));
-	req->write.mutate = delete_mutate;
-	request_write(req, delete_done);
+	w = api_write_get(req);
+	w->kind = STORE_DELETE;
+	memcpy(w->id, id, sizeof(id));
+	w->mutate = delete_mutate;
+	api_write_submit(req, delete_done);
 }
 
 /* ---- /v1/exports/{id}/distributed ---- */
@@ -397,7 +404,7 @@ distributed_path(const json_t *doc, struct errors *errs)
 void
 exports_distributed_get(struct request *req)
 {
-	struct store		*st = req->srv->store;
+	struct store		*st = api_store(req);
 	struct store_row	 row;
 	struct errors		 errs;
 	enum store_status	 rc;
@@ -479,19 +486,21 @@ out:
 static void
 distributed_done(struct request *req)
 {
-	struct xstate	*x = req->state;
+	struct xstate		*x = req->state;
+	struct store_write	*w = api_write_get(req);
 
 	if (write_failed(req, x))
 		return;
 	reply_json(req, 200, x->reply, x->reply_len);
 	x->reply = NULL;
-	api_reply_etag(req, req->write.result.id, req->write.result.rev);
+	api_reply_etag(req, w->result.id, w->result.rev);
 }
 
 void
 exports_distributed_put(struct request *req)
 {
-	struct store		*st = req->srv->store;
+	struct store		*st = api_store(req);
+	struct store_write	*w;
 	struct store_row	 row;
 	struct xstate		*x;
 	enum store_status	 rc;
@@ -529,10 +538,11 @@ exports_distributed_put(struct request *req)
 		reply_errors(req, &x->errs);
 		return;
 	}
-	req->write.kind = STORE_UPDATE;
-	memcpy(req->write.id, id, sizeof(id));
-	req->write.mutate = distributed_mutate;
-	request_write(req, distributed_done);
+	w = api_write_get(req);
+	w->kind = STORE_UPDATE;
+	memcpy(w->id, id, sizeof(id));
+	w->mutate = distributed_mutate;
+	api_write_submit(req, distributed_done);
 }
 
 /* ---- POST /v1/exports/{id}/clone ---- */
@@ -644,9 +654,10 @@ clone_options(struct xstate *x, json_t *opts)
 void
 exports_clone(struct request *req)
 {
-	struct xstate	*x;
-	json_t		*opts = NULL;
-	char		 id[OID_HEXLEN + 1];
+	struct store_write	*w;
+	struct xstate		*x;
+	json_t			*opts = NULL;
+	char			 id[OID_HEXLEN + 1];
 
 	if (api_path_id(req, "Export", id) == -1)
 		return;
@@ -659,11 +670,12 @@ exports_clone(struct request *req)
 		return;
 	}
 	json_decref(opts);
-	req->write.kind = STORE_CREATE;
-	oid_new(req->write.id);
-	memcpy(req->write.source_id, id, sizeof(id));
-	req->write.mutate = clone_mutate;
-	request_write(req, create_done);
+	w = api_write_get(req);
+	w->kind = STORE_CREATE;
+	oid_new(w->id);
+	memcpy(w->source_id, id, sizeof(id));
+	w->mutate = clone_mutate;
+	api_write_submit(req, create_done);
 }
 
 /* ---- GET /v1/exports ---- */
@@ -759,7 +771,7 @@ static const char *const filter_params[] = {
 void
 exports_list(struct request *req)
 {
-	struct store		*st = req->srv->store;
+	struct store		*st = api_store(req);
 	struct list_src		*src;
 	struct page		*p;
 	enum store_status	 rc;

@@ -114,7 +114,7 @@ query_cursor(struct request *req, const char *name, int64_t def,
 static int
 inbox_export(struct request *req, char id[OID_HEXLEN + 1])
 {
-	struct store		*st = req->srv->store;
+	struct store		*st = api_store(req);
 	struct store_row	 row;
 	enum store_status	 rc;
 
@@ -134,7 +134,7 @@ inbox_export(struct request *req, char id[OID_HEXLEN + 1])
 void
 inbox_get(struct request *req)
 {
-	struct store		*st = req->srv->store;
+	struct store		*st = api_store(req);
 	struct inbox_src	*src;
 	struct page		*p;
 	enum store_status	 rc;
@@ -171,15 +171,16 @@ inbox_get(struct request *req)
 static void
 ack_done(struct request *req)
 {
-	json_t	*o;
-	char	*body;
-	size_t	 len;
+	struct store_write	*w = api_write_get(req);
+	json_t			*o;
+	char			*body;
+	size_t			 len;
 
-	if (req->write.status != STORE_OK) {
-		api_store_failure(req, req->write.status, "Export");
+	if (w->status != STORE_OK) {
+		api_store_failure(req, w->status, "Export");
 		return;
 	}
-	o = json_pack("{sI}", "deleted", (json_int_t)req->write.affected);
+	o = json_pack("{sI}", "deleted", (json_int_t)w->affected);
 	body = json_render_new(o, &len);
 	json_decref(o);
 	reply_json(req, 200, body, len);
@@ -188,10 +189,11 @@ ack_done(struct request *req)
 void
 inbox_ack(struct request *req)
 {
-	json_t		*b, *c;
-	char		 id[OID_HEXLEN + 1];
-	int64_t		 upto = -1;
-	bool		 missing;
+	struct store_write	*w;
+	json_t			*b, *c;
+	char			 id[OID_HEXLEN + 1];
+	int64_t			 upto = -1;
+	bool			 missing;
 
 	if (inbox_export(req, id) == -1 || (b = api_body_object(req)) == NULL)
 		return;
@@ -214,8 +216,9 @@ inbox_ack(struct request *req)
 		    "cursor must be a cursor from this inbox");
 		return;
 	}
-	req->write.kind = STORE_INBOX_ACK;
-	memcpy(req->write.id, id, sizeof(id));
-	req->write.inbox_upto = upto;
-	request_write(req, ack_done);
+	w = api_write_get(req);
+	w->kind = STORE_INBOX_ACK;
+	memcpy(w->id, id, sizeof(id));
+	w->inbox_upto = upto;
+	api_write_submit(req, ack_done);
 }

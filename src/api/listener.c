@@ -179,14 +179,15 @@ static void
 listener_done(struct request *req)
 {
 	struct delivery		*d = req->state;
+	struct store_write	*w = api_write_get(req);
 	struct webhook_response	 wresp;
 
-	if (req->write.status != STORE_OK) {
-		if (req->write.status == STORE_NOT_FOUND)
+	if (w->status != STORE_OK) {
+		if (w->status == STORE_NOT_FOUND)
 			reply_error(req, 404, "not_found", NULL,
 			    "Export not found");
 		else
-			api_store_failure(req, req->write.status, "Export");
+			api_store_failure(req, w->status, "Export");
 		return;
 	}
 	memset(&wresp, 0, sizeof(wresp));
@@ -257,8 +258,8 @@ inbox_room(struct request *req, const char *id, size_t n)
 {
 	int64_t	count;
 
-	if (store_inbox_count(req->srv->store, id, &count) != STORE_OK ||
-	    count + (int64_t)n <= req->srv->inbox_cap)
+	if (store_inbox_count(api_store(req), id, &count) != STORE_OK ||
+	    count + (int64_t)n <= api_context(req)->inbox_cap)
 		return 0;
 	api_store_failure(req, STORE_FULL, "Export");
 	return -1;
@@ -340,19 +341,19 @@ listener_admit(struct request *req, struct delivery *d, const char *id)
 	 * every URL of the export, secret or not; verify, parse and store
 	 * nothing, whatever body it carries. */
 	if (req->method == M_HEAD) {
-		if (listener_limited(req, &req->srv->listener_failed_rl,
+		if (listener_limited(req, &api_context(req)->listener_failed_rl,
 		    client_key(req)) == 0)
 			reply_empty(req, 200);
 		return -1;
 	}
 	if (webhook_verify(d->webhook, &d->wr, &why) == 0)
-		return listener_limited(req, &req->srv->listener_rl,
+		return listener_limited(req, &api_context(req)->listener_rl,
 		    export_key(id));
 	log_debug("listener %s: refused (%s), request %s", id,
 	    why != NULL ? why : "?", req->id);
 	/* strangers spend their own address's bucket, never the export's:
 	 * signed deliveries keep getting through */
-	if (listener_limited(req, &req->srv->listener_failed_rl,
+	if (listener_limited(req, &api_context(req)->listener_failed_rl,
 	    client_key(req)) == -1)
 		return -1;
 	/* every failed check alike, a wrong URL token included (spec: failed
@@ -378,8 +379,8 @@ listener_records(struct request *req, struct delivery *d, const char *id)
 	size_t			 n;
 	int			 status;
 
-	caps.records = req->srv->listener_max_records;
-	caps.bytes = req->srv->listener_max_stored;
+	caps.records = api_context(req)->listener_max_records;
+	caps.bytes = api_context(req)->listener_max_stored;
 	status = webhook_parse_count(d->webhook, d->doc, &caps, &n, msg,
 	    sizeof(msg));
 	/* a full inbox refuses before any record is made; the records are
@@ -398,7 +399,8 @@ listener_records(struct request *req, struct delivery *d, const char *id)
 void
 listener_receive(struct request *req)
 {
-	struct store		*st = req->srv->store;
+	struct store		*st = api_store(req);
+	struct store_write	*w;
 	struct store_row	 row;
 	struct delivery		*d;
 	struct webhook_response	 wresp;
@@ -468,17 +470,18 @@ listener_receive(struct request *req)
 	if (listener_records(req, d, id) == -1)
 		goto out;
 	d->headers = headers_kept(req, d->webhook);
-	req->write.kind = STORE_INBOX_APPEND;
-	memcpy(req->write.id, id, sizeof(id));
-	req->write.entries = d->entries;
-	req->write.nentries = d->nentries;
-	req->write.received_ms = d->wr.now_ms;
-	req->write.request_id = req->id;
-	req->write.headers = d->headers;
-	req->write.inbox_cap = req->srv->inbox_cap;
+	w = api_write_get(req);
+	w->kind = STORE_INBOX_APPEND;
+	memcpy(w->id, id, sizeof(id));
+	w->entries = d->entries;
+	w->nentries = d->nentries;
+	w->received_ms = d->wr.now_ms;
+	w->request_id = req->id;
+	w->headers = d->headers;
+	w->inbox_cap = api_context(req)->inbox_cap;
 	/* the write runs in the export's own account */
 	snprintf(req->account, sizeof(req->account), "%s", row.account);
-	request_write(req, listener_done);
+	api_write_submit(req, listener_done);
 out:
 	json_decref(body);
 	store_row_free(&row);

@@ -6,7 +6,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "store/store.h"
 #include "util/buf.h"
 #include "util/errors.h"
 #include "util/oid.h"
@@ -49,13 +48,17 @@ struct request {
 	char			 account[OID_HEXLEN + 1];	/* after auth */
 	uint64_t		 token_key;	/* rate-limit key, after auth */
 
-	/* A write in flight: the handler's continuation runs on resume. */
-	struct store_write	 write;
+	/* Suspended (a write in flight): resume runs once request_resume
+	 * was called. */
 	bool			 suspended;
-	volatile int		 write_done;
+	volatile int		 resumed;
 	void			(*resume)(struct request *);
 	void			*state;		/* handler's, freed by free_state */
 	void			(*free_state)(void *);
+	/* The application's own data for this request (api/: its write),
+	 * opaque here; freed by app_free when the request completes. */
+	void			*app;
+	void			(*app_free)(void *);
 
 	/* The response being built. */
 	struct MHD_Response	*resp;
@@ -75,7 +78,10 @@ char		*request_url(struct request *);
 /* "http://host" or "https://host" for absolute URLs without --public-url:
  * the Host header if it is a plain host[:port], else "localhost". */
 char		*request_origin(struct request *);
-/* Suspend the request, submit req->write and run cont on resume. */
-void		 request_write(struct request *, void (*cont)(struct request *));
+/* Suspend the request: no reply is sent until request_resume, after
+ * which cont runs on a server thread to build it. */
+void		 request_suspend(struct request *, void (*cont)(struct request *));
+/* Wake a suspended request; safe from any thread, once per suspend. */
+void		 request_resume(struct request *);
 
 #endif

@@ -1,7 +1,8 @@
 /* libmicrohttpd glue. Every request passes the same checks in the same
  * order: limits, route, auth, media type, handler; then one access-log
- * line. Writes suspend the connection until the store has made them
- * durable, so a server thread never blocks on a disk sync. */
+ * line. A handler with a write in flight suspends its request until the
+ * application resumes it, so a server thread never blocks on a disk
+ * sync. The application (api/) is an opaque pointer and a table of hooks. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -109,28 +110,21 @@ request_url(struct request *req)
 	return url;
 }
 
-/* Runs on a store thread once the write is durable or has failed. */
-static void
-request_write_done(struct store_write *w)
+/* libmicrohttpd lets any thread resume a connection. */
+void
+request_resume(struct request *req)
 {
-	struct request	*req = w->arg;
-
-	__atomic_store_n(&req->write_done, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&req->resumed, 1, __ATOMIC_RELEASE);
 	MHD_resume_connection(req->conn);
 }
 
 void
-request_write(struct request *req, void (*cont)(struct request *))
+request_suspend(struct request *req, void (*cont)(struct request *))
 {
 	req->resume = cont;
 	req->suspended = true;
-	req->write_done = 0;
-	req->write.arg = req;
-	req->write.done = request_write_done;
-	snprintf(req->write.account, sizeof(req->write.account), "%s",
-	    req->account);
+	req->resumed = 0;
 	MHD_suspend_connection(req->conn);
-	store_write_submit(req->srv->store, &req->write);
 }
 
 /* Copy the path, dropping one trailing slash ("/v1/exports/"). */
@@ -215,7 +209,8 @@ request_free(struct request *req)
 {
 	if (req->free_state != NULL)
 		req->free_state(req->state);
-	store_row_free(&req->write.result);
+	if (req->app_free != NULL)
+		req->app_free(req->app);
 	router_params_free(req->params, req->nparams);
 	buf_free(&req->body);
 	if (req->resp != NULL)
@@ -229,11 +224,11 @@ request_free(struct request *req)
 static int
 request_auth(struct request *req)
 {
-	struct store		*st = req->srv->store;
+	struct server		*srv = req->srv;
 	const char		*tok;
 	unsigned char		 hash[CRYPTO_SHA256LEN];
 	size_t			 len;
-	enum store_status	 rc;
+	int			 rc;
 
 	if (token_from_header(request_header(req,
 	    MHD_HTTP_HEADER_AUTHORIZATION), &tok, &len) == -1) {
@@ -244,11 +239,11 @@ request_auth(struct request *req)
 	}
 	token_hash(tok, len, hash);
 	memcpy(&req->token_key, hash, sizeof(req->token_key));
-	rc = store_token_account(st, hash, req->account);
+	rc = srv->hooks->token_account(srv->app, hash, req->account);
 	crypto_wipe(hash, sizeof(hash));
-	if (rc == STORE_OK)
+	if (rc == 0)
 		return 0;
-	if (rc == STORE_NOT_FOUND)
+	if (rc == 1)
 		reply_error(req, 401, "unauthorized", NULL,
 		    "The bearer token is not valid");
 	else {
@@ -435,7 +430,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		req->dispatched = true;
 		request_dispatch(req);
 	} else if (req->suspended) {
-		if (!__atomic_load_n(&req->write_done, __ATOMIC_ACQUIRE))
+		if (!__atomic_load_n(&req->resumed, __ATOMIC_ACQUIRE))
 			return MHD_YES;
 		req->suspended = false;
 		req->resume(req);
@@ -572,13 +567,6 @@ server_start(struct server *srv, const struct server_options *o)
 	}
 	srv->max_body = o->max_body;
 	srv->listener_max_body = o->listener_max_body;
-	srv->listener_max_records = o->listener_max_records;
-	srv->listener_max_stored = o->listener_max_stored;
-	srv->inbox_cap = o->inbox_cap;
-	ratelimit_init(&srv->listener_rl, o->listener_burst,
-	    o->listener_per_second, NULL, NULL);
-	ratelimit_init(&srv->listener_failed_rl, o->listener_failed_burst,
-	    o->listener_failed_per_second, NULL, NULL);
 	ratelimit_init(&srv->rl, o->rate_burst, o->rate_per_second, NULL,
 	    NULL);
 	srv->public_url = o->public_url != NULL && o->public_url[0] != '\0' ?
@@ -629,6 +617,4 @@ server_stop(struct server *srv)
 	free(srv->public_url);
 	srv->public_url = NULL;
 	ratelimit_free(&srv->rl);
-	ratelimit_free(&srv->listener_rl);
-	ratelimit_free(&srv->listener_failed_rl);
 }

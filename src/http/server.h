@@ -9,23 +9,28 @@
 #include "auth/ratelimit.h"
 #include "crypto/crypto.h"
 #include "http/router.h"
-#include "store/store.h"
+#include "util/oid.h"
+
+/* What the server asks of the application behind it (api/), which it
+ * knows only as an opaque pointer. */
+struct server_hooks {
+	/* The account of a bearer token's SHA-256 into account: 0; 1 when
+	 * no active token has that hash (401); -1 when it cannot be looked
+	 * up now (503). */
+	int	(*token_account)(void *app,
+		    const unsigned char hash[CRYPTO_SHA256LEN],
+		    char account[OID_HEXLEN + 1]);
+};
 
 struct server {
 	struct MHD_Daemon	*daemon;
-	struct store		*store;
+	void			*app;	/* the application's, opaque here */
+	const struct server_hooks *hooks;
 	const struct route	*routes;
 	size_t			 nroutes;
-	unsigned char		 key[CRYPTO_KEYLEN];	/* secrets at rest */
 	char			*public_url;	/* or NULL */
 	size_t			 max_body;
 	size_t			 listener_max_body;
-	size_t			 listener_max_records;
-	size_t			 listener_max_stored;	/* bytes */
-	struct ratelimit	 listener_rl;	/* per webhook export */
-	struct ratelimit	 listener_failed_rl; /* per client address:
-						failed verifications */
-	int64_t			 inbox_cap;	/* records kept per export */
 	struct ratelimit	 rl;		/* per token */
 	atomic_long		 inflight;
 	atomic_int		 draining;
@@ -42,13 +47,6 @@ struct server_options {
 	long		 rate_burst;
 	long		 rate_per_second;
 	size_t		 listener_max_body;
-	size_t		 listener_max_records;
-	size_t		 listener_max_stored;
-	long		 listener_burst;
-	long		 listener_per_second;
-	long		 listener_failed_burst;
-	long		 listener_failed_per_second;
-	long		 inbox_cap;
 };
 
 int	server_start(struct server *, const struct server_options *);

@@ -1,0 +1,108 @@
+/* The application behind the HTTP server: what the handlers share for the
+ * server's life, the hook the server calls (token lookup), and a
+ * request's write. The HTTP layer carries all of it as opaque
+ * pointers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "http/server.h"
+#include "util/xmalloc.h"
+
+void
+api_context_init(struct api_context *ctx, struct store *st,
+    const unsigned char key[CRYPTO_KEYLEN], const struct api_options *o)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->store = st;
+	memcpy(ctx->key, key, CRYPTO_KEYLEN);
+	ctx->inbox_cap = o->inbox_cap;
+	ctx->listener_max_records = o->listener_max_records;
+	ctx->listener_max_stored = o->listener_max_stored;
+	ratelimit_init(&ctx->listener_rl, o->listener_burst,
+	    o->listener_per_second, NULL, NULL);
+	ratelimit_init(&ctx->listener_failed_rl, o->listener_failed_burst,
+	    o->listener_failed_per_second, NULL, NULL);
+}
+
+void
+api_context_free(struct api_context *ctx)
+{
+	ratelimit_free(&ctx->listener_rl);
+	ratelimit_free(&ctx->listener_failed_rl);
+	crypto_wipe(ctx->key, sizeof(ctx->key));
+}
+
+struct api_context *
+api_context(const struct request *req)
+{
+	return req->srv->app;
+}
+
+struct store *
+api_store(const struct request *req)
+{
+	return api_context(req)->store;
+}
+
+static int
+hook_token_account(void *app, const unsigned char hash[CRYPTO_SHA256LEN],
+    char account[OID_HEXLEN + 1])
+{
+	struct store	*st = ((struct api_context *)app)->store;
+
+	switch (store_token_account(st, hash, account)) {
+	case STORE_OK:
+		return 0;
+	case STORE_NOT_FOUND:
+		return 1;
+	default:
+		return -1;
+	}
+}
+
+const struct server_hooks api_hooks = {
+	.token_account = hook_token_account,
+};
+
+/* The request's write and what it stored, at the request's end. */
+static void
+write_free(void *p)
+{
+	struct store_write	*w = p;
+
+	store_row_free(&w->result);
+	free(w);
+}
+
+struct store_write *
+api_write_get(struct request *req)
+{
+	if (req->app == NULL) {
+		req->app = xcalloc(1, sizeof(struct store_write));
+		req->app_free = write_free;
+	}
+	return req->app;
+}
+
+/* Runs on a store thread once the write is durable or has failed. */
+static void
+write_done(struct store_write *w)
+{
+	request_resume(w->arg);
+}
+
+void
+api_write_submit(struct request *req, void (*cont)(struct request *))
+{
+	struct store		*st = api_store(req);
+	struct store_write	*w = api_write_get(req);
+
+	w->arg = req;
+	w->done = write_done;
+	snprintf(w->account, sizeof(w->account), "%s", req->account);
+	/* suspended first: done may run before submit returns */
+	request_suspend(req, cont);
+	store_write_submit(st, w);
+}
