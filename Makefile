@@ -18,8 +18,8 @@ DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl \
               patroni etcd-server clang libclang-rt-14-dev
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
 
-.PHONY: all deps build build-asan build-clang fuzz-build run test unit api api-pg \
-        clean install
+.PHONY: all deps build build-asan build-clang fuzz-build layering run test unit \
+        api api-pg clean install
 
 all: build
 
@@ -69,21 +69,25 @@ run: deps build
 export ASAN_OPTIONS  := detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 
-# Every test: both compilers and the fuzz harnesses build without a warning,
-# then the C unit tests, the store's contract test against both drivers,
-# then the API suite on the sanitizer build against
-# both stores (SQLite, then a throwaway PostgreSQL cluster), then the
-# PostgreSQL back end's own tests (outages, concurrent migrations, a
-# failover under Patroni).
+# Every test: the layers of src/ hold (tests/layering.py); both compilers
+# and the fuzz harnesses build without a warning; then the C unit tests,
+# the store's contract test against both drivers, the API suite on the
+# sanitizer build against both stores (SQLite, then a throwaway PostgreSQL
+# cluster), and the PostgreSQL back end's own tests (outages, concurrent
+# migrations, a failover under Patroni).
 PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider
 
-test: deps build build-asan build-clang fuzz-build
+test: deps layering build build-asan build-clang fuzz-build
 	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
 	tests/pg/with-cluster.sh meson test -C $(ASAN_BUILD) --suite contract --print-errorlogs
 	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
 	tests/pg/with-cluster.sh env EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
 	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/pg
 	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/scale
+
+# Which folder of src/ may include which (docs/internals/layers.md).
+layering:
+	$(PYTHON) tests/layering.py
 
 unit: build-asan
 	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
