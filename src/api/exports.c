@@ -11,7 +11,6 @@
 #include "api/page.h"
 #include "crypto/crypto.h"
 #include "http/response.h"
-#include "http/server.h"
 #include "model/export.h"
 #include "model/project.h"
 #include "model/secrets.h"
