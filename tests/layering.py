@@ -17,6 +17,11 @@ FORBIDDEN = {
     "model": {"http", "store"},
     "store": {"http", "api", "model"},
 }
+# the bottom layers: folder -> the only folders it may include
+ONLY = {
+    "util": {"util"},
+    "crypto": {"crypto", "util"},
+}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
 TOP = "."  # files directly in src/: main.c, config.c, dump.c
@@ -104,6 +109,10 @@ def check(includes):
             if dst in FORBIDDEN.get(src, ()):
                 problems.append("src/%s includes \"%s\": %s/ must not "
                                 "include %s/" % (rel, text, src, dst))
+            elif src in ONLY and dst not in ONLY[src]:
+                problems.append("src/%s includes \"%s\": %s/ may include "
+                                "only %s" % (rel, text, src, ", ".join(
+                                    sorted(d + "/" for d in ONLY[src]))))
     for group in cycles(edges):
         members = set(group)
         lines = []
@@ -137,6 +146,8 @@ def selftest():
         ("store/s.c", ("model", "model/export.h"), "store/ must not"),
         ("store/s.c", ("http", "http/server.h"), "store/ must not"),
         ("util/oid.c", ("crypto", "crypto/c.h"), "a cycle"),
+        ("util/oid.c", ("store", "store/store.h"), "util/ may include"),
+        ("crypto/c.c", ("model", "model/m.h"), "crypto/ may include"),
     ]
     for rel, inc, want in cases:
         bad = {k: list(v) for k, v in clean.items()}
