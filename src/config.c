@@ -18,6 +18,10 @@
 const struct config_option config_options[] = {
 	{ "listen", "EXPORTD_LISTEN", "127.0.0.1:8080", "HOST:PORT",
 	  "address and port to serve on", CONFIG_SERVE, OPT_STR(listen) },
+	{ "reuse-port", "EXPORTD_REUSE_PORT", "0", NULL,
+	  "share the port with other processes that also ask (SO_REUSEPORT); "
+	  "without it a port in use is an error", CONFIG_SERVE,
+	  OPT_FLAG(reuse_port) },
 	{ "data-dir", "EXPORTD_DATA_DIR", "./var", "DIR",
 	  "where the SQLite database and the secret key live",
 	  CONFIG_STORE, OPT_STR(data_dir) },

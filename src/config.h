@@ -14,6 +14,7 @@ struct config {
 	char	*secret_key_file;	/* NULL: data_dir/secret.key */
 	char	*public_url;	/* base for absolute links; NULL: from Host */
 	char	*log_level;
+	long	 reuse_port;	/* SO_REUSEPORT on the listen socket */
 	long	 threads;	/* 0: one per core */
 	long	 max_body;
 	long	 max_connections;

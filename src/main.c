@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,6 +168,46 @@ open_store(const struct config *c)
 	return s;
 }
 
+/* One SQLite database, one server: an exclusive flock on DB.lock, held
+ * until the process exits (the kernel drops it even after kill -9).
+ * Returns the lock's descriptor, -2 for a store that needs none
+ * (PostgreSQL serves many servers), or -1 after a message. */
+static int
+store_lock(const struct config *c, const char *cmd)
+{
+	char	*url, *path = NULL;
+	int	 fd = -2;
+
+	url = config_db_url(c);
+	if (strncmp(url, "sqlite:", 7) != 0)
+		goto out;
+	if ((c->db == NULL || c->db[0] == '\0') && mkdirs(c->data_dir) == -1) {
+		fd = -1;
+		goto out;
+	}
+	path = xasprintf("%s.lock", url + 7);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		fprintf(stderr, "exportd %s: cannot open %s: %s\n", cmd, path,
+		    strerror(errno));
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			fprintf(stderr, "exportd %s: the database %s is in use "
+			    "by a running exportd serve (it holds %s); stop "
+			    "it first\n", cmd, url + 7, path);
+		else
+			fprintf(stderr, "exportd %s: cannot lock %s: %s\n",
+			    cmd, path, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+out:
+	free(path);
+	free(url);
+	return fd;
+}
+
 static int
 setup_log(const struct config *c)
 {
@@ -189,7 +230,7 @@ cmd_serve(int argc, char **argv)
 	struct store		*st;
 	unsigned char		 key[CRYPTO_KEYLEN];
 	sigset_t		 set;
-	int			 argi = 2, sig, rc = 1, tries;
+	int			 argi = 2, sig, rc = 1, tries, lock = -2;
 
 	if ((sig = config_load(&c, CONFIG_SERVE | CONFIG_STORE, "serve", "",
 	    argc, argv, &argi)) != 0) {
@@ -217,6 +258,8 @@ cmd_serve(int argc, char **argv)
 		    LIMIT_LISTENER_STORED_MAX);
 		goto out;
 	}
+	if ((lock = store_lock(&c, "serve")) == -1)
+		goto out;
 	signal(SIGPIPE, SIG_IGN);
 	webhook_parse_init();
 
@@ -255,6 +298,7 @@ cmd_serve(int argc, char **argv)
 	srv.nroutes = api_nroutes;
 	memset(&o, 0, sizeof(o));
 	o.listen = c.listen;
+	o.reuse_port = c.reuse_port != 0;
 	o.threads = (unsigned)c.threads;
 	o.max_body = (size_t)c.max_body;
 	o.max_connections = (unsigned)c.max_connections;
@@ -282,6 +326,8 @@ close:
 	if (rc == 0)
 		log_info("stopped cleanly");
 out:
+	if (lock >= 0)
+		close(lock);
 	config_free(&c);
 	return rc;
 }
@@ -532,7 +578,7 @@ cmd_restore(int argc, char **argv)
 	struct store	*s = NULL;
 	FILE		*in = stdin;
 	const char	*path;
-	int		 argi = 2, st, rc = 1;
+	int		 argi = 2, st, rc = 1, lock = -2;
 
 	if ((st = config_load(&c, CONFIG_STORE | CONFIG_RESTORE, "restore",
 	    "[--force] [FILE]", argc, argv, &argi)) != 0) {
@@ -562,7 +608,8 @@ cmd_restore(int argc, char **argv)
 		    strerror(errno));
 		goto out;
 	}
-	if ((s = open_store(&c)) == NULL)
+	if ((lock = store_lock(&c, "restore")) == -1 ||
+	    (s = open_store(&c)) == NULL)
 		goto out;
 	if (dump_restore(s, in, path != NULL ? path : "stdin", c.force != 0,
 	    isatty(STDERR_FILENO)) == 0)
@@ -571,6 +618,8 @@ out:
 	if (in != NULL && in != stdin)
 		fclose(in);
 	store_close(s);
+	if (lock >= 0)
+		close(lock);
 	config_free(&c);
 	return rc;
 }

@@ -4,6 +4,7 @@
  * application resumes it, so a server thread never blocks on a disk
  * sync. The application (api/) is an opaque pointer and a table of hooks. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -549,17 +550,46 @@ listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sl)
 	return 0;
 }
 
+/* The listen socket. SO_REUSEADDR only lets a restart bind past old
+ * connections in TIME_WAIT; SO_REUSEPORT, which lets a second process
+ * take half of the connections, is set only when asked for. */
+static int
+listen_open(const char *addr, bool reuse_port)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	int			 fd, one = 1;
+
+	if (listen_parse(addr, &ss, &sl) == -1)
+		return -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0);
+	if (fd == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+	    sizeof(one)) == -1) ||
+	    bind(fd, (struct sockaddr *)&ss, sl) == -1 ||
+	    listen(fd, LIMIT_LISTEN_BACKLOG) == -1) {
+		log_error("cannot listen on %s: %s%s", addr, strerror(errno),
+		    errno == EADDRINUSE && !reuse_port ? " (another server "
+		    "runs there; --reuse-port shares a port on purpose)" : "");
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int
 server_start(struct server *srv, const struct server_options *o)
 {
-	struct sockaddr_storage		 ss;
-	socklen_t			 sl;
 	const union MHD_DaemonInfo	*info;
 	unsigned			 flags;
 	long				 ncpu;
 	unsigned			 threads = o->threads;
+	int				 fd;
 
-	if (listen_parse(o->listen, &ss, &sl) == -1)
+	if ((fd = listen_open(o->listen, o->reuse_port)) == -1)
 		return -1;
 	if (threads == 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -573,22 +603,19 @@ server_start(struct server *srv, const struct server_options *o)
 	    xstrdup(o->public_url) : NULL;
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
 	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, o->timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_CONN_MEMORY,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 	    MHD_OPTION_END);
 	if (srv->daemon == NULL) {
-		log_error("cannot listen on %s (address in use, or not an "
-		    "address of this machine?)", o->listen);
+		log_error("cannot start the HTTP server on %s", o->listen);
+		close(fd);
 		return -1;
 	}
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -600,12 +627,13 @@ void
 server_stop(struct server *srv)
 {
 	struct timespec	ts = { 0, 10 * 1000 * 1000 };
-	int		i;
+	int		i, fd;
 
 	if (srv->daemon == NULL)
 		return;
 	atomic_store(&srv->draining, 1);
-	MHD_quiesce_daemon(srv->daemon);
+	if ((fd = MHD_quiesce_daemon(srv->daemon)) != -1)
+		close(fd);
 	for (i = 0; i < DRAIN_SECONDS * 100 &&
 	    atomic_load(&srv->inflight) > 0; i++)
 		nanosleep(&ts, NULL);

@@ -4,6 +4,7 @@
 #define EXPORTD_SERVER_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "auth/ratelimit.h"
@@ -39,6 +40,7 @@ struct server {
 
 struct server_options {
 	const char	*listen;	/* HOST:PORT */
+	bool		 reuse_port;	/* SO_REUSEPORT: share the port */
 	unsigned	 threads;
 	size_t		 max_body;
 	unsigned	 max_connections;

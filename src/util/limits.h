@@ -18,6 +18,7 @@
 #define LIMIT_PAGE_CHUNK_ROWS	256		/* rows read by one chunk of a streamed page */
 #define LIMIT_ERRORS		50		/* errors reported in one response */
 #define LIMIT_CONNECTIONS	4096		/* open client connections */
+#define LIMIT_LISTEN_BACKLOG	511		/* connections waiting for accept */
 #define LIMIT_CONN_TIMEOUT	60		/* idle connection, seconds */
 #define LIMIT_ACCOUNT_NAME	128		/* account name, bytes */
 #define LIMIT_LISTENER_RECORDS	10000		/* records of one webhook delivery (configurable) */
