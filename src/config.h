@@ -18,7 +18,10 @@ struct config {
 	long	 threads;	/* 0: one per core */
 	long	 max_body;
 	long	 max_connections;
+	long	 max_per_ip;	/* connections per client address */
 	long	 timeout;
+	long	 header_timeout;
+	long	 body_timeout;
 	long	 rate_burst;
 	long	 rate_per_second;
 	long	 listener_max_body;

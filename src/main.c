@@ -258,6 +258,16 @@ cmd_serve(int argc, char **argv)
 		    LIMIT_LISTENER_STORED_MAX);
 		goto out;
 	}
+	if (c.max_connections < 1 || c.max_connections > LIMIT_CONNECTIONS_MAX ||
+	    c.max_per_ip > LIMIT_CONNECTIONS_MAX || c.header_timeout < 1 ||
+	    c.header_timeout > 86400 || c.body_timeout < 1 ||
+	    c.body_timeout > 86400) {
+		fprintf(stderr, "exportd serve: --max-connections must be from "
+		    "1 to %d, --max-connections-per-ip at most that, "
+		    "--header-timeout and --body-timeout from 1 to 86400\n",
+		    LIMIT_CONNECTIONS_MAX);
+		goto out;
+	}
 	if ((lock = store_lock(&c, "serve")) == -1)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
@@ -302,7 +312,11 @@ cmd_serve(int argc, char **argv)
 	o.threads = (unsigned)c.threads;
 	o.max_body = (size_t)c.max_body;
 	o.max_connections = (unsigned)c.max_connections;
+	o.max_per_ip = (unsigned)c.max_per_ip;
 	o.timeout = (unsigned)c.timeout;
+	o.header_timeout = (unsigned)c.header_timeout;
+	o.body_timeout = (unsigned)c.body_timeout;
+	o.drain_timeout = LIMIT_DRAIN_TIMEOUT;
 	o.public_url = c.public_url;
 	o.rate_burst = c.rate_burst;
 	o.rate_per_second = c.rate_per_second;

@@ -38,8 +38,10 @@ struct request {
 
 	struct buf		 body;
 	bool			 body_too_large;
+	size_t			 dropped;	/* chunked bytes past the cap */
 	bool			 has_body;	/* bytes arrived */
 	bool			 dispatched;
+	bool			 must_close;	/* framing refused: close after */
 
 	const struct route	*route;
 	char			*params[ROUTE_MAX_PARAMS];
@@ -78,6 +80,8 @@ char		*request_url(struct request *);
 /* "http://host" or "https://host" for absolute URLs without --public-url:
  * the Host header if it is a plain host[:port], else "localhost". */
 char		*request_origin(struct request *);
+/* A new request id: 16 hex digits and a NUL. */
+void		 request_id_new(char id[17]);
 /* Suspend the request: no reply is sent until request_resume, after
  * which cont runs on a server thread to build it. */
 void		 request_suspend(struct request *, void (*cont)(struct request *));

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -110,13 +111,25 @@ reply_rate_limited(struct request *req, long wait)
 	reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, secs);
 }
 
-void
-reply_errors(struct request *req, const struct errors *errs)
+/* errs holds one error, its message formatted from fmt and ap. */
+static void
+errors_one(struct errors *errs, int status, const char *code,
+    const char *field, const char *fmt, va_list ap)
+{
+	char	msg[256];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	errors_init(errs);
+	errors_add(errs, status, code, field, "%s", msg);
+}
+
+/* {"errors":[{code,message,field}]} as a new string; caller frees. */
+static char *
+errors_render_new(const struct errors *errs, size_t *len)
 {
 	json_t		*root, *arr, *e;
 	char		*body;
-	size_t		 i, len;
-	int		 status = errors_status(errs);
+	size_t		 i;
 
 	root = json_object();
 	arr = json_array();
@@ -131,11 +144,52 @@ reply_errors(struct request *req, const struct errors *errs)
 		json_array_append_new(arr, e);
 	}
 	json_object_set_new(root, "errors", arr);
-	body = json_render_new(root, &len);
+	body = json_render_new(root, len);
 	json_decref(root);
+	return body;
+}
+
+void
+reply_errors(struct request *req, const struct errors *errs)
+{
+	char		*body;
+	size_t		 len;
+	int		 status = errors_status(errs);
+
+	body = errors_render_new(errs, &len);
 	reply_json(req, (unsigned)status, body, len);
 	if (status == 401)
 		reply_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+}
+
+char *
+reply_raw_error_new(int status, const char *code, const char *id,
+    int retry_after, size_t *len, const char *fmt, ...)
+{
+	struct errors	 errs;
+	char		 retry[40] = "", date[64], *body, *out;
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+	va_list		 ap;
+	size_t		 blen;
+
+	va_start(ap, fmt);
+	errors_one(&errs, status, code, NULL, fmt, ap);
+	va_end(ap);
+	body = errors_render_new(&errs, &blen);
+	if (retry_after > 0)
+		snprintf(retry, sizeof(retry), "Retry-After: %d\r\n",
+		    retry_after);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	out = xasprintf("HTTP/1.1 %d %s\r\nDate: %s\r\nX-Request-Id: %s\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n%s"
+	    "Connection: close\r\n\r\n%s", status,
+	    MHD_get_reason_phrase_for((unsigned)status), date, id, JSON_TYPE,
+	    blen, retry, body);
+	free(body);
+	*len = strlen(out);
+	return out;
 }
 
 void
@@ -143,13 +197,10 @@ reply_error(struct request *req, int status, const char *code,
     const char *field, const char *fmt, ...)
 {
 	struct errors	errs;
-	char		msg[256];
 	va_list		ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	errors_one(&errs, status, code, field, fmt, ap);
 	va_end(ap);
-	errors_init(&errs);
-	errors_add(&errs, status, code, field, "%s", msg);
 	reply_errors(req, &errs);
 }

@@ -30,6 +30,12 @@ void	reply_empty(struct request *, unsigned status);
 /* Render errors as {"errors":[{code,message,field}]} with the first
  * error's status, plus the headers that status needs. */
 void	reply_errors(struct request *, const struct errors *);
+/* A whole HTTP/1.1 response carrying one error, for a connection answered
+ * outside libmicrohttpd (it ends with Connection: close), with request
+ * id id and a Retry-After header if retry_after > 0. Caller frees. */
+char	*reply_raw_error_new(int status, const char *code, const char *id,
+	    int retry_after, size_t *len, const char *fmt, ...)
+	    __attribute__((format(printf, 6, 7)));
 /* A single error. */
 void	reply_error(struct request *, int status, const char *code,
 	    const char *field, const char *fmt, ...)

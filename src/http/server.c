@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "auth/token.h"
+#include "http/gate.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -24,7 +25,6 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
-#define DRAIN_SECONDS 30
 #define DISCARD_MAX (64ULL * 1024 * 1024)	/* bytes read to drop a body */
 
 const char *
@@ -168,16 +168,32 @@ header_size(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
-/* Fill in a request begun by on_uri. */
-static struct request *
-request_start(struct server *srv, struct request *req,
-    struct MHD_Connection *conn, const char *url, const char *method)
+/* Request ids: a random start per thread, then splitmix64 steps;
+ * unique and cheap (they need not be secret). */
+void
+request_id_new(char id[17])
 {
 	static _Thread_local uint64_t	 idstate;
 	static const char		 hex[] = "0123456789abcdef";
 	uint64_t			 z;
 	int				 i;
 
+	if (idstate == 0)
+		crypto_random(&idstate, sizeof(idstate));
+	z = (idstate += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	for (i = 0; i < 16; i++)
+		id[i] = hex[(z >> (60 - 4 * i)) & 15];
+	id[16] = '\0';
+}
+
+/* Fill in a request begun by on_uri. */
+static struct request *
+request_start(struct server *srv, struct request *req,
+    struct MHD_Connection *conn, const char *url, const char *method)
+{
 	if (req == NULL)
 		req = on_uri(srv, url, conn);
 	req->started = true;
@@ -189,16 +205,7 @@ request_start(struct server *srv, struct request *req,
 	req->route_result = router_match(srv->routes, srv->nroutes, req->path,
 	    req->method, &req->route, req->params, &req->nparams,
 	    &req->allowed);
-	/* Request ids: a random start per thread, then splitmix64 steps;
-	 * unique and cheap (they need not be secret). */
-	if (idstate == 0)
-		crypto_random(&idstate, sizeof(idstate));
-	z = (idstate += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	z ^= z >> 31;
-	for (i = 0; i < 16; i++)
-		req->id[i] = hex[(z >> (60 - 4 * i)) & 15];
+	request_id_new(req->id);
 	buf_init(&req->body, req->route_result == ROUTER_OK &&
 	    (req->route->flags & ROUTE_LISTENER) ? srv->listener_max_body :
 	    srv->max_body);
@@ -341,7 +348,7 @@ request_queue(struct request *req)
 	if (req->resp == NULL)
 		reply_error(req, 500, "internal_error", NULL,
 		    "Internal error");
-	if (req->body_too_large ||
+	if (req->body_too_large || req->must_close ||
 	    atomic_load_explicit(&req->srv->draining, memory_order_acquire))
 		MHD_add_response_header(req->resp,
 		    MHD_HTTP_HEADER_CONNECTION, "close");
@@ -375,6 +382,137 @@ request_too_large(struct request *req)
 	return 1;
 }
 
+struct head_facts {
+	int		 hosts;		/* Host headers */
+	int		 tes;		/* Transfer-Encoding headers */
+	const char	*te;
+	int		 cls;		/* Content-Length headers */
+	const char	*cl;
+	bool		 cl_differ;	/* two Content-Lengths that differ */
+};
+
+static enum MHD_Result
+head_fact(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct head_facts	*f = cls;
+
+	(void)kind;
+	if (value == NULL)
+		value = "";
+	if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		f->hosts++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->tes++;
+		f->te = value;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (f->cls++ > 0 && strcmp(f->cl, value) != 0)
+			f->cl_differ = true;
+		f->cl = value;
+	}
+	return MHD_YES;
+}
+
+/* How the body is framed, and where it goes, must be unambiguous: the
+ * bytes after a request must never be read as another one. So on every
+ * request (the gate checked a connection's first head for what
+ * libmicrohttpd answers badly): one Host on HTTP/1.1; not both
+ * Transfer-Encoding and Content-Length; no transfer coding but chunked;
+ * no two different Content-Lengths; no encoded NUL in the target. 0, or
+ * -1 with the error set. */
+static int
+request_framing(struct request *req, const char *version)
+{
+	struct head_facts	f;
+
+	memset(&f, 0, sizeof(f));
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, head_fact, &f);
+	if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && f.hosts != 1)
+		reply_error(req, 400, "bad_request", NULL, "%s",
+		    f.hosts == 0 ? "An HTTP/1.1 request needs a Host header" :
+		    "Host is given more than once");
+	else if (f.tes > 0 && f.cls > 0)
+		reply_error(req, 400, "bad_request", NULL, "A request may "
+		    "not have both Transfer-Encoding and Content-Length");
+	else if (f.tes > 1 || (f.tes == 1 && strcasecmp(f.te, "chunked") != 0))
+		reply_error(req, 501, "not_implemented", NULL,
+		    "Transfer-Encoding \"%.40s\" is not supported (only "
+		    "chunked)", f.te);
+	else if (f.cl_differ)
+		reply_error(req, 400, "bad_request", NULL, "Content-Length is "
+		    "given twice with different values");
+	else if (strstr(req->uri, "%00") != NULL)
+		reply_error(req, 400, "bad_request", NULL, "The URL holds an "
+		    "encoded NUL (%%00)");
+	else
+		return 0;
+	return -1;
+}
+
+/* The checks of a request's head, before its body: size, then framing.
+ * 0, or -1 with the error set. */
+static int
+request_head_check(struct request *req, const char *version)
+{
+	size_t	hsize = 0;
+
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, header_size,
+	    &hsize);
+	if (req->uri_len > LIMIT_URL) {
+		reply_error(req, 414, "invalid_query_params", NULL,
+		    "The URL is longer than %d bytes", LIMIT_URL);
+		return -1;
+	}
+	if (hsize > LIMIT_HEADERS) {
+		reply_error(req, 431, "headers_too_large", NULL,
+		    "The request headers are larger than %d bytes",
+		    LIMIT_HEADERS);
+		return -1;
+	}
+	return request_framing(req, version);
+}
+
+/* The whole request is in: from here on, no deadline cuts it. */
+static void
+request_received(struct request *req)
+{
+	req->dispatched = true;
+	gate_phase(req->conn, GATE_BUSY);
+}
+
+/* Set before answering libmicrohttpd MHD_NO on purpose: its "internal
+ * error" log line that follows, on this thread, is not one. */
+static _Thread_local bool mhd_quiet;
+
+/* A chunked body past the cap has no known end, so reading it to the
+ * end to answer after it could take forever: as much again as the cap
+ * is read and dropped (a body a little too large gets its 413 after it,
+ * as clients that send before they read expect), then no more.
+ * libmicrohttpd 0.9.75 takes no response in the middle of a body: the
+ * 413 is written on the socket here, then the connection is closed. */
+static void
+request_chunked_too_large(struct request *req)
+{
+	const union MHD_ConnectionInfo	*ci;
+	char				*resp;
+	size_t				 len;
+
+	request_received(req);
+	req->queued = true;
+	req->status = 413;
+	resp = reply_raw_error_new(413, "payload_too_large", req->id, 0, &len,
+	    "The request body is larger than %zu bytes", req->body.cap);
+	req->resp_bytes = len;
+	ci = MHD_get_connection_info(req->conn,
+	    MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL) {
+		(void)send(ci->connect_fd, resp, len, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
+		shutdown(ci->connect_fd, SHUT_WR);
+	}
+	free(resp);
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -382,7 +520,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct server	*srv = cls;
 	struct request	*req = *con_cls;
-	size_t		 hsize = 0;
+	size_t		 n;
 
 	(void)version;
 
@@ -390,25 +528,16 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		req = request_start(srv, req, conn, url, method);
 		*con_cls = req;
 		atomic_fetch_add(&srv->inflight, 1);
-		MHD_get_connection_values(conn, MHD_HEADER_KIND, header_size,
-		    &hsize);
-		if (req->uri_len > LIMIT_URL || hsize > LIMIT_HEADERS) {
-			req->dispatched = true;
-			if (req->uri_len > LIMIT_URL)
-				reply_error(req, 414, "invalid_query_params",
-				    NULL, "The URL is longer than %d bytes",
-				    LIMIT_URL);
-			else
-				reply_error(req, 431, "headers_too_large",
-				    NULL, "The request headers are larger than "
-				    "%d bytes", LIMIT_HEADERS);
-			reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+		gate_phase(conn, GATE_BODY);
+		if (request_head_check(req, version) == -1) {
+			request_received(req);
+			req->must_close = true;
 			return request_queue(req);
 		}
 		switch (request_too_large(req)) {
 		case 2:
 			req->body_too_large = true;
-			req->dispatched = true;
+			request_received(req);
 			request_dispatch(req);
 			return request_queue(req);
 		case 1:
@@ -418,17 +547,25 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		if (!req->queued && !req->body_too_large &&
-		    buf_add(&req->body, upload_data, *upload_data_size) == -1)
-			req->body_too_large = true;
-		req->has_body = true;
+		if (req->queued)
+			return MHD_NO;
+		n = *upload_data_size;
 		*upload_data_size = 0;
-		return MHD_YES;
+		req->has_body = true;
+		if (!req->body_too_large && buf_add(&req->body, upload_data, n) == 0)
+			return MHD_YES;
+		req->body_too_large = true;
+		if (request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL ||
+		    (req->dropped += n) <= req->body.cap)
+			return MHD_YES;
+		request_chunked_too_large(req);
+		mhd_quiet = true;
+		return MHD_NO;
 	}
 	if (req->queued)
 		return MHD_YES;
 	if (!req->dispatched) {
-		req->dispatched = true;
+		request_received(req);
 		request_dispatch(req);
 	} else if (req->suspended) {
 		if (!__atomic_load_n(&req->resumed, __ATOMIC_ACQUIRE))
@@ -477,6 +614,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (req == NULL)
 		return;
+	gate_phase(conn, GATE_HEADERS);
 	if (!req->started) {
 		/* refused by libmicrohttpd itself (malformed, too big) */
 		request_free(req);
@@ -505,6 +643,10 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 	(void)cls;
 
+	if (mhd_quiet) {
+		mhd_quiet = false;
+		return;
+	}
 	if (log_threshold < LOG_WARN)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -583,7 +725,9 @@ listen_open(const char *addr, bool reuse_port)
 int
 server_start(struct server *srv, const struct server_options *o)
 {
-	const union MHD_DaemonInfo	*info;
+	struct gate_options		 go;
+	struct sockaddr_storage		 ss;
+	socklen_t			 sl = sizeof(ss);
 	unsigned			 flags;
 	long				 ncpu;
 	unsigned			 threads = o->threads;
@@ -595,53 +739,80 @@ server_start(struct server *srv, const struct server_options *o)
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = ncpu > 0 ? (unsigned)ncpu : 1;
 	}
+	memset(&go, 0, sizeof(go));
+	go.max_connections = o->max_connections;
+	go.max_per_ip = o->max_per_ip;
+	go.header_timeout = o->header_timeout;
+	go.body_timeout = o->body_timeout;
+	go.idle_timeout = o->timeout;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		srv->port = ntohs(ss.ss_family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port);
+	if ((srv->gate = gate_new(fd, &go)) == NULL)
+		return -1;
 	srv->max_body = o->max_body;
 	srv->listener_max_body = o->listener_max_body;
+	srv->drain_timeout = o->drain_timeout;
 	ratelimit_init(&srv->rl, o->rate_burst, o->rate_per_second, NULL,
 	    NULL);
 	srv->public_url = o->public_url != NULL && o->public_url[0] != '\0' ?
 	    xstrdup(o->public_url) : NULL;
+	/* The gate accepts and holds the caps; libmicrohttpd's own cap is
+	 * per worker thread (connections are spread by descriptor), so it
+	 * is set high enough never to be the one that refuses. */
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
+	    MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+	    MHD_OPTION_CONNECTION_LIMIT, (o->max_connections + 16) * threads,
 	    MHD_OPTION_CONNECTION_TIMEOUT, o->timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_CONN_MEMORY,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_NOTIFY_CONNECTION, gate_notify, srv->gate,
 	    MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		log_error("cannot start the HTTP server on %s", o->listen);
-		close(fd);
-		return -1;
+		goto fail;
 	}
-	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = info != NULL ? info->port : 0;
+	if (gate_start(srv->gate, srv->daemon) == -1)
+		goto fail;
 	return 0;
+fail:
+	if (srv->daemon != NULL)
+		MHD_stop_daemon(srv->daemon);
+	srv->daemon = NULL;
+	gate_free(srv->gate);
+	srv->gate = NULL;
+	return -1;
 }
 
 void
 server_stop(struct server *srv)
 {
 	struct timespec	ts = { 0, 10 * 1000 * 1000 };
-	int		i, fd;
+	unsigned	i;
 
 	if (srv->daemon == NULL)
 		return;
+	/* No new connections; heads and bodies still arriving are cut.
+	 * Requests already received are answered, within the deadline. */
 	atomic_store(&srv->draining, 1);
-	if ((fd = MHD_quiesce_daemon(srv->daemon)) != -1)
-		close(fd);
-	for (i = 0; i < DRAIN_SECONDS * 100 &&
-	    atomic_load(&srv->inflight) > 0; i++)
+	gate_drain(srv->gate);
+	for (i = 0; i < srv->drain_timeout * 100 &&
+	    (atomic_load(&srv->inflight) > 0 || gate_arrived(srv->gate) > 0);
+	    i++)
 		nanosleep(&ts, NULL);
 	if (atomic_load(&srv->inflight) > 0)
-		log_warn("shutdown: %ld requests still in flight after %d s",
-		    (long)atomic_load(&srv->inflight), DRAIN_SECONDS);
+		log_warn("shutdown: %ld requests still in flight after %u s",
+		    (long)atomic_load(&srv->inflight), srv->drain_timeout);
 	MHD_stop_daemon(srv->daemon);
 	srv->daemon = NULL;
+	gate_free(srv->gate);
+	srv->gate = NULL;
 	free(srv->public_url);
 	srv->public_url = NULL;
 	ratelimit_free(&srv->rl);

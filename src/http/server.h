@@ -23,10 +23,14 @@ struct server_hooks {
 		    char account[OID_HEXLEN + 1]);
 };
 
+struct gate;
+
 struct server {
 	struct MHD_Daemon	*daemon;
 	void			*app;	/* the application's, opaque here */
 	const struct server_hooks *hooks;
+	struct gate		*gate;		/* accepts, caps, deadlines */
+	unsigned		 drain_timeout;	/* seconds, at shutdown */
 	const struct route	*routes;
 	size_t			 nroutes;
 	char			*public_url;	/* or NULL */
@@ -44,7 +48,11 @@ struct server_options {
 	unsigned	 threads;
 	size_t		 max_body;
 	unsigned	 max_connections;
-	unsigned	 timeout;
+	unsigned	 max_per_ip;	/* connections per address; 0: no cap */
+	unsigned	 timeout;	/* idle, between requests */
+	unsigned	 header_timeout;	/* to receive a request's head */
+	unsigned	 body_timeout;	/* to receive a request's body */
+	unsigned	 drain_timeout;	/* for requests in flight at shutdown */
 	const char	*public_url;
 	long		 rate_burst;
 	long		 rate_per_second;

@@ -17,8 +17,15 @@
 #define LIMIT_PAGE_BUFFER	65536		/* page bytes held at once: a page up to this is sent in one piece, a larger one streams in chunks of about this (plus one row) */
 #define LIMIT_PAGE_CHUNK_ROWS	256		/* rows read by one chunk of a streamed page */
 #define LIMIT_ERRORS		50		/* errors reported in one response */
-#define LIMIT_CONNECTIONS	4096		/* open client connections */
+#define LIMIT_CONNECTIONS	4096		/* open client connections (configurable) */
+#define LIMIT_CONNECTIONS_MAX	1000000		/* largest --max-connections accepted */
 #define LIMIT_LISTEN_BACKLOG	511		/* connections waiting for accept */
+#define LIMIT_REQUEST_HEAD	(LIMIT_URL + LIMIT_HEADERS + 1024)	/* request line and headers seen by the gate */
+#define LIMIT_GATE_LINGER	1024		/* refused connections waiting for their EOF */
+#define LIMIT_CONN_PER_IP	1024		/* open connections per client address (configurable) */
+#define LIMIT_HEADER_TIMEOUT	10		/* seconds to receive a request head (configurable) */
+#define LIMIT_BODY_TIMEOUT	60		/* seconds to receive a request body (configurable) */
+#define LIMIT_DRAIN_TIMEOUT	30		/* seconds for requests in flight at shutdown (configurable) */
 #define LIMIT_CONN_TIMEOUT	60		/* idle connection, seconds */
 #define LIMIT_ACCOUNT_NAME	128		/* account name, bytes */
 #define LIMIT_LISTENER_RECORDS	10000		/* records of one webhook delivery (configurable) */
