@@ -60,6 +60,10 @@ const struct config_option config_options[] = {
 	{ "body-timeout", "EXPORTD_BODY_TIMEOUT", XSTR(LIMIT_BODY_TIMEOUT),
 	  "SECONDS", "a request's body must arrive within this (the "
 	  "connection is closed after)", CONFIG_SERVE, OPT_LONG(body_timeout) },
+	{ "shutdown-timeout", "EXPORTD_SHUTDOWN_TIMEOUT",
+	  XSTR(LIMIT_DRAIN_TIMEOUT), "SECONDS",
+	  "on SIGTERM, wait this long for requests already received to be "
+	  "answered", CONFIG_SERVE, OPT_LONG(drain_timeout) },
 	{ "rate-limit-burst", "EXPORTD_RATE_LIMIT_BURST", "1000", "N",
 	  "requests a token may make at once (its bucket)", CONFIG_SERVE,
 	  OPT_LONG(rate_burst) },

@@ -22,6 +22,7 @@ struct config {
 	long	 timeout;
 	long	 header_timeout;
 	long	 body_timeout;
+	long	 drain_timeout;	/* seconds, at shutdown */
 	long	 rate_burst;
 	long	 rate_per_second;
 	long	 listener_max_body;

@@ -261,10 +261,11 @@ cmd_serve(int argc, char **argv)
 	if (c.max_connections < 1 || c.max_connections > LIMIT_CONNECTIONS_MAX ||
 	    c.max_per_ip > LIMIT_CONNECTIONS_MAX || c.header_timeout < 1 ||
 	    c.header_timeout > 86400 || c.body_timeout < 1 ||
-	    c.body_timeout > 86400) {
+	    c.body_timeout > 86400 || c.drain_timeout > 86400) {
 		fprintf(stderr, "exportd serve: --max-connections must be from "
 		    "1 to %d, --max-connections-per-ip at most that, "
-		    "--header-timeout and --body-timeout from 1 to 86400\n",
+		    "--header-timeout and --body-timeout from 1 to 86400, "
+		    "--shutdown-timeout at most 86400\n",
 		    LIMIT_CONNECTIONS_MAX);
 		goto out;
 	}
@@ -316,7 +317,7 @@ cmd_serve(int argc, char **argv)
 	o.timeout = (unsigned)c.timeout;
 	o.header_timeout = (unsigned)c.header_timeout;
 	o.body_timeout = (unsigned)c.body_timeout;
-	o.drain_timeout = LIMIT_DRAIN_TIMEOUT;
+	o.drain_timeout = (unsigned)c.drain_timeout;
 	o.public_url = c.public_url;
 	o.rate_burst = c.rate_burst;
 	o.rate_per_second = c.rate_per_second;
