@@ -23,8 +23,10 @@
 #include "util/limits.h"
 #include "util/isotime.h"
 #include "util/log.h"
+#include "util/oid.h"
 #include "util/xmalloc.h"
 
+#define LOG_PATH_MAX 400	/* path bytes in an access-log line */
 #define DISCARD_MAX (64ULL * 1024 * 1024)	/* bytes read to drop a body */
 
 const char *
@@ -578,27 +580,63 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	return request_queue(req);
 }
 
-/* Copy a path for the log with any secret in it hidden: the URL token of
- * a webhook listener (/v1/exports/{id}/{token}/data). */
-static void
-path_redact(const char *path, char *out, size_t outsz)
+/* Is seg (n bytes) a fixed word of some route's pattern ("v1",
+ * "exports", "data", ...)? */
+static bool
+route_word(const struct server *srv, const char *seg, size_t n)
 {
-	char	 copy[512];
-	char	*seg[6], *save = NULL, *t;
-	int	 n = 0;
+	const char	*p, *e;
+	size_t		 i;
 
-	snprintf(copy, sizeof(copy), "%s", path);
-	for (t = strtok_r(copy, "/", &save); t != NULL && n < 6;
-	    t = strtok_r(NULL, "/", &save))
-		seg[n++] = t;
-	if (n == 5 && strcmp(seg[0], "v1") == 0 &&
-	    strcmp(seg[1], "exports") == 0 && strcmp(seg[4], "data") == 0) {
-		snprintf(out, outsz, "/v1/exports/%s/***/data", seg[2]);
-		log_escape(out, strlen(out), copy, sizeof(copy));
-		snprintf(out, outsz, "%s", copy);
-		return;
+	for (i = 0; i < srv->nroutes; i++) {
+		for (p = srv->routes[i].pattern; *p != '\0'; p = e) {
+			while (*p == '/')
+				p++;
+			e = p + strcspn(p, "/");
+			if (*p != ':' && (size_t)(e - p) == n &&
+			    memcmp(p, seg, n) == 0)
+				return true;
+		}
 	}
-	log_escape(path, strlen(path), out, outsz);
+	return false;
+}
+
+/* The path for the log. A URL token (/v1/exports/{id}/{token}/data) may
+ * come in any length and shape (a wrong place, '//', '%2F' in it): so
+ * every segment that is neither a fixed word of the API nor an export id
+ * in its place (/v1/exports/{id}) is logged as "***". Long paths are cut
+ * after redaction, then escaped into out. */
+static void
+path_redact(const struct server *srv, const char *path, char *out,
+    size_t outsz)
+{
+	char		 red[LOG_PATH_MAX + 4];
+	const char	*seg, *e, *word;
+	size_t		 n, len = 0;
+	bool		 exports = strncmp(path, "/v1/exports/", 12) == 0;
+	int		 i;
+
+	for (i = 0, seg = path; *seg != '\0'; i++, seg = e) {
+		if (*seg == '/')
+			seg++;
+		e = seg + strcspn(seg, "/");
+		n = (size_t)(e - seg);
+		word = seg;
+		if (n > 0 && !route_word(srv, seg, n) &&
+		    !(exports && i == 2 && oid_valid(seg, n))) {
+			word = "***";
+			n = 3;
+		}
+		if (len + 1 + n > LOG_PATH_MAX) {
+			memcpy(red + len, "...", 3);
+			len += 3;
+			break;
+		}
+		red[len++] = '/';
+		memcpy(red + len, word, n);
+		len += n;
+	}
+	log_escape(red, len, out, outsz);
 }
 
 /* The access-log line, then the request's memory. */
@@ -608,7 +646,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct server	*srv = cls;
 	struct request	*req = *con_cls;
-	char		 path[512];
+	char		 path[2 * LOG_PATH_MAX], method[64];
 
 	(void)conn;
 
@@ -622,9 +660,11 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	}
 	if (log_threshold >= LOG_INFO) {
-		path_redact(req->path, path, sizeof(path));
-		log_msg(LOG_INFO, "%s %s %u %zu %lldus id=%s%s", req->method_str,
-		    path, req->queued ? req->status : 0, req->resp_sent != NULL ?
+		path_redact(srv, req->path, path, sizeof(path));
+		log_escape(req->method_str, strnlen(req->method_str, 16),
+		    method, sizeof(method));
+		log_msg(LOG_INFO, "%s %s %u %zu %lldus id=%s%s", method, path,
+		    req->queued ? req->status : 0, req->resp_sent != NULL ?
 		    (size_t)*req->resp_sent : req->resp_bytes,
 		    (long long)(isotime_mono_us() - req->start_us), req->id,
 		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :

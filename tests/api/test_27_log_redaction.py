@@ -1,0 +1,92 @@
+"""The access log: a URL token never reaches it, whatever its length, shape
+or place in the path; untrusted text in the method is escaped."""
+
+import socket
+import time
+import uuid
+from urllib.parse import urlparse
+
+import pytest
+import requests
+
+from apilib import webhook_body
+
+
+def secret(n):
+    s = ""
+    while len(s) < n:
+        s += uuid.uuid4().hex
+    return "T" + s[:n - 1]
+
+
+def wait_for_log(srv, needle, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = srv.stderr_text()
+        if needle in text:
+            return text
+        time.sleep(0.05)
+    raise AssertionError("%r never appeared in the log" % needle)
+
+
+@pytest.fixture
+def hook(server_factory):
+    srv = server_factory()
+    a = srv.api()
+    e = a.create(webhook_body(webhook={"provider": "custom", "verify": "token",
+                                       "token": secret(32), "path": "t"}))
+    return srv, e["_id"]
+
+
+@pytest.mark.parametrize("shape", [
+    "long", "double-slash", "extra-segment", "encoded-slash", "no-id", "elsewhere"])
+def test_url_token_never_logged(hook, shape):
+    srv, eid = hook
+    tok = secret(600 if shape == "long" else 40)
+    path = {
+        "long": "/v1/exports/%s/%s/data" % (eid, tok),
+        "double-slash": "/v1/exports//%s/data" % tok,
+        "extra-segment": "/v1/exports/%s/%s/data/x" % (eid, tok),
+        "encoded-slash": "/v1/exports/%s/%s%%2F%s/data" % (eid, tok[:20], tok[20:]),
+        "no-id": "/v1/exports/%s/data" % tok,
+        "elsewhere": "/v1/%s/exports" % tok,
+    }[shape]
+    marker = uuid.uuid4().hex
+    r = requests.post(srv.url + path, data=b"{}", timeout=10,
+                      headers={"Content-Type": "application/json", "X-Marker": marker})
+    assert 400 <= r.status_code < 500, r.status_code
+    rid = r.headers["X-Request-Id"]
+    text = wait_for_log(srv, "id=" + rid)
+    line = [l for l in text.splitlines() if "id=" + rid in l][0]
+    for piece in (tok, tok[:12], tok[-12:], tok[20:32]):
+        assert piece not in text, "token piece %r in the log: %s" % (piece, line[:300])
+    assert "***" in line, line[:300]
+    assert len(line) < 700, "log line of %d bytes" % len(line)
+
+
+def test_ids_and_fixed_words_stay_readable(hook):
+    srv, eid = hook
+    r = requests.get(srv.url + "/v1/exports/%s/distributed" % eid, timeout=10)
+    text = wait_for_log(srv, "id=" + r.headers["X-Request-Id"])
+    assert "/v1/exports/%s/distributed" % eid in text
+
+
+def test_method_is_escaped(hook):
+    srv, _ = hook
+    u = urlparse(srv.url)
+    s = socket.create_connection((u.hostname, u.port), timeout=5)
+    s.sendall(b"G\x1bE\x08T\x7f /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    out = b""
+    try:
+        while True:
+            c = s.recv(65536)
+            if not c:
+                break
+            out += c
+    except OSError:
+        pass
+    s.close()
+    assert out.startswith(b"HTTP/1.1 4"), out[:200]
+    text = wait_for_log(srv, "/v1/health 4")
+    assert "\x1b" not in text and "\x08" not in text and "\x7f" not in text
+    assert "G\\x1bE\\x08T\\x7f /v1/health" in text, [l for l in text.splitlines() if "health 4" in l]
