@@ -399,6 +399,25 @@ def free_port():
     return port
 
 
+def read_to_close(sock, timeout=10.0):
+    """Read a raw socket until the server closes it or timeout passes.
+    Returns (bytes, closed by the server, seconds taken)."""
+    sock.settimeout(timeout)
+    t0, out, closed = time.monotonic(), b"", False
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            out += chunk
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        closed = True
+    return out, closed, time.monotonic() - t0
+
+
 def sanitizer_hits(text):
     return [m for m in SANITIZER_MARKERS if m in text]
 

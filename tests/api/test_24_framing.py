@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from apilib import assert_status, http_body
+from apilib import assert_status, http_body, read_to_close
 
 
 def exchange(base_url, data, timeout=5.0):
@@ -18,23 +18,11 @@ def exchange(base_url, data, timeout=5.0):
     Returns (bytes received, closed by the server, seconds taken)."""
     u = urlparse(base_url)
     s = socket.create_connection((u.hostname, u.port), timeout=timeout)
-    t0 = time.monotonic()
-    out, closed = b"", False
     try:
         s.sendall(data)
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                closed = True
-                break
-            out += chunk
-    except socket.timeout:
-        pass
-    except ConnectionResetError:
-        closed = True
+        return read_to_close(s, timeout)
     finally:
         s.close()
-    return out, closed, time.monotonic() - t0
 
 
 def one_answer(out):
@@ -210,13 +198,8 @@ def test_chunked_body_past_the_cap_stops_being_read(server_factory):
     except (BrokenPipeError, ConnectionResetError):
         pass
     s.setblocking(True)
-    s.settimeout(5)
     try:
-        while True:
-            c = s.recv(65536)
-            if not c:
-                break
-            got += c
+        got += read_to_close(s, 5)[0]
     except OSError:
         pass
     s.close()

@@ -4,6 +4,7 @@ connect from 127.0.0.2 so that the per-address cap tells them apart from
 the normal client on 127.0.0.1."""
 
 import json
+import select
 import socket
 import time
 from urllib.parse import urlparse
@@ -11,7 +12,7 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
-from apilib import assert_status
+from apilib import assert_status, read_to_close
 
 ATTACKER = "127.0.0.2"
 
@@ -26,26 +27,11 @@ def connect(srv, source=None, timeout=10):
     return s
 
 
-def read_to_close(s, timeout=10):
-    """Everything until the server closes; (bytes, seconds)."""
-    s.settimeout(timeout)
-    t0, out = time.monotonic(), b""
-    try:
-        while True:
-            c = s.recv(65536)
-            if not c:
-                break
-            out += c
-    except (ConnectionResetError, socket.timeout):
-        pass
-    return out, time.monotonic() - t0
-
-
 def health_refused(srv, source, status, code):
     """A GET from source is answered status/code with Retry-After: 1."""
     s = connect(srv, source)
     s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
-    out, took = read_to_close(s, 5)
+    out, _, took = read_to_close(s, 5)
     s.close()
     got, headers, body = error_answer(out)
     assert got == status, out
@@ -74,7 +60,7 @@ def test_header_deadline_answers_408_and_closes(server_factory):
                 break
     except (BrokenPipeError, ConnectionResetError):
         pass
-    out, _ = read_to_close(s, 5)
+    out, _, _ = read_to_close(s, 5)
     took = time.monotonic() - t0
     s.close()
     status, headers, body = error_answer(out)
@@ -115,7 +101,7 @@ def test_body_deadline_closes_a_stalled_body(server_factory):
     s.sendall(("POST /v1/exports HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Bearer %s\r\n"
                "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"na" % (
                    u.hostname, u.port, a.token)).encode())
-    out, took = read_to_close(s, 10)
+    out, _, took = read_to_close(s, 10)
     s.close()
     assert took < 4, "a stalled body held the connection %.1f s with --body-timeout 1" % took
     assert b"201" not in out
@@ -136,7 +122,7 @@ def test_per_address_cap(server_factory):
     while True:                        # the closes reach the server
         s = connect(srv, ATTACKER)
         s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        out, _ = read_to_close(s, 5)
+        out, _, _ = read_to_close(s, 5)
         s.close()
         if out.startswith(b"HTTP/1.1 200") or time.monotonic() > deadline:
             break
@@ -146,9 +132,12 @@ def test_per_address_cap(server_factory):
 
 def test_connection_cap_answers_503(server_factory):
     srv = server_factory(extra_args=["--max-connections", "5", "--max-connections-per-ip", "0"])
+    time.sleep(0.3)                    # the readiness probe's connection is gone
     held = [connect(srv, ATTACKER) for _ in range(5)]
     try:
         time.sleep(0.2)
+        ready, _, _ = select.select(held, [], [], 0)
+        assert not ready, "a held connection was answered: %r" % ready[0].recv(300)
         health_refused(srv, "127.0.0.1", 503, "unavailable")
     finally:
         for h in held:
@@ -193,7 +182,7 @@ def test_bounded_slowloris_leaves_normal_clients_served(server_factory):
     codes, still_open = {}, 0
     for s in attackers:
         s.setblocking(True)
-        out, _ = read_to_close(s, 3)
+        out, _, _ = read_to_close(s, 3)
         s.close()
         if not out:
             still_open += 1
