@@ -17,6 +17,7 @@
 
 #include "auth/token.h"
 #include "http/gate.h"
+#include "http/head.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -391,6 +392,7 @@ struct head_facts {
 	int		 cls;		/* Content-Length headers */
 	const char	*cl;
 	bool		 cl_differ;	/* two Content-Lengths that differ */
+	bool		 bad_name;	/* a header name that is not a token */
 };
 
 static enum MHD_Result
@@ -402,7 +404,9 @@ head_fact(void *cls, enum MHD_ValueKind kind, const char *key,
 	(void)kind;
 	if (value == NULL)
 		value = "";
-	if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+	if (!head_name_ok(key, strlen(key)))
+		f->bad_name = true;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
 		f->hosts++;
 	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
 		f->tes++;
@@ -418,10 +422,11 @@ head_fact(void *cls, enum MHD_ValueKind kind, const char *key,
 /* How the body is framed, and where it goes, must be unambiguous: the
  * bytes after a request must never be read as another one. So on every
  * request (the gate checked a connection's first head for what
- * libmicrohttpd answers badly): one Host on HTTP/1.1; not both
- * Transfer-Encoding and Content-Length; no transfer coding but chunked;
- * no two different Content-Lengths; no encoded NUL in the target. 0, or
- * -1 with the error set. */
+ * libmicrohttpd answers badly): header names that are tokens (with a
+ * space before ':', libmicrohttpd ignores a Content-Length); one Host
+ * on HTTP/1.1; not both Transfer-Encoding and Content-Length; no
+ * transfer coding but chunked; no two different Content-Lengths; no
+ * encoded NUL in the target. 0, or -1 with the error set. */
 static int
 request_framing(struct request *req, const char *version)
 {
@@ -429,7 +434,10 @@ request_framing(struct request *req, const char *version)
 
 	memset(&f, 0, sizeof(f));
 	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, head_fact, &f);
-	if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && f.hosts != 1)
+	if (f.bad_name)
+		reply_error(req, 400, "bad_request", NULL, "A header name "
+		    "holds a space or a character a name may not have");
+	else if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && f.hosts != 1)
 		reply_error(req, 400, "bad_request", NULL, "%s",
 		    f.hosts == 0 ? "An HTTP/1.1 request needs a Host header" :
 		    "Host is given more than once");

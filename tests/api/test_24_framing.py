@@ -206,3 +206,28 @@ def test_chunked_body_past_the_cap_stops_being_read(server_factory):
     assert sent < 16 * 2**20, "the server read %d MiB past a 64 KiB cap" % (sent >> 20)
     assert_refused(got, True, 413, "payload_too_large")
     assert_status(a.get("/v1/tokenInfo"), 200)
+
+
+@pytest.mark.parametrize("kept_alive", [False, True], ids=["first", "kept-alive"])
+def test_space_before_colon_smuggles_nothing(api, base_url, victim, kept_alive):
+    """'Content-Length : N' is not a Content-Length to libmicrohttpd: the
+    body would run as the next request."""
+    vid, delete = victim
+    h = host_of(base_url)
+    first = ("GET /v1/tokenInfo HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n" % (
+        h, api.token)).encode() if kept_alive else b""
+    bad = ("POST /v1/exports HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+           "Content-Length : %d\r\n\r\n" % (h, api.token, len(delete))).encode()
+    out, closed, _ = exchange(base_url, first + bad + delete)
+    if kept_alive:
+        assert out.startswith(b"HTTP/1.1 200 "), out[:300]
+        out = out[out.index(b"HTTP/1.1 ", 1):]
+    assert_refused(out, closed, 400, "bad_request")
+    still_there(api, vid)
+
+
+@pytest.mark.parametrize("line", ["X-Folded: a\r\n  b", "NoColon", ": empty-name"])
+def test_malformed_header_lines(api, base_url, line):
+    head = ("GET /v1/health HTTP/1.1\r\nHost: %s\r\n%s\r\n\r\n" % (host_of(base_url), line)).encode()
+    out, closed, _ = exchange(base_url, head)
+    assert_refused(out, closed, 400, "bad_request")

@@ -31,8 +31,9 @@ declare -A SRCS=(
 	    util/random.c util/isotime.c util/errors.c util/json.c util/buf.c
 	    util/xmalloc.c"
 	[project]="model/project.c util/json.c util/buf.c util/xmalloc.c"
+	[head]="http/head.c"
 )
-ALL="json webhook_parse webhook_verify template router token model project"
+ALL="json webhook_parse webhook_verify template router token model project head"
 
 if ! command -v "$CC" >/dev/null; then
 	echo "build.sh: $CC not found (apt-get install clang libclang-rt-14-dev)" >&2

@@ -1,0 +1,96 @@
+/* Unit tests for http/head: where a raw request head ends, and the
+ * checks the gate makes before libmicrohttpd reads it. */
+
+#include <stdio.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "http/head.h"
+#include "util/limits.h"
+
+/* head_check over a whole string whose head ends where head_end says. */
+static int
+check(const char *s, char *msg)
+{
+	size_t	n = strlen(s), end = head_end(s, n);
+
+	cr_assert_neq(end, 0, "no end of head in %s", s);
+	return head_check(s, end, n, msg, 256);
+}
+
+Test(head, end)
+{
+	cr_assert_eq(head_end("GET / HTTP/1.1\r\nHost: x\r\n\r\nBODY", 31), 27);
+	cr_assert_eq(head_end("GET / HTTP/1.1\nHost: x\n\nBODY", 28), 24);
+	cr_assert_eq(head_end("GET / HTTP/1.1\r\nHost: x\r\n", 25), 0);
+	cr_assert_eq(head_end("GET / HTTP/1.1\r\nHost: x\r\n\r", 26), 0);
+	cr_assert_eq(head_end("", 0), 0);
+}
+
+Test(head, fine)
+{
+	char	msg[256];
+
+	cr_assert_eq(check("GET / HTTP/1.1\r\nHost: x\r\n\r\n", msg), 0);
+	cr_assert_eq(check("POST / HTTP/1.1\r\ncontent-length:  12 \r\n"
+	    "Content-Length: 12\r\n\r\n", msg), 0);
+	cr_assert_eq(check("POST / HTTP/1.1\r\nContent-Length: "
+	    "000000000000000000001\r\n\r\n", msg), 0);
+	cr_assert_eq(check("POST / HTTP/1.1\r\nContent-Length: "
+	    "999999999999999999\r\n\r\n", msg), 0);
+	cr_assert_eq(check("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n4000000\r\n", msg), 0);	/* 64 MiB: the largest body */
+	cr_assert_eq(check("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\nfff", msg), 0);		/* the rest comes later */
+}
+
+Test(head, content_length)
+{
+	static const char *const bad[] = { "abc", "-1", "+5", "1 2", "",
+	    "5,5", "0x10", "1.0" };
+	char	 msg[256], head[128];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(head, sizeof(head), "POST / HTTP/1.1\r\n"
+		    "Content-Length: %s\r\n\r\n", bad[i]);
+		cr_assert_eq(check(head, msg), 400, "%s", bad[i]);
+		cr_assert_str_eq(msg, "Content-Length must be a decimal number "
+		    "of bytes");
+	}
+	cr_assert_eq(check("POST / HTTP/1.1\r\nContent-Length: "
+	    "1000000000000000000\r\n\r\n", msg), 413);
+	cr_assert_eq(check("POST / HTTP/1.1\r\nContent-Length: 2\r\n"
+	    "Content-Length: 3\r\n\r\n", msg), 400);
+	cr_assert_str_eq(msg, "Content-Length is given twice with different "
+	    "values");
+}
+
+Test(head, header_lines)
+{
+	char	msg[256];
+
+	cr_assert_eq(check("GET / HTTP/1.1\r\nContent-Length : 5\r\n\r\n",
+	    msg), 400);
+	cr_assert_eq(check("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", msg), 400);
+	cr_assert_eq(check("GET / HTTP/1.1\r\nNoColon\r\n\r\n", msg), 400);
+	cr_assert_eq(check("GET / HTTP/1.1\r\n: v\r\n\r\n", msg), 400);
+	cr_assert_eq(check("GET / HTTP/1.1\r\nX(y): v\r\n\r\n", msg), 400);
+	cr_assert(head_name_ok("X-Custom_1.a~", 13));
+	cr_assert(!head_name_ok("", 0));
+	cr_assert(!head_name_ok("a\0b", 3));
+}
+
+Test(head, chunk_size)
+{
+	char	msg[256];
+
+	cr_assert_eq(check("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n4000001\r\n", msg), 413);
+	cr_assert_eq(check("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\nffffffffffffffffffffffffffffffffffffffff\r\n", msg), 413);
+	/* a size the head does not announce as chunked is not read */
+	cr_assert_eq(check("POST / HTTP/1.1\r\n\r\nffffffffffffffff\r\n", msg),
+	    0);
+}
