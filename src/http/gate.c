@@ -35,6 +35,7 @@
 #define GATE_TICK_MS	100	/* deadline sweep period */
 #define GATE_LINGER_MS	2000	/* after a refusal, wait this long for EOF */
 #define GATE_EVENTS	64
+#define GATE_REPORT_MS	10000	/* cap refusals: one log line per period */
 
 struct gate_addr {
 	unsigned char		 key[16];	/* IPv6, or IPv4 mapped */
@@ -66,6 +67,8 @@ struct gate {
 	struct gate_conn	*pending;	/* gate thread only */
 	unsigned		 npending;	/* awaiting a head */
 	unsigned		 nlinger;
+	unsigned long		 refused[2];	/* per address, total: since report */
+	int64_t			 reported_ms;
 	pthread_mutex_t		 lock;		/* the tables below */
 	struct gate_conn	*handed[GATE_BUCKETS];	/* by fd */
 	atomic_uint		 nhanded;
@@ -204,7 +207,13 @@ pending_refuse(struct gate *g, struct gate_conn *c, int status,
 	(void)send(c->fd, resp, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	free(resp);
 	shutdown(c->fd, SHUT_WR);
-	log_info("- - %d %zu refused: %s id=%s", status, len, code, id);
+	/* A refused request gets its access-log line; refusals at the caps
+	 * (no request read) are counted and reported once per period, so
+	 * that a flood of connections is not a flood of lines. */
+	if (status == 429 || status == 503)
+		g->refused[status == 503]++;
+	else
+		log_info("- - %d %zu refused: %s id=%s", status, len, code, id);
 	if (g->nlinger >= LIMIT_GATE_LINGER) {
 		pending_close(g, c);
 		return;
@@ -458,7 +467,11 @@ gate_run(void *arg)
 		}
 		now = now_ms();
 		if (atomic_load(&g->draining) && !g->drained) {
+			/* closed now: new connections are refused, not left
+			 * waiting in the backlog */
 			epoll_ctl(g->ep, EPOLL_CTL_DEL, g->fd, NULL);
+			close(g->fd);
+			g->fd = -1;
 			sweep_pending(g, now);
 			g->drained = true;
 		}
@@ -474,6 +487,16 @@ gate_run(void *arg)
 			swept = now;
 			sweep_pending(g, now);
 			sweep_handed(g, now);
+		}
+		if (now - g->reported_ms >= GATE_REPORT_MS) {
+			if (g->refused[0] + g->refused[1] > 0)
+				log_warn("gate: refused %lu connections at the "
+				    "per-address cap (429) and %lu at the "
+				    "connection cap (503) in %lld s", g->refused[0],
+				    g->refused[1], (long long)(now -
+				    g->reported_ms) / 1000);
+			g->refused[0] = g->refused[1] = 0;
+			g->reported_ms = now;
 		}
 	}
 	return NULL;
@@ -634,7 +657,8 @@ gate_free(struct gate *g)
 		close(g->ep);
 	if (g->wake != -1)
 		close(g->wake);
-	close(g->fd);
+	if (g->fd != -1)
+		close(g->fd);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
 }

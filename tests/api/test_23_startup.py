@@ -23,6 +23,7 @@ def test_port_in_use_is_refused(server_factory, tmp_path):
     srv = server_factory()
     a = srv.api()
     addr = "127.0.0.1:%d" % srv.port
+    (tmp_path / "other").mkdir()       # for the key file, on either store
     cp = run("serve", "--listen", addr, "--data-dir", tmp_path / "other")
     assert cp.returncode != 0, cp.stderr
     lines = [l for l in cp.stderr.splitlines() if "ERROR" in l or "exportd" in l]
@@ -35,6 +36,7 @@ def test_port_in_use_is_refused(server_factory, tmp_path):
 def test_reuse_port_shares_on_purpose(server_factory, tmp_path):
     srv = server_factory(extra_args=["--reuse-port"])
     addr = "127.0.0.1:%d" % srv.port
+    (tmp_path / "other").mkdir()
     p = subprocess.Popen([str(BIN), "serve", "--listen", addr, "--reuse-port",
                           "--data-dir", str(tmp_path / "other")],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
