@@ -9,7 +9,8 @@
 /* Where the head in p (n bytes) ends, just past its empty line (CRLF or
  * bare LF lines); 0 if it has not all arrived. */
 size_t	head_end(const char *p, size_t n);
-/* A header name (n bytes): RFC 9110 token characters only, at least one. */
+/* A header name or a method (n bytes): RFC 9110 token characters only,
+ * at least one. */
 bool	head_name_ok(const char *, size_t n);
 /* Check a complete head, p[0..end), and what follows it up to n: no
  * folded header line, every Content-Length 1 to 18 decimal digits and

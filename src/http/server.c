@@ -422,8 +422,9 @@ head_fact(void *cls, enum MHD_ValueKind kind, const char *key,
 /* How the body is framed, and where it goes, must be unambiguous: the
  * bytes after a request must never be read as another one. So on every
  * request (the gate checked a connection's first head for what
- * libmicrohttpd answers badly): header names that are tokens (with a
- * space before ':', libmicrohttpd ignores a Content-Length); one Host
+ * libmicrohttpd answers badly): a method and header names that are
+ * tokens (with a space before ':', libmicrohttpd ignores a
+ * Content-Length); one Host
  * on HTTP/1.1; not both Transfer-Encoding and Content-Length; no
  * transfer coding but chunked; no two different Content-Lengths; no
  * encoded NUL in the target. 0, or -1 with the error set. */
@@ -434,7 +435,10 @@ request_framing(struct request *req, const char *version)
 
 	memset(&f, 0, sizeof(f));
 	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, head_fact, &f);
-	if (f.bad_name)
+	if (!head_name_ok(req->method_str, strlen(req->method_str)))
+		reply_error(req, 400, "bad_request", NULL, "The method holds "
+		    "a character a method may not have");
+	else if (f.bad_name)
 		reply_error(req, 400, "bad_request", NULL, "A header name "
 		    "holds a space or a character a name may not have");
 	else if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && f.hosts != 1)

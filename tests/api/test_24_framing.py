@@ -146,11 +146,13 @@ def test_two_different_content_lengths(api, base_url, victim):
 
 
 @pytest.mark.parametrize("target", ["/v1/exports/%00", "/v1/exp%00orts", "/v1/exports?name=a%00b"])
-def test_encoded_nul_in_target(api, base_url, target):
+def test_encoded_nul_in_target(api, base_url, victim, target):
+    vid, delete = victim
     head = ("GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n" % (
         target, host_of(base_url), api.token)).encode()
-    out, closed, _ = exchange(base_url, head)
+    out, closed, _ = exchange(base_url, head + delete)
     assert_refused(out, closed, 400, "bad_request")
+    still_there(api, vid)
 
 
 def test_second_request_on_a_kept_alive_connection_is_checked(api, base_url, victim):
