@@ -1,10 +1,15 @@
 """SIGTERM: requests already received are answered; a stalled upload, a
 trickling head or an idle connection does not hold the shutdown."""
 
+import os
 import signal
 import socket
+import sqlite3
+import threading
 import time
 from urllib.parse import urlparse
+
+import pytest
 
 from apilib import assert_status, http_body
 
@@ -55,3 +60,32 @@ def test_shutdown_timeout_bounds_the_wait(server_factory):
     assert srv.stop(signal.SIGTERM, timeout=20) == 0
     assert time.monotonic() - t0 < 3
     assert "stopped cleanly" in srv.stderr_text()
+
+
+@pytest.mark.skipif(bool(os.environ.get("EXPORTD_DB")), reason="holds the SQLite write lock")
+def test_request_in_flight_is_answered(server_factory):
+    """A complete request waiting for the store when SIGTERM comes is
+    still answered (201), then the server exits 0."""
+    srv = server_factory()
+    a = srv.api()
+    db = sqlite3.connect(str(srv.data_dir / "exportd.db"), isolation_level=None, timeout=10)
+    db.execute("BEGIN IMMEDIATE")      # the server's write waits for this
+    result = {}
+
+    def post():
+        result["r"] = a.post("/v1/exports", json=http_body(name="in-flight"), timeout=20)
+
+    t = threading.Thread(target=post)
+    t.start()
+    time.sleep(0.5)
+    srv.proc.send_signal(signal.SIGTERM)
+    time.sleep(1.0)
+    assert srv.proc.poll() is None, "exited with a request in flight"
+    db.execute("ROLLBACK")
+    db.close()
+    t.join(20)
+    assert_status(result["r"], 201)
+    assert srv.stop(timeout=20) == 0
+    srv.start()
+    a.base_url = srv.url
+    assert a.fetch(result["r"].json()["_id"])["name"] == "in-flight"
