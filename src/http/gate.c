@@ -317,6 +317,11 @@ pending_read(struct gate *g, struct gate_conn *c)
 	}
 	if (n < 0)
 		return;
+	if (!head_start_ok(g->head, (size_t)n)) {
+		pending_refuse(g, c, 400, "bad_request", "This is not an HTTP "
+		    "request");
+		return;
+	}
 	if ((end = head_end(g->head, (size_t)n)) == 0) {
 		if ((size_t)n > LIMIT_REQUEST_HEAD)
 			pending_too_big(g, c, (size_t)n);

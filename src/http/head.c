@@ -27,6 +27,20 @@ head_end(const char *p, size_t n)
 	return 0;
 }
 
+bool
+head_start_ok(const char *p, size_t n)
+{
+	size_t	i = 0, m;
+
+	while (i < n && (p[i] == '\r' || p[i] == '\n'))
+		i++;
+	for (m = i; m < n && p[m] != ' '; m++)
+		;
+	if (m == n)	/* the method is still arriving */
+		return m == i || head_name_ok(p + i, m - i);
+	return head_name_ok(p + i, m - i);
+}
+
 /* Check a Content-Length value (trimmed): digits only, no more than 18. */
 static int
 content_length_check(const char *v, size_t n, char *msg, size_t msgsz)

@@ -236,3 +236,13 @@ def test_malformed_header_lines(api, base_url, line):
     head = ("GET /v1/health HTTP/1.1\r\nHost: %s\r\n%s\r\n\r\n" % (host_of(base_url), line)).encode()
     out, closed, _ = exchange(base_url, head)
     assert_refused(out, closed, 400, "bad_request")
+
+
+@pytest.mark.parametrize("start", [b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", b" GET / HTTP/1.1\r\n",
+                                   b"G\x1bET / HTTP/1.1\r\n"], ids=["tls-hello", "leading-space", "control"])
+def test_first_head_not_http(api, base_url, start):
+    """Bytes that cannot begin a request are answered at once, not after
+    the head deadline."""
+    out, closed, took = exchange(base_url, start)
+    assert_refused(out, closed, 400, "bad_request")
+    assert took < 3

@@ -79,9 +79,14 @@ def test_method_is_escaped(hook):
     srv, _ = hook
     u = urlparse(srv.url)
     s = socket.create_connection((u.hostname, u.port), timeout=5)
-    s.sendall(b"G\x1bE\x08T\x7f\r /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    # on a kept-alive connection: the first head of a connection with such
+    # a method is refused before it is parsed (see test_first_head_not_http)
+    s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"G\x1bE\x08T\x7f\r /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     out = read_to_close(s, 5)[0]
     s.close()
+    assert out.startswith(b"HTTP/1.1 200"), out[:200]
+    out = out[out.index(b"HTTP/1.1 ", 1):]
     assert out.startswith(b"HTTP/1.1 400"), out[:200]
     text = wait_for_log(srv, "/v1/health 400")
     assert "\x1b" not in text and "\x08" not in text and "\x7f" not in text and "\r" not in text

@@ -1,10 +1,11 @@
 /*
- * head_end and head_check (src/http/head.c) on any bytes, as the gate
+ * head_start_ok, head_end and head_check (src/http/head.c) on any bytes, as the gate
  * peeks them from a new connection's socket.
  *
  * Checked against head.h: the end lies inside the input and just past an
  * empty line (LF LF or LF CR LF), with no earlier one; a complete head is
- * answered 0, 400 or 413, and a refusal comes with a message.
+ * answered 0, 400 or 413, and a refusal comes with a message; a start
+ * refused by head_start_ok stays refused as more bytes arrive.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +23,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t		 end, i;
 	int		 status;
 
+	if (!head_start_ok(p, size / 2))
+		FUZZ_ASSERT(!head_start_ok(p, size));
 	end = head_end(p, size);
 	if (end == 0) {
 		for (i = 0; i + 1 < size; i++)

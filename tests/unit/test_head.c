@@ -94,3 +94,14 @@ Test(head, chunk_size)
 	cr_assert_eq(check("POST / HTTP/1.1\r\n\r\nffffffffffffffff\r\n", msg),
 	    0);
 }
+
+Test(head, start)
+{
+	cr_assert(head_start_ok("", 0));
+	cr_assert(head_start_ok("GE", 2));
+	cr_assert(head_start_ok("GET / HTTP/1.1\r\n", 16));
+	cr_assert(head_start_ok("\r\nGET /", 7));
+	cr_assert(!head_start_ok("\x16\x03\x01\x02\x00", 5));	/* TLS hello */
+	cr_assert(!head_start_ok(" GET /", 6));
+	cr_assert(!head_start_ok("G\x01", 2));
+}
