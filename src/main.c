@@ -258,7 +258,8 @@ cmd_serve(int argc, char **argv)
 		    LIMIT_LISTENER_STORED_MAX);
 		goto out;
 	}
-	if (c.max_connections < 1 || c.max_connections > LIMIT_CONNECTIONS_MAX ||
+	if (c.max_connections < 1 ||
+	    c.max_connections > LIMIT_CONNECTIONS_MAX ||
 	    c.max_per_ip > LIMIT_CONNECTIONS_MAX || c.header_timeout < 1 ||
 	    c.header_timeout > 86400 || c.body_timeout < 1 ||
 	    c.body_timeout > 86400 || c.drain_timeout > 86400) {

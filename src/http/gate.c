@@ -50,7 +50,7 @@ struct gate_conn {
 	struct gate_addr	*ip;		/* counted here; NULL if not */
 	int64_t			 since_ms;	/* accepted, or refused */
 	bool			 lingering;	/* refused: drain until EOF */
-	_Atomic uint64_t	 state;		/* handed over: ms << 3 | phase */
+	_Atomic uint64_t	 state;		/* ms << 3 | phase */
 	struct gate_conn	*prev, *next;	/* pending list or fd chain */
 };
 
@@ -62,12 +62,12 @@ struct gate {
 	bool			 running;
 	atomic_int		 stop;
 	atomic_int		 draining;
-	bool			 drained;	/* gate thread: pending closed */
+	bool			 drained;	/* pending closed */
 	int64_t			 paused_ms;	/* accept paused (no fds) */
 	struct gate_conn	*pending;	/* gate thread only */
 	unsigned		 npending;	/* awaiting a head */
 	unsigned		 nlinger;
-	unsigned long		 refused[2];	/* per address, total: since report */
+	unsigned long		 refused[2];	/* at the caps (429, 503) */
 	int64_t			 reported_ms;
 	pthread_mutex_t		 lock;		/* the tables below */
 	struct gate_conn	*handed[GATE_BUCKETS];	/* by fd */
@@ -430,8 +430,8 @@ sweep_handed(struct gate *g, int64_t now)
 				limit = g->o.header_timeout;
 				break;
 			case GATE_HEADERS:
-				limit = draining ? 0 : (int64_t)g->o.idle_timeout +
-				    g->o.header_timeout;
+				limit = draining ? 0 : (int64_t)
+				    g->o.idle_timeout + g->o.header_timeout;
 				break;
 			case GATE_BODY:
 				limit = draining ? 0 : g->o.body_timeout;
@@ -497,9 +497,9 @@ gate_run(void *arg)
 			if (g->refused[0] + g->refused[1] > 0)
 				log_warn("gate: refused %lu connections at the "
 				    "per-address cap (429) and %lu at the "
-				    "connection cap (503) in %lld s", g->refused[0],
-				    g->refused[1], (long long)(now -
-				    g->reported_ms) / 1000);
+				    "connection cap (503) in %lld s",
+				    g->refused[0], g->refused[1], (long long)
+				    (now - g->reported_ms) / 1000);
 			g->refused[0] = g->refused[1] = 0;
 			g->reported_ms = now;
 		}

@@ -13,11 +13,11 @@
 struct gate;
 
 struct gate_options {
-	unsigned	 max_connections;	/* total, answered 503 beyond */
-	unsigned	 max_per_ip;		/* per address, 429 beyond; 0: none */
-	unsigned	 header_timeout;	/* seconds for a request's head */
-	unsigned	 body_timeout;		/* seconds for a request's body */
-	unsigned	 idle_timeout;		/* seconds kept alive between requests */
+	unsigned	 max_connections;	/* 503 beyond */
+	unsigned	 max_per_ip;	/* per address, 429 beyond; 0: none */
+	unsigned	 header_timeout;	/* s, for a request's head */
+	unsigned	 body_timeout;	/* s, for a request's body */
+	unsigned	 idle_timeout;	/* s, kept alive between requests */
 };
 
 /* Where a handed-over connection is; set by the server as requests go. */

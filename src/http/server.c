@@ -566,11 +566,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		n = *upload_data_size;
 		*upload_data_size = 0;
 		req->has_body = true;
-		if (!req->body_too_large && buf_add(&req->body, upload_data, n) == 0)
+		if (!req->body_too_large &&
+		    buf_add(&req->body, upload_data, n) == 0)
 			return MHD_YES;
 		req->body_too_large = true;
-		if (request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL ||
-		    (req->dropped += n) <= req->body.cap)
+		if (request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH) !=
+		    NULL || (req->dropped += n) <= req->body.cap)
 			return MHD_YES;
 		request_chunked_too_large(req);
 		mhd_quiet = true;
