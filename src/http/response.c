@@ -112,7 +112,7 @@ reply_rate_limited(struct request *req, long wait)
 }
 
 /* errs holds one error, its message formatted from fmt and ap. */
-static void
+static void __attribute__((format(printf, 5, 0)))
 errors_one(struct errors *errs, int status, const char *code,
     const char *field, const char *fmt, va_list ap)
 {
