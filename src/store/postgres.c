@@ -105,11 +105,15 @@ struct engine {
 /* Every session listens for token revocations by any instance. */
 #define TOKEN_CHANNEL	"exportd_tokens"
 
+/* The driver's own statements: advisory locks on an account. */
+enum lock_stmt { L_CREATE, L_UNLOCK, L_PAGE, L_COUNT };
+
 struct store_conn {
 	struct engine	*e;
 	PGconn		*pg;
 	bool		*prepared;	/* by statement id */
 	int		 nprepared;
+	bool		 lock_prepared[L_COUNT];
 	bool		 down;		/* lost; logged once per outage */
 	int64_t		 retry_us;	/* no reconnect before (monotonic) */
 	char		 timeline[9];	/* of the server, when the open
@@ -372,6 +376,7 @@ conn_revive(struct store_conn *c)
 		PQreset(c->pg);
 	if (c->nprepared > 0)
 		memset(c->prepared, 0, (size_t)c->nprepared * sizeof(bool));
+	memset(c->lock_prepared, 0, sizeof(c->lock_prepared));
 	if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK &&
 	    session_check(c->pg) == 0 && (c->e->pooled ||
 	    pq_exec(c, "LISTEN " TOKEN_CHANNEL, "listen", NULL) == STORE_OK)) {
@@ -709,15 +714,47 @@ pq_tx_outcome(struct store_conn *c, int64_t xid)
 	return TX_UNKNOWN;
 }
 
-/* Run a statement of one text parameter, the account. */
+static const char *const lock_sql[L_COUNT] = {
+	/* a create's turn (session lock) and the fence it holds shared
+	 * until COMMIT, in one round trip */
+	[L_CREATE] = "SELECT pg_advisory_xact_lock_shared(" CREATE_FENCE_CLASS
+	    ", hashtext($1)), pg_advisory_lock(" CREATE_LOCK_CLASS
+	    ", hashtext($1))",
+	[L_UNLOCK] = "SELECT pg_advisory_unlock(" CREATE_LOCK_CLASS
+	    ", hashtext($1))",
+	[L_PAGE] = "SELECT set_config('lock_timeout', '" LIST_FENCE_TIMEOUT
+	    "', true), pg_advisory_xact_lock(" CREATE_FENCE_CLASS
+	    ", hashtext($1))",
+};
+
+/* Run one of them for an account, prepared once per session (sent as
+ * text through a transaction pooler). */
 static enum store_status
-pq_account_stmt(struct store_conn *c, const char *sql, const char *account)
+pq_account_stmt(struct store_conn *c, enum lock_stmt id, const char *account)
 {
 	enum store_status	 ret = STORE_OK;
 	PGresult		*res;
 	const char		*v[1] = { account };
+	char			 name[32];
 
-	res = PQexecParams(c->pg, sql, 1, NULL, v, NULL, NULL, 0);
+	snprintf(name, sizeof(name), "exportd_lock_%d", (int)id);
+	if (c->e->pooled)
+		res = PQexecParams(c->pg, lock_sql[id], 1, NULL, v, NULL, NULL,
+		    0);
+	else {
+		if (!c->lock_prepared[id]) {
+			res = PQprepare(c->pg, name, lock_sql[id], 1, NULL);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+				pq_log(c, res, "prepare");
+				ret = pq_status(c, res);
+				PQclear(res);
+				return ret;
+			}
+			PQclear(res);
+			c->lock_prepared[id] = true;
+		}
+		res = PQexecPrepared(c->pg, name, 1, v, NULL, NULL, 0);
+	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pq_log(c, res, "advisory lock");
 		ret = pq_status(c, res);
@@ -736,21 +773,14 @@ pq_account_stmt(struct store_conn *c, const char *sql, const char *account)
 static enum store_status
 pq_create_lock(struct store_conn *c, const char *account)
 {
-	enum store_status	ret;
-
-	if ((ret = pq_account_stmt(c, "SELECT pg_advisory_xact_lock_shared("
-	    CREATE_FENCE_CLASS ", hashtext($1))", account)) != STORE_OK)
-		return ret;
-	return pq_account_stmt(c, "SELECT pg_advisory_lock("
-	    CREATE_LOCK_CLASS ", hashtext($1))", account);
+	return pq_account_stmt(c, L_CREATE, account);
 }
 
 static void
 pq_create_unlock(struct store_conn *c, const char *account)
 {
 	if (PQstatus(c->pg) == CONNECTION_OK)
-		pq_account_stmt(c, "SELECT pg_advisory_unlock("
-		    CREATE_LOCK_CLASS ", hashtext($1))", account);
+		pq_account_stmt(c, L_UNLOCK, account);
 }
 
 /* In a new transaction, wait (boundedly) until no create of the account
@@ -762,9 +792,7 @@ pq_page_fence(struct store_conn *c, const char *account)
 {
 	if (pq_begin(c, TX_READ) != STORE_OK)
 		return false;
-	if (pq_account_stmt(c, "SELECT set_config('lock_timeout', '"
-	    LIST_FENCE_TIMEOUT "', true), pg_advisory_xact_lock("
-	    CREATE_FENCE_CLASS ", hashtext($1))", account) == STORE_OK)
+	if (pq_account_stmt(c, L_PAGE, account) == STORE_OK)
 		return true;
 	pq_rollback(c);
 	return false;
