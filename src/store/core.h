@@ -129,6 +129,9 @@ struct store_params {
 	struct store_val v[STORE_MAX_PARAMS];
 };
 
+void	store_val_set(struct store_val *, const void *, size_t, bool blob);
+/* A text value as a new string (copy), or borrowed; NULL for SQL NULL. */
+char	*store_val_text(const struct store_val *, bool copy);
 void	sp_text(struct store_params *, const char *);
 void	sp_bytes(struct store_params *, const void *, size_t, bool blob);
 void	sp_int(struct store_params *, int64_t);

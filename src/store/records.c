@@ -22,12 +22,6 @@ dump_stmt(struct store *s, enum store_rec_kind kind)
 	}
 }
 
-static const char *
-rec_text(const struct store_val *v)
-{
-	return v->type == SV_NULL ? NULL : v->p;
-}
-
 /* Fill a record from a row of its dump statement; -1 if malformed. */
 static int
 rec_fill(struct store_rec *r, const struct store_val *v, int n)
@@ -36,7 +30,7 @@ rec_fill(struct store_rec *r, const struct store_val *v, int n)
 
 	switch (r->kind) {
 	case STORE_REC_ACCOUNT:
-		r->name = rec_text(&v[1]);
+		r->name = store_val_text(&v[1], false);
 		r->created_ms = v[2].i;
 		return r->name != NULL ? store_val_id(&v[0], r->id) : -1;
 	case STORE_REC_TOKEN:
@@ -62,9 +56,9 @@ rec_fill(struct store_rec *r, const struct store_val *v, int n)
 	case STORE_REC_INBOX:
 		r->seq = v[0].i;
 		r->received_ms = v[2].i;
-		r->request_id = rec_text(&v[3]);
-		r->headers = rec_text(&v[4]);
-		r->record = rec_text(&v[5]);
+		r->request_id = store_val_text(&v[3], false);
+		r->headers = store_val_text(&v[4], false);
+		r->record = store_val_text(&v[5], false);
 		r->record_len = v[5].len;
 		if (r->request_id == NULL || r->headers == NULL ||
 		    r->record == NULL)

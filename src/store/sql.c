@@ -315,14 +315,19 @@ store_kstmt(const struct store *s, enum store_res res, int k)
 	return &s->stmts[S_NGLOBAL + (int)res * K_NSTMTS + k];
 }
 
+/* A borrowed text or blob value (NULL: SQL NULL). */
 void
-sp_bytes(struct store_params *pa, const void *p, size_t len, bool blob)
+store_val_set(struct store_val *v, const void *p, size_t len, bool blob)
 {
-	struct store_val	*v = &pa->v[pa->n++];
-
 	v->type = p == NULL ? SV_NULL : blob ? SV_BLOB : SV_TEXT;
 	v->p = p;
 	v->len = len;
+}
+
+void
+sp_bytes(struct store_params *pa, const void *p, size_t len, bool blob)
+{
+	store_val_set(&pa->v[pa->n++], p, len, blob);
 }
 
 /* A text parameter; NULL sends SQL NULL. */

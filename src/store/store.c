@@ -147,9 +147,8 @@ token_rows_free(struct token_row *rows, size_t n)
 	free(rows);
 }
 
-/* A text value as a new string, or borrowed; NULL for NULL. */
-static char *
-val_text(const struct store_val *v, bool copy)
+char *
+store_val_text(const struct store_val *v, bool copy)
 {
 	if (v->type == SV_NULL)
 		return NULL;
@@ -183,7 +182,7 @@ store_row_from(struct store_row *r, const struct store_val *v, int ncols,
 	r->rev = v[1].i;
 	if (store_val_id(&v[2], r->account) == -1)
 		return -1;
-	r->body = val_text(&v[3], copy);
+	r->body = store_val_text(&v[3], copy);
 	r->body_len = v[3].len;
 	if (v[4].type != SV_NULL) {
 		r->secrets_len = v[4].len;
@@ -195,7 +194,7 @@ store_row_from(struct store_row *r, const struct store_val *v, int ncols,
 			    v[4].p : "");
 	}
 	for (i = 0; i < k->ncols; i++)
-		r->col[i] = val_text(&v[ROW_FIXED + i], copy);
+		r->col[i] = store_val_text(&v[ROW_FIXED + i], copy);
 	return 0;
 }
 
@@ -365,6 +364,20 @@ struct page {
 	bool		*more, *delivered, failed;
 };
 
+/* One more row for a page: false past its limit (then more rows remain),
+ * else the row counts and has reached the caller. */
+static bool
+page_step(struct page *p)
+{
+	if (p->n == p->limit) {
+		*p->more = true;
+		return false;
+	}
+	p->n++;
+	*p->delivered = true;
+	return true;
+}
+
 static int
 page_row(void *arg, const struct store_val *v, int n)
 {
@@ -372,17 +385,13 @@ page_row(void *arg, const struct store_val *v, int n)
 
 	(void)n;
 
-	if (p->n == p->limit) {
-		*p->more = true;
+	if (!page_step(p))
 		return 1;
-	}
-	*p->delivered = true;
 	if (p->row_cb(p->arg, v[0].i, v[1].p, v[1].len) == -1) {
 		p->failed = true;
 		return -1;
 	}
 	*p->last_seq = v[0].i;
-	p->n++;
 	return 0;
 }
 
@@ -443,11 +452,8 @@ inbox_row(void *arg, const struct store_val *v, int n)
 
 	(void)n;
 
-	if (p->n++ == p->limit) {
-		*p->more = true;
+	if (!page_step(p))
 		return 1;
-	}
-	*p->delivered = true;
 	if (p->inbox_cb(p->arg, v[0].i, v[1].i, v[2].p, v[3].p, v[4].p,
 	    v[4].len) == -1) {
 		p->failed = true;
@@ -776,7 +782,7 @@ token_list_row(void *arg, const struct store_val *v, int n)
 	memset(r, 0, sizeof(*r));
 	if (store_val_id(&v[0], r->id) == -1 || store_val_id(&v[1], r->account) == -1)
 		return -1;
-	r->account_name = val_text(&v[2], true);
+	r->account_name = store_val_text(&v[2], true);
 	r->created_ms = v[3].i;
 	r->revoked_ms = v[4].type == SV_NULL ? 0 : v[4].i;
 	return 0;

@@ -191,16 +191,6 @@ out:
 	return ret;
 }
 
-/* A borrowed text or blob value (NULL: SQL NULL). */
-static void
-sp_val(struct store_val *v, const char *p, size_t len,
-    enum store_val_type type)
-{
-	v->type = p != NULL ? type : SV_NULL;
-	v->p = p;
-	v->len = len;
-}
-
 enum store_status
 store_side_insert(struct store *s, struct store_conn *c,
     const struct store_side_row *row)
@@ -255,14 +245,14 @@ apply_inbox(struct store *s, struct store_conn *c, struct store_write *w)
 		return STORE_FULL;
 	memset(&row, 0, sizeof(row));
 	row.side = STORE_SIDE_INBOX;
-	sp_val(&row.v[0], w->id, strlen(w->id), SV_TEXT);
+	store_val_set(&row.v[0], w->id, strlen(w->id), false);
 	row.v[1].type = SV_INT;
 	row.v[1].i = w->received_ms;
-	sp_val(&row.v[2], w->request_id, strlen(w->request_id), SV_TEXT);
-	sp_val(&row.v[3], w->headers, strlen(w->headers), SV_TEXT);
+	store_val_set(&row.v[2], w->request_id, strlen(w->request_id), false);
+	store_val_set(&row.v[3], w->headers, strlen(w->headers), false);
 	for (i = 0; i < w->nentries; i++) {
-		sp_val(&row.v[4], w->entries[i].record,
-		    w->entries[i].record_len, SV_TEXT);
+		store_val_set(&row.v[4], w->entries[i].record,
+		    w->entries[i].record_len, false);
 		if ((ret = store_side_insert(s, c, &row)) != STORE_OK)
 			return ret;
 	}
