@@ -14,6 +14,7 @@
 #include "store/driver.h"
 #include "util/isotime.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/xmalloc.h"
 
 #define RECONNECT_BACKOFF_US	500000	/* between failed reconnects */
@@ -184,6 +185,8 @@ pq_status(struct store_conn *c, const PGresult *res)
 {
 	const char	*code = sqlstate(res);
 
+	if (strncmp(code, "23", 2) != 0)
+		metrics_store_error();
 	if (PQstatus(c->pg) == CONNECTION_BAD || code[0] == '\0')
 		return STORE_UNAVAILABLE;
 	if (strncmp(code, "08", 2) == 0 ||	/* connection exception */
@@ -382,8 +385,10 @@ conn_revive(struct store_conn *c)
 	    pq_exec(c, "LISTEN " TOKEN_CHANNEL, "listen", NULL) == STORE_OK)) {
 		/* what was said while this session was away is unknown */
 		__atomic_add_fetch(&c->e->epoch, 1, __ATOMIC_RELEASE);
-		if (c->down)
+		if (c->down) {
 			log_info("postgres: reconnected");
+			metrics_store_reconnect();
+		}
 		c->down = false;
 		c->retry_us = 0;
 		return true;
@@ -392,6 +397,7 @@ conn_revive(struct store_conn *c)
 		log_warn("postgres: cannot connect: %.*s",
 		    c->pg != NULL ? msg_len(PQerrorMessage(c->pg)) : 13,
 		    c->pg != NULL ? PQerrorMessage(c->pg) : "out of memory");
+	metrics_store_error();
 	c->down = true;
 	c->retry_us = now + RECONNECT_BACKOFF_US;
 	return false;
@@ -435,6 +441,7 @@ conn_alive(struct store_conn *c)
 		PQfreemem(nf);
 	}
 	if (PQstatus(c->pg) != CONNECTION_OK) {
+		metrics_store_error();
 		if (!c->down)
 			log_warn("postgres: connection lost: %.*s",
 			    msg_len(PQerrorMessage(c->pg)),

@@ -55,6 +55,12 @@ static const char *const global_sql[S_CLEAR] = {
 	[S_TOKEN_REVOKE] =
 	    "UPDATE tokens SET revoked_ms = $2 WHERE id = $1"
 	    " AND revoked_ms IS NULL",
+	/* Records waiting in every inbox: one row per export, not a scan
+	 * of the records. */
+	[S_INBOX_TOTAL] =
+	    "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM inbox_counts",
+	/* A read of the database itself, for readiness. */
+	[S_READY] = "SELECT count(*) FROM (SELECT 1 FROM accounts LIMIT 1) a",
 	[S_TOKEN_COUNT] =
 	    "SELECT count(*) FROM tokens WHERE revoked_ms IS NULL",
 	/* Inbox writes keep the export from being deleted under them. */

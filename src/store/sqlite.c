@@ -11,6 +11,7 @@
 
 #include "store/driver.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/xmalloc.h"
 
 #define BUSY_TIMEOUT_MS	10000
@@ -104,13 +105,15 @@ static enum store_status
 sq_status(int rc)
 {
 	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+		return STORE_CONFLICT;
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
 	case SQLITE_FULL:
+		metrics_store_error();
 		return STORE_UNAVAILABLE;
-	case SQLITE_CONSTRAINT:
-		return STORE_CONFLICT;
 	default:
+		metrics_store_error();
 		return STORE_ERROR;
 	}
 }

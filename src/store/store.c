@@ -867,6 +867,40 @@ store_inbox_count(struct store *s, const char *export_id, int64_t *n)
 	return store_run(s, c, S_INBOX_COUNT, &pa, store_first_int, n, NULL);
 }
 
+/* One statement whose first column is a number, as a read. */
+struct first_int {
+	int	 id;
+	int64_t	*out;
+};
+
+static enum store_status
+first_int_read(struct store *s, struct store_conn *c, void *arg,
+    bool *delivered)
+{
+	struct first_int	*f = arg;
+
+	(void)delivered;
+	return store_run(s, c, f->id, NULL, store_first_int, f->out, NULL);
+}
+
+enum store_status
+store_inbox_total(struct store *s, int64_t *n)
+{
+	struct first_int	f = { S_INBOX_TOTAL, n };
+
+	*n = 0;
+	return read_retry(s, first_int_read, &f);
+}
+
+enum store_status
+store_ready(struct store *s)
+{
+	int64_t			n = 0;
+	struct first_int	f = { S_READY, &n };
+
+	return read_retry(s, first_int_read, &f);
+}
+
 enum store_status
 store_is_empty(struct store *s, bool *empty)
 {

@@ -266,6 +266,11 @@ enum store_status store_inbox_list(struct store *, const char *export_id,
  * its cap inside its own transaction. */
 enum store_status store_inbox_count(struct store *, const char *export_id,
 		    int64_t *n);
+/* Records waiting in every export's inbox, from the per-export counts. */
+enum store_status store_inbox_total(struct store *, int64_t *n);
+/* A round trip to the database on this thread's connection (reconnecting
+ * once if it was lost): STORE_OK when a read of a table succeeds. */
+enum store_status store_ready(struct store *);
 /* Of the first limit rows with seq > after matching the filter: the seq
  * of the last (after if none), how many, and whether a row follows them
  * (set on STORE_OK). Seqs only, from the index, never a body: a page

@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "store/core.h"
+#include "util/isotime.h"
 #include "util/limits.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/xmalloc.h"
 
 #define CREATE_ATTEMPTS	16
@@ -300,6 +302,28 @@ batch_fail(struct store_write *batch, enum store_status st, bool all)
 	}
 }
 
+/* A batch committed: its size and time, and what it did to the inboxes
+ * (an export deleted takes its inbox with it, uncounted: the inbox depth
+ * is counted again). */
+static void
+batch_committed(const struct store_write *batch, int64_t t0)
+{
+	const struct store_write	*w;
+	int				 n = 0;
+
+	for (w = batch; w != NULL; w = w->next_in_queue, n++) {
+		if (w->status != STORE_OK)
+			continue;
+		if (w->kind == STORE_INBOX_APPEND)
+			metrics_inbox_add(w->affected);
+		else if (w->kind == STORE_INBOX_ACK)
+			metrics_inbox_add(-w->affected);
+		else if (w->kind == STORE_DELETE)
+			metrics_inbox_dirty();
+	}
+	metrics_store_batch(n, isotime_mono_us() - t0);
+}
+
 /* What a batch asks for after it ran. */
 enum batch_next {
 	BATCH_DONE,
@@ -314,7 +338,7 @@ enum batch_next {
  * Unknown: all of them answer "retry later". */
 static enum batch_next
 batch_in_doubt(struct store *s, struct store_conn *c,
-    struct store_write *batch, int64_t xid)
+    struct store_write *batch, int64_t xid, int64_t t0)
 {
 	struct store_write	*w;
 	enum store_outcome	 o = TX_UNKNOWN;
@@ -325,8 +349,10 @@ batch_in_doubt(struct store *s, struct store_conn *c,
 	log_warn("store: connection lost during COMMIT: %s",
 	    o == TX_COMMITTED ? "it committed" : o == TX_ABORTED ?
 	    "it did not commit" : "cannot tell if it committed");
-	if (o == TX_COMMITTED)
+	if (o == TX_COMMITTED) {
+		batch_committed(batch, t0);
 		return BATCH_DONE;
+	}
 	for (w = batch; w != NULL; w = w->next_in_queue) {
 		if (w->status != STORE_OK)
 			continue;
@@ -347,7 +373,7 @@ batch_run(struct store *s, struct store_write *batch)
 	struct store_conn		*c;
 	struct store_write		*w;
 	enum store_status		 st;
-	int64_t				 xid = 0;
+	int64_t				 xid = 0, t0 = isotime_mono_us();
 
 	if ((c = store_conn(s)) == NULL) {
 		batch_fail(batch, STORE_UNAVAILABLE, true);
@@ -366,10 +392,12 @@ batch_run(struct store *s, struct store_write *batch)
 			return BATCH_ALL_AGAIN;
 		}
 	}
-	if ((st = drv->commit(c)) == STORE_OK)
+	if ((st = drv->commit(c)) == STORE_OK) {
+		batch_committed(batch, t0);
 		return BATCH_DONE;
+	}
 	if (drv->conn_lost(c))
-		return batch_in_doubt(s, c, batch, xid);
+		return batch_in_doubt(s, c, batch, xid, t0);
 	drv->rollback(c);
 	batch_fail(batch, st == STORE_NOT_FOUND ? STORE_ERROR : st, false);
 	return BATCH_DONE;
