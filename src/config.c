@@ -105,6 +105,14 @@ const struct config_option config_options[] = {
 	{ "log-level", "EXPORTD_LOG_LEVEL", "info", "LEVEL",
 	  "error, warn, info (one access-log line per request) or debug",
 	  CONFIG_SERVE | CONFIG_STORE, OPT_STR(log_level) },
+	{ "log-format", "EXPORTD_LOG_FORMAT", "text", "FORMAT",
+	  "text, or json: one JSON object per log line (access lines carry "
+	  "method, path, status, bytes, duration_ms, remote, id, route)",
+	  CONFIG_SERVE | CONFIG_STORE, OPT_STR(log_format) },
+	{ "metrics-token", "EXPORTD_METRICS_TOKEN", NULL, "TOKEN",
+	  "require \"Authorization: Bearer TOKEN\" for GET /metrics "
+	  "(default: /metrics is open; prefer the environment variable, "
+	  "which ps does not show)", CONFIG_SERVE, OPT_STR(metrics_token) },
 	{ "account", "EXPORTD_ACCOUNT", NULL, "NAME",
 	  "account the new token belongs to (created if new)", CONFIG_TOKEN,
 	  OPT_STR(account) },

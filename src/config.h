@@ -14,6 +14,8 @@ struct config {
 	char	*secret_key_file;	/* NULL: data_dir/secret.key */
 	char	*public_url;	/* base for absolute links; NULL: from Host */
 	char	*log_level;
+	char	*log_format;	/* text or json */
+	char	*metrics_token;	/* NULL: /metrics is open */
 	long	 reuse_port;	/* SO_REUSEPORT on the listen socket */
 	long	 threads;	/* 0: one per core */
 	long	 max_body;

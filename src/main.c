@@ -216,6 +216,10 @@ setup_log(const struct config *c)
 		    "or debug\n");
 		return -1;
 	}
+	if (log_format_parse(c->log_format, &log_format) == -1) {
+		fprintf(stderr, "exportd: --log-format wants text or json\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -303,6 +307,7 @@ cmd_serve(int argc, char **argv)
 	ao.listener_per_second = c.listener_per_second;
 	ao.listener_failed_burst = c.listener_failed_burst;
 	ao.listener_failed_per_second = c.listener_failed_per_second;
+	ao.metrics_token = c.metrics_token;
 	api_context_init(&app, st, key, &ao);
 	srv.app = &app;
 	srv.hooks = &api_hooks;

@@ -27,6 +27,8 @@ struct api_context {
 	struct ratelimit	 listener_rl;	/* per webhook export */
 	struct ratelimit	 listener_failed_rl; /* per client address:
 						failed verifications */
+	char			*metrics_token;	/* for /metrics, or NULL */
+	int64_t			 started_ms;	/* Unix time, for /metrics */
 };
 
 struct api_options {
@@ -37,6 +39,7 @@ struct api_options {
 	long	 listener_per_second;
 	long	 listener_failed_burst;
 	long	 listener_failed_per_second;
+	const char *metrics_token;	/* NULL or "": /metrics is open */
 };
 
 struct server_hooks;
@@ -62,6 +65,8 @@ extern const struct route api_routes[];
 extern const size_t api_nroutes;
 
 void	health_get(struct request *);
+void	ready_get(struct request *);
+void	metrics_get(struct request *);
 void	tokeninfo_get(struct request *);
 void	exports_list(struct request *);
 void	exports_get(struct request *);

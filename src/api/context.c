@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "http/server.h"
+#include "util/isotime.h"
 #include "util/xmalloc.h"
 
 void
@@ -24,6 +25,9 @@ api_context_init(struct api_context *ctx, struct store *st,
 	    o->listener_per_second, NULL, NULL);
 	ratelimit_init(&ctx->listener_failed_rl, o->listener_failed_burst,
 	    o->listener_failed_per_second, NULL, NULL);
+	if (o->metrics_token != NULL && o->metrics_token[0] != '\0')
+		ctx->metrics_token = xstrdup(o->metrics_token);
+	ctx->started_ms = isotime_now_ms();
 }
 
 void
@@ -32,6 +36,10 @@ api_context_free(struct api_context *ctx)
 	ratelimit_free(&ctx->listener_rl);
 	ratelimit_free(&ctx->listener_failed_rl);
 	crypto_wipe(ctx->key, sizeof(ctx->key));
+	if (ctx->metrics_token != NULL) {
+		crypto_wipe(ctx->metrics_token, strlen(ctx->metrics_token));
+		free(ctx->metrics_token);
+	}
 }
 
 struct api_context *

@@ -25,6 +25,7 @@
 
 #include "http/gate.h"
 #include "http/head.h"
+#include "http/metrics.h"
 #include "http/response.h"
 #include "util/isotime.h"
 #include "util/limits.h"
@@ -65,7 +66,7 @@ struct gate {
 	bool			 drained;	/* pending closed */
 	int64_t			 paused_ms;	/* accept paused (no fds) */
 	struct gate_conn	*pending;	/* gate thread only */
-	unsigned		 npending;	/* awaiting a head */
+	atomic_uint		 npending;	/* awaiting a head */
 	unsigned		 nlinger;
 	unsigned long		 refused[2];	/* at the caps (429, 503) */
 	int64_t			 reported_ms;
@@ -210,6 +211,9 @@ pending_refuse(struct gate *g, struct gate_conn *c, int status,
 	/* A refused request gets its access-log line; refusals at the caps
 	 * (no request read) are counted and reported once per period, so
 	 * that a flood of connections is not a flood of lines. */
+	http_metrics_request(g->o.metrics, HTTP_SLOT_GATE(g->o.nroutes),
+	    HTTP_METHOD_NONE, (unsigned)status, (now_ms() - c->since_ms) *
+	    1000);
 	if (status == 429 || status == 503)
 		g->refused[status == 503]++;
 	else
@@ -604,6 +608,12 @@ gate_phase(struct MHD_Connection *conn, enum gate_phase p)
 	    (atomic_load(&c->state) & 7) == GATE_CUT)
 		return;
 	atomic_store(&c->state, state_pack(p));
+}
+
+unsigned
+gate_open(struct gate *g)
+{
+	return atomic_load(&g->npending) + atomic_load(&g->nhanded);
 }
 
 unsigned

@@ -7,6 +7,7 @@
 #define EXPORTD_GATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <microhttpd.h>
 
@@ -18,6 +19,8 @@ struct gate_options {
 	unsigned	 header_timeout;	/* s, for a request's head */
 	unsigned	 body_timeout;	/* s, for a request's body */
 	unsigned	 idle_timeout;	/* s, kept alive between requests */
+	struct http_metrics *metrics;	/* refusals are counted here */
+	size_t		 nroutes;	/* of the server: its gate slot */
 };
 
 /* Where a handed-over connection is; set by the server as requests go. */
@@ -30,6 +33,8 @@ enum gate_phase {
 };
 
 /* A gate on a listening socket (takes ownership of fd); NULL on error. */
+struct http_metrics;
+
 struct gate	*gate_new(int fd, const struct gate_options *);
 /* Start accepting; connections go to daemon (MHD_USE_NO_LISTEN_SOCKET). */
 int		 gate_start(struct gate *, struct MHD_Daemon *);
@@ -41,6 +46,8 @@ void		 gate_phase(struct MHD_Connection *, enum gate_phase);
 /* Stop accepting, drop connections waiting for a head or a body; those
  * whose request is complete go on. */
 void		 gate_drain(struct gate *);
+/* Client connections open: waiting for a head, or handed over. */
+unsigned	 gate_open(struct gate *);
 /* Connections handed over whose request libmicrohttpd has not begun. */
 unsigned	 gate_arrived(struct gate *);
 /* Stop the thread and free the gate (after libmicrohttpd has stopped). */

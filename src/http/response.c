@@ -29,7 +29,8 @@ reply_set(struct request *req, unsigned status, struct MHD_Response *r,
 }
 
 void
-reply_json(struct request *req, unsigned status, char *body, size_t len)
+reply_text(struct request *req, unsigned status, const char *type,
+    char *body, size_t len)
 {
 	struct MHD_Response	*r;
 
@@ -38,7 +39,13 @@ reply_json(struct request *req, unsigned status, char *body, size_t len)
 	if (r == NULL)
 		abort();
 	reply_set(req, status, r, len);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+}
+
+void
+reply_json(struct request *req, unsigned status, char *body, size_t len)
+{
+	reply_text(req, status, JSON_TYPE, body, len);
 }
 
 void

@@ -12,6 +12,9 @@
 
 /* A JSON body; takes ownership of body (freed with free()). */
 void	reply_json(struct request *, unsigned status, char *body, size_t len);
+/* A body of the given Content-Type; takes ownership of body. */
+void	reply_text(struct request *, unsigned status, const char *type,
+	    char *body, size_t len);
 /* A JSON body served from bytes the caller keeps alive until the reply
  * is built (copied). */
 void	reply_json_copy(struct request *, unsigned status, const char *body,

@@ -18,6 +18,7 @@
 #include "auth/token.h"
 #include "http/gate.h"
 #include "http/head.h"
+#include "http/metrics.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -618,12 +619,11 @@ route_word(const struct server *srv, const char *seg, size_t n)
  * come in any length and shape (a wrong place, '//', '%2F' in it): so
  * every segment that is neither a fixed word of the API nor an export id
  * in its place (/v1/exports/{id}) is logged as "***". Long paths are cut
- * after redaction, then escaped into out. */
-static void
-path_redact(const struct server *srv, const char *path, char *out,
-    size_t outsz)
+ * after redaction; the logger escapes what is left. Returns its length
+ * in red (at least LOG_PATH_MAX + 4 bytes, not NUL-terminated). */
+static size_t
+path_redact(const struct server *srv, const char *path, char *red)
 {
-	char		 red[LOG_PATH_MAX + 4];
 	const char	*seg, *e, *word;
 	size_t		 n, len = 0;
 	bool		 exports = strncmp(path, "/v1/exports/", 12) == 0;
@@ -649,7 +649,52 @@ path_redact(const struct server *srv, const char *path, char *out,
 		memcpy(red + len, word, n);
 		len += n;
 	}
-	log_escape(red, len, out, outsz);
+	return len;
+}
+
+/* The client's address as text into out, or "-". */
+static void
+remote_addr(struct MHD_Connection *conn, char *out, size_t outsz)
+{
+	const union MHD_ConnectionInfo	*ci;
+	const struct sockaddr		*sa;
+
+	snprintf(out, outsz, "-");
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    out, (socklen_t)outsz);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+		    (socklen_t)outsz);
+}
+
+/* The request's access-log line. */
+static void
+request_log(struct server *srv, struct request *req, bool completed)
+{
+	struct log_access	 a;
+	char			 red[LOG_PATH_MAX + 4], remote[INET6_ADDRSTRLEN];
+
+	remote_addr(req->conn, remote, sizeof(remote));
+	memset(&a, 0, sizeof(a));
+	a.method = req->method_str;
+	a.method_len = strnlen(req->method_str, 16);
+	a.path = red;
+	a.path_len = path_redact(srv, req->path, red);
+	a.status = req->queued ? req->status : 0;
+	a.bytes = req->resp_sent != NULL ? (size_t)*req->resp_sent :
+	    req->resp_bytes;
+	a.us = isotime_mono_us() - req->start_us;
+	a.remote = remote;
+	a.id = req->id;
+	a.route = req->route_result == ROUTER_OK ? req->route->pattern :
+	    "unmatched";
+	a.completed = completed;
+	log_access(&a);
 }
 
 /* The access-log line, then the request's memory. */
@@ -659,7 +704,6 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct server	*srv = cls;
 	struct request	*req = *con_cls;
-	char		 path[2 * LOG_PATH_MAX], method[64];
 
 	(void)conn;
 
@@ -672,17 +716,14 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		*con_cls = NULL;
 		return;
 	}
-	if (log_threshold >= LOG_INFO) {
-		path_redact(srv, req->path, path, sizeof(path));
-		log_escape(req->method_str, strnlen(req->method_str, 16),
-		    method, sizeof(method));
-		log_msg(LOG_INFO, "%s %s %u %zu %lldus id=%s%s", method, path,
-		    req->queued ? req->status : 0, req->resp_sent != NULL ?
-		    (size_t)*req->resp_sent : req->resp_bytes,
-		    (long long)(isotime_mono_us() - req->start_us), req->id,
-		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
-		    " (not completed)");
-	}
+	if (req->queued)
+		http_metrics_request(srv->metrics, req->route_result ==
+		    ROUTER_OK ? (size_t)(req->route - srv->routes) :
+		    HTTP_SLOT_UNMATCHED(srv->nroutes), req->method,
+		    req->status, isotime_mono_us() - req->start_us);
+	if (log_threshold >= LOG_INFO)
+		request_log(srv, req,
+		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	request_free(req);
 	*con_cls = NULL;
 	atomic_fetch_sub(&srv->inflight, 1);
@@ -798,12 +839,18 @@ server_start(struct server *srv, const struct server_options *o)
 	go.header_timeout = o->header_timeout;
 	go.body_timeout = o->body_timeout;
 	go.idle_timeout = o->timeout;
+	srv->metrics = http_metrics_new(srv->nroutes);
+	go.metrics = srv->metrics;
+	go.nroutes = srv->nroutes;
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		srv->port = ntohs(ss.ss_family == AF_INET6 ?
 		    ((struct sockaddr_in6 *)&ss)->sin6_port :
 		    ((struct sockaddr_in *)&ss)->sin_port);
-	if ((srv->gate = gate_new(fd, &go)) == NULL)
+	if ((srv->gate = gate_new(fd, &go)) == NULL) {
+		http_metrics_free(srv->metrics);
+		srv->metrics = NULL;
 		return -1;
+	}
 	srv->max_body = o->max_body;
 	srv->listener_max_body = o->listener_max_body;
 	srv->drain_timeout = o->drain_timeout;
@@ -840,6 +887,8 @@ fail:
 	srv->daemon = NULL;
 	gate_free(srv->gate);
 	srv->gate = NULL;
+	http_metrics_free(srv->metrics);
+	srv->metrics = NULL;
 	return -1;
 }
 
@@ -869,4 +918,6 @@ server_stop(struct server *srv)
 	free(srv->public_url);
 	srv->public_url = NULL;
 	ratelimit_free(&srv->rl);
+	http_metrics_free(srv->metrics);
+	srv->metrics = NULL;
 }

@@ -24,6 +24,7 @@ struct server_hooks {
 };
 
 struct gate;
+struct http_metrics;
 
 struct server {
 	struct MHD_Daemon	*daemon;
@@ -37,6 +38,7 @@ struct server {
 	size_t			 max_body;
 	size_t			 listener_max_body;
 	struct ratelimit	 rl;		/* per token */
+	struct http_metrics	*metrics;	/* requests by route */
 	atomic_long		 inflight;
 	atomic_int		 draining;
 	int			 port;		/* bound port */
