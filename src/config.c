@@ -102,6 +102,10 @@ const struct config_option config_options[] = {
 	{ "inbox-max-records", "EXPORTD_INBOX_MAX_RECORDS", "100000", "N",
 	  "records a webhook export's inbox holds before deliveries get 503",
 	  CONFIG_SERVE, OPT_LONG(inbox_cap) },
+	{ "audit-retention-days", "EXPORTD_AUDIT_RETENTION_DAYS", "365", "N",
+	  "days audit entries are kept before they are pruned in the "
+	  "background (0: kept forever)", CONFIG_SERVE,
+	  OPT_LONG(audit_retention_days) },
 	{ "log-level", "EXPORTD_LOG_LEVEL", "info", "LEVEL",
 	  "error, warn, info (one access-log line per request) or debug",
 	  CONFIG_SERVE | CONFIG_STORE, OPT_STR(log_level) },

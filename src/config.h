@@ -35,6 +35,7 @@ struct config {
 	long	 listener_failed_burst;
 	long	 listener_failed_per_second;
 	long	 inbox_cap;
+	long	 audit_retention_days;	/* 0: keep forever */
 	char	*account;	/* token create */
 	long	 force;		/* restore: replace a store's contents */
 };

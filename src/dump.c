@@ -30,10 +30,12 @@
 
 /* Kinds as a dump names them, and their keys in the header's counts. */
 static const char *const dump_kinds[STORE_REC_NKINDS] = {
-	"account", "token", "export", "inbox", "inbox_count",
+	"account", "token", "export", "inbox", "inbox_count", "audit",
+	"state",
 };
 static const char *const dump_counts[STORE_REC_NKINDS] = {
-	"accounts", "tokens", "exports", "inbox", "inbox_counts",
+	"accounts", "tokens", "exports", "inbox", "inbox_counts", "audit",
+	"state",
 };
 
 /* The fields of each kind of line besides "kind", every one required.
@@ -48,6 +50,9 @@ static const char *const dump_fields[STORE_REC_NKINDS][DUMP_FIELDS] = {
 	[STORE_REC_INBOX] = { "seq", "export_id", "received_ms", "request_id",
 	    "headers", "record", NULL },
 	[STORE_REC_INBOX_COUNT] = { "export_id", "n", NULL },
+	[STORE_REC_AUDIT] = { "seq", "id", "account_id", "resource_type",
+	    "resource_id", "source", "event", "time_ms", "body", NULL },
+	[STORE_REC_STATE] = { "account_id", "scope", "key", "value", NULL },
 };
 
 /* The text columns of an export line, by store column. */
@@ -221,11 +226,29 @@ dump_header(void *arg, const struct store_census *c)
 	json_object_set_new(o, "counts", counts);
 	dump_set_int(seqs, "exports", c->export_seq);
 	dump_set_int(seqs, "inbox", c->inbox_seq);
+	dump_set_int(seqs, "audit", c->audit_seq);
 	json_object_set_new(o, "sequences", seqs);
 	json_object_set_new(o, "secrets", json_string("sealed with the secret "
 	    "key of the dumped store: serve the restored store with the same "
 	    "key"));
 	return dump_emit(w, o);
+}
+
+/* The fields of an audit entry's line. */
+static void
+dump_audit_line(json_t *o, const struct store_rec *r)
+{
+	dump_set_int(o, "seq", r->seq);
+	json_object_set_new(o, "id", json_string(r->id));
+	json_object_set_new(o, "account_id", json_string(r->account));
+	dump_set_text(o, "resource_type", r->resource_type,
+	    strlen(r->resource_type));
+	dump_set_text(o, "resource_id", r->resource_id,
+	    strlen(r->resource_id));
+	dump_set_text(o, "source", r->source, strlen(r->source));
+	dump_set_text(o, "event", r->event, strlen(r->event));
+	dump_set_int(o, "time_ms", r->received_ms);
+	dump_set_text(o, "body", r->record, r->record_len);
 }
 
 /* One row line. */
@@ -285,6 +308,16 @@ dump_row(void *arg, const struct store_rec *r)
 		dump_set_text(o, "headers", r->headers, strlen(r->headers));
 		dump_set_text(o, "record", r->record, r->record_len);
 		break;
+	case STORE_REC_AUDIT:
+		dump_audit_line(o, r);
+		break;
+	case STORE_REC_STATE:
+		json_object_set_new(o, "account_id", json_string(r->account));
+		dump_set_text(o, "scope", r->resource_id,
+		    strlen(r->resource_id));
+		dump_set_text(o, "key", r->event, strlen(r->event));
+		dump_set_text(o, "value", r->record, r->record_len);
+		break;
 	default:
 		json_object_set_new(o, "export_id", json_string(r->id));
 		dump_set_int(o, "n", r->n);
@@ -322,13 +355,15 @@ dump_write(struct store *s, FILE *out, bool progress)
 		    "see the messages above\n", store_status_str(st));
 	else {
 		fprintf(stderr, "exportd dump: %lld accounts, %lld tokens, "
-		    "%lld exports, %lld inbox entries, %lld inbox counts from "
-		    "%s\n",
+		    "%lld exports, %lld inbox entries, %lld inbox counts, "
+		    "%lld audit entries, %lld state values from %s\n",
 		    (long long)w.rows[STORE_REC_ACCOUNT],
 		    (long long)w.rows[STORE_REC_TOKEN],
 		    (long long)w.rows[STORE_REC_EXPORT],
 		    (long long)w.rows[STORE_REC_INBOX],
-		    (long long)w.rows[STORE_REC_INBOX_COUNT], w.source);
+		    (long long)w.rows[STORE_REC_INBOX_COUNT],
+		    (long long)w.rows[STORE_REC_AUDIT],
+		    (long long)w.rows[STORE_REC_STATE], w.source);
 		rc = 0;
 	}
 	buf_free(&w.line);
@@ -572,7 +607,7 @@ dump_json_ok(const char *s, size_t len, bool want_object, json_t **doc)
 	bool	 ok;
 
 	*doc = NULL;
-	if ((v = json_parse(s, len, LIMIT_JSON_DEPTH + 8, NULL)) == NULL)
+	if ((v = json_parse_any(s, len, LIMIT_JSON_DEPTH + 8, NULL)) == NULL)
 		return false;
 	ok = !want_object || json_is_object(v);
 	if (ok && doc != NULL && want_object)
@@ -735,6 +770,70 @@ dump_read_inbox(struct dump_reader *rd, json_t *o, struct store_rec *r)
 	return 0;
 }
 
+/* An audit entry line: its body must be a JSON object. */
+static int
+dump_read_audit(struct dump_reader *rd, json_t *o, struct store_rec *r)
+{
+	char		*type, *res, *src, *ev;
+	const char	*body;
+	json_t		*doc;
+	size_t		 len;
+
+	if (dump_int(rd, o, "seq", 1, &r->seq, NULL) == -1 ||
+	    dump_oid(rd, o, "id", r->id) == -1 ||
+	    dump_oid(rd, o, "account_id", r->account) == -1 ||
+	    dump_str(rd, o, "resource_type", false, &type) == -1 ||
+	    dump_str(rd, o, "resource_id", false, &res) == -1 ||
+	    dump_str(rd, o, "source", false, &src) == -1 ||
+	    dump_str(rd, o, "event", false, &ev) == -1 ||
+	    dump_int(rd, o, "time_ms", 0, &r->received_ms, NULL) == -1 ||
+	    dump_text(rd, o, "body", false, false, &body, &len) == -1)
+		return -1;
+	if (r->seq <= rd->last_seq[STORE_REC_AUDIT])
+		return dump_bad(rd, "audit seq %lld is not above the one "
+		    "before (%lld): audit entries come in seq order",
+		    (long long)r->seq,
+		    (long long)rd->last_seq[STORE_REC_AUDIT]);
+	if (!dump_json_ok(body, len, true, &doc))
+		return dump_bad(rd, "field \"body\" must hold a JSON object");
+	json_decref(doc);
+	r->resource_type = type;
+	r->resource_id = res;
+	r->source = src;
+	r->event = ev;
+	r->record = body;
+	r->record_len = len;
+	rd->last_seq[STORE_REC_AUDIT] = r->seq;
+	return 0;
+}
+
+/* A state value line: scope is "" or an id, the value JSON. */
+static int
+dump_read_state(struct dump_reader *rd, json_t *o, struct store_rec *r)
+{
+	char		*scope, *key;
+	const char	*value;
+	json_t		*doc;
+	size_t		 len;
+
+	if (dump_oid(rd, o, "account_id", r->account) == -1 ||
+	    dump_str(rd, o, "scope", false, &scope) == -1 ||
+	    dump_str(rd, o, "key", false, &key) == -1 ||
+	    dump_text(rd, o, "value", false, false, &value, &len) == -1)
+		return -1;
+	if (*scope != '\0' && !oid_valid(scope, strlen(scope)))
+		return dump_bad(rd, "field \"scope\" must be \"\" or an id");
+	if (*key == '\0')
+		return dump_bad(rd, "field \"key\" must not be empty");
+	if (!dump_json_ok(value, len, false, &doc))
+		return dump_bad(rd, "field \"value\" must hold JSON");
+	r->resource_id = scope;
+	r->event = key;
+	r->record = value;
+	r->record_len = len;
+	return 0;
+}
+
 /* Parse and check one row line into r (which borrows from o). */
 static int
 dump_read_row(struct dump_reader *rd, json_t *o, struct store_rec *r)
@@ -755,7 +854,7 @@ dump_read_row(struct dump_reader *rd, json_t *o, struct store_rec *r)
 			break;
 	if (k == STORE_REC_NKINDS)
 		return dump_bad(rd, "unknown kind of line (want account, "
-		    "token, export, inbox or inbox_count)");
+		    "token, export, inbox, inbox_count, audit or state)");
 	if (k < rd->kind)
 		return dump_bad(rd, "%s lines must come before %s lines",
 		    dump_kinds[k], dump_kinds[rd->kind]);
@@ -775,6 +874,10 @@ dump_read_row(struct dump_reader *rd, json_t *o, struct store_rec *r)
 		return dump_read_export(rd, o, r);
 	case STORE_REC_INBOX:
 		return dump_read_inbox(rd, o, r);
+	case STORE_REC_AUDIT:
+		return dump_read_audit(rd, o, r);
+	case STORE_REC_STATE:
+		return dump_read_state(rd, o, r);
 	default:
 		if (dump_oid(rd, o, "export_id", r->id) == -1)
 			return -1;
@@ -822,13 +925,16 @@ dump_read_header(struct dump_reader *rd, json_t *o)
 	if (!json_is_object(counts) || !json_is_object(seqs))
 		return dump_bad(rd, "the header needs \"counts\" and "
 		    "\"sequences\" objects");
+	/* dumps made before the audit log and state have neither */
 	for (k = 0; k < STORE_REC_NKINDS; k++)
-		if (dump_int(rd, counts, dump_counts[k], 0,
-		    &rd->census.rows[k], NULL) == -1)
+		if ((k < STORE_REC_AUDIT || json_object_get(counts,
+		    dump_counts[k]) != NULL) && dump_int(rd, counts,
+		    dump_counts[k], 0, &rd->census.rows[k], NULL) == -1)
 			return -1;
 	if (dump_int(rd, seqs, "exports", 0, &rd->census.export_seq, NULL) ==
 	    -1 || dump_int(rd, seqs, "inbox", 0, &rd->census.inbox_seq,
-	    NULL) == -1)
+	    NULL) == -1 || (json_object_get(seqs, "audit") != NULL &&
+	    dump_int(rd, seqs, "audit", 0, &rd->census.audit_seq, NULL) == -1))
 		return -1;
 	dump_header_str(o, "source", rd->source, sizeof(rd->source));
 	dump_header_str(o, "created_at", rd->created, sizeof(rd->created));
@@ -949,7 +1055,8 @@ dump_restore(struct store *s, FILE *in, const char *name, bool replace,
 	begun = false;
 	dump_progress_end(&pr, true);
 	printf("restored %lld accounts, %lld tokens, %lld exports, %lld inbox "
-	    "entries and %lld inbox counts into %s, from a %s dump made %s\n"
+	    "entries, %lld inbox counts, %lld audit entries and %lld state "
+	    "values into %s, from a %s dump made %s\n"
 	    "secrets are still sealed with the secret key of the store that "
 	    "was dumped: serve this store with that same key "
 	    "(--secret-key-file or EXPORTD_SECRET_KEY), or they cannot be "
@@ -958,7 +1065,9 @@ dump_restore(struct store *s, FILE *in, const char *name, bool replace,
 	    (long long)rd.seen[STORE_REC_TOKEN],
 	    (long long)rd.seen[STORE_REC_EXPORT],
 	    (long long)rd.seen[STORE_REC_INBOX],
-	    (long long)rd.seen[STORE_REC_INBOX_COUNT], store_name(s),
+	    (long long)rd.seen[STORE_REC_INBOX_COUNT],
+	    (long long)rd.seen[STORE_REC_AUDIT],
+	    (long long)rd.seen[STORE_REC_STATE], store_name(s),
 	    rd.source, rd.created);
 	fflush(stdout);
 	rc = 0;

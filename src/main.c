@@ -301,6 +301,7 @@ cmd_serve(int argc, char **argv)
 		goto close;
 	memset(&ao, 0, sizeof(ao));
 	ao.inbox_cap = c.inbox_cap;
+	ao.audit_retention_days = c.audit_retention_days;
 	ao.listener_max_records = (size_t)c.listener_max_records;
 	ao.listener_max_stored = (size_t)c.listener_max_stored;
 	ao.listener_burst = c.listener_burst;

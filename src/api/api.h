@@ -29,6 +29,8 @@ struct api_context {
 						failed verifications */
 	char			*metrics_token;	/* for /metrics, or NULL */
 	int64_t			 started_ms;	/* Unix time, for /metrics */
+	long			 audit_retention_days;	/* 0: forever */
+	struct audit_pruner	*pruner;
 };
 
 struct api_options {
@@ -40,6 +42,16 @@ struct api_options {
 	long	 listener_failed_burst;
 	long	 listener_failed_per_second;
 	const char *metrics_token;	/* NULL or "": /metrics is open */
+	long	 audit_retention_days;
+};
+
+/* A request's write (api_write_get), with what it adds beside the change:
+ * its audit entry (api_audit). */
+struct api_write {
+	struct store_write	 w;	/* first: a write is its api_write */
+	struct store_side_row	 audit;
+	char			 audit_id[OID_HEXLEN + 1];
+	char			*audit_body;
 };
 
 struct server_hooks;
@@ -77,6 +89,41 @@ void	exports_distributed_get(struct request *);
 void	exports_distributed_put(struct request *);
 void	exports_clone(struct request *);
 
+void	 audit_list(struct request *);
+void	 exports_audit(struct request *);
+void	 state_global_keys(struct request *);
+void	 state_global_get(struct request *);
+void	 state_global_put(struct request *);
+void	 state_global_delete(struct request *);
+void	 exports_state_keys(struct request *);
+void	 exports_state_get(struct request *);
+void	 exports_state_put(struct request *);
+void	 exports_state_delete(struct request *);
+
+/* The audit log (audit.c). */
+
+/* Inside a write's mutate: the write's audit entry, a side row committed
+ * with the change or not at all. event is "create", "update" or
+ * "delete"; cur and next are the rows before and after (NULL where there
+ * is none); the secret maps (plain, may be NULL) tell which secrets
+ * changed, shown masked. Made again when mutate runs again. Returns 0,
+ * or -1 (the store could not be read: refuse the write). */
+int	 api_audit(struct store_write *, const char *resource_type,
+	    const char *event, const struct store_row *cur,
+	    const struct store_row *next, const json_t *secrets_before,
+	    const json_t *secrets_after);
+/* The background pruning of entries past --audit-retention-days. */
+void	 audit_pruner_start(struct api_context *);
+void	 audit_pruner_stop(struct api_context *);
+/* The audit page of a resource of kind res (GET /v1/<kind>/{id}/audit). */
+void	 audit_resource_list(struct request *, enum store_res,
+	    const char *resource_type, const char *what);
+/* State of a resource of kind res (/v1/<kind>/{id}/state[/{key}]). */
+void	 state_keys(struct request *, enum store_res, const char *what);
+void	 state_get(struct request *, enum store_res, const char *what);
+void	 state_put(struct request *, enum store_res, const char *what);
+void	 state_delete(struct request *, enum store_res, const char *what);
+
 void	 listener_receive(struct request *);
 void	 inbox_get(struct request *);
 void	 inbox_ack(struct request *);
@@ -85,6 +132,8 @@ void	 inbox_ack(struct request *);
 
 /* The request body as a JSON object, or NULL after replying 400. */
 json_t	*api_body_object(struct request *);
+/* The request body as any JSON value, or NULL after replying 400. */
+json_t	*api_body_json(struct request *);
 /* Reply for a store failure (404 "<what> not found", 503, 500). */
 void	 api_store_failure(struct request *, enum store_status,
 	    const char *what);

@@ -53,8 +53,10 @@ json_caps(const json_t *v, size_t *nodes, char *why, size_t whysz)
 	return 0;
 }
 
-json_t *
-api_body_object(struct request *req)
+/* The request body as JSON (an object if want_object), or NULL after
+ * replying 400. */
+static json_t *
+body_parse(struct request *req, bool want_object)
 {
 	struct json_parse_error	 err;
 	json_t			*v;
@@ -70,17 +72,19 @@ api_body_object(struct request *req)
 	}
 	if (len == 0) {
 		reply_error(req, 400, "invalid_json", NULL,
-		    "A JSON object is required as the request body");
+		    "A JSON %s is required as the request body",
+		    want_object ? "object" : "value");
 		return NULL;
 	}
-	if ((v = json_parse(data, len, LIMIT_JSON_DEPTH, &err)) == NULL) {
+	if ((v = (want_object ? json_parse : json_parse_any)(data, len,
+	    LIMIT_JSON_DEPTH, &err)) == NULL) {
 		reply_error(req, 400, "invalid_json", NULL,
 		    "The body %s: %s (line %d, column %d)", err.unstorable ?
 		    "cannot be stored" : "is not valid JSON", err.text,
 		    err.line, err.column);
 		return NULL;
 	}
-	if (!json_is_object(v)) {
+	if (want_object && !json_is_object(v)) {
 		json_decref(v);
 		reply_error(req, 400, "invalid_json", NULL,
 		    "The body must be a JSON object");
@@ -93,6 +97,18 @@ api_body_object(struct request *req)
 		return NULL;
 	}
 	return v;
+}
+
+json_t *
+api_body_object(struct request *req)
+{
+	return body_parse(req, true);
+}
+
+json_t *
+api_body_json(struct request *req)
+{
+	return body_parse(req, false);
 }
 
 void

@@ -28,11 +28,14 @@ api_context_init(struct api_context *ctx, struct store *st,
 	if (o->metrics_token != NULL && o->metrics_token[0] != '\0')
 		ctx->metrics_token = xstrdup(o->metrics_token);
 	ctx->started_ms = isotime_now_ms();
+	ctx->audit_retention_days = o->audit_retention_days;
+	audit_pruner_start(ctx);
 }
 
 void
 api_context_free(struct api_context *ctx)
 {
+	audit_pruner_stop(ctx);
 	ratelimit_free(&ctx->listener_rl);
 	ratelimit_free(&ctx->listener_failed_rl);
 	crypto_wipe(ctx->key, sizeof(ctx->key));
@@ -78,20 +81,24 @@ const struct server_hooks api_hooks = {
 static void
 write_free(void *p)
 {
-	struct store_write	*w = p;
+	struct api_write	*aw = p;
 
-	store_row_free(&w->result);
-	free(w);
+	store_row_free(&aw->w.result);
+	free(aw->audit_body);
+	free(aw);
 }
 
 struct store_write *
 api_write_get(struct request *req)
 {
+	struct api_write	*aw;
+
 	if (req->app == NULL) {
-		req->app = xcalloc(1, sizeof(struct store_write));
+		aw = xcalloc(1, sizeof(*aw));
+		req->app = aw;
 		req->app_free = write_free;
 	}
-	return req->app;
+	return &((struct api_write *)req->app)->w;
 }
 
 /* Runs on a store thread once the write is durable or has failed. */

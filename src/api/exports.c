@@ -125,6 +125,22 @@ doc_prepare(json_t *doc, const char *stored_adaptor, struct errors *errs)
 	return errs->n > 0 ? -1 : 0;
 }
 
+/* Inside a write: its audit entry; -1 (with a 500) if it cannot be
+ * made. */
+static int
+audit(struct store_write *w, const char *event, const struct store_row *cur,
+    const struct store_row *next, const json_t *sb, const json_t *sa)
+{
+	struct request	*req = w->arg;
+	struct xstate	*x = req->state;
+
+	if (api_audit(w, "export", event, cur, next, sb, sa) == 0)
+		return 0;
+	errors_add(&x->errs, 500, "internal_error", NULL,
+	    "Internal error (request %s)", req->id);
+	return -1;
+}
+
 /* Reply after a write: the row, 404/412/422 from mutate, or failure. */
 static int
 write_failed(struct request *req, struct xstate *x)
@@ -211,7 +227,7 @@ create_mutate(struct store_write *w, const struct store_row *cur,
 	row_new(req, w, doc, secrets, NULL, next);
 	json_decref(secrets);
 	json_decref(doc);
-	return 0;
+	return audit(w, "create", NULL, next, NULL, NULL);
 }
 
 static void
@@ -281,11 +297,11 @@ replace_mutate(struct store_write *w, const struct store_row *cur,
 	secrets = export_secrets_take(doc, stored);
 	sealed = secrets_seal(api_context(req)->key, w->account, w->id, secrets,
 	    &sealed_len);
-	json_decref(secrets);
 	m.id = w->id;
 	m.modified_ms = isotime_now_ms();
 	row_fill(next, doc, &m, sealed, sealed_len);
-	rc = 0;
+	rc = audit(w, "update", cur, next, stored, secrets);
+	json_decref(secrets);
 out:
 	json_decref(doc);
 	json_decref(stored);
@@ -349,7 +365,9 @@ delete_mutate(struct store_write *w, const struct store_row *cur,
 
 	(void)next;
 
-	return precondition(req->state, cur);
+	if (precondition(req->state, cur) == -1)
+		return -1;
+	return audit(w, "delete", cur, NULL, NULL, NULL);
 }
 
 static void
@@ -475,7 +493,7 @@ distributed_mutate(struct store_write *w, const struct store_row *cur,
 	}
 	row_fill(next, doc, &m, sealed, cur->secrets_len);
 	x->reply = json_render_new(x->block, &x->reply_len);
-	rc = 0;
+	rc = audit(w, "update", cur, next, NULL, NULL);
 out:
 	json_decref(doc);
 	json_decref(body);
@@ -604,7 +622,7 @@ clone_mutate(struct store_write *w, const struct store_row *cur,
 	row_new(req, w, doc, stored, cur->id, next);
 	json_decref(stored);
 	json_decref(doc);
-	return 0;
+	return audit(w, "create", NULL, next, NULL, NULL);
 }
 
 /* Check the clone options: name and connectionMap. */
@@ -820,4 +838,36 @@ exports_list(struct request *req)
 		reply_header(req, MHD_HTTP_HEADER_LINK, link);
 		free(link);
 	}
+}
+
+/* ---- /v1/exports/{id}/audit and /state ---- */
+
+void
+exports_audit(struct request *req)
+{
+	audit_resource_list(req, STORE_EXPORTS, "export", "Export");
+}
+
+void
+exports_state_keys(struct request *req)
+{
+	state_keys(req, STORE_EXPORTS, "Export");
+}
+
+void
+exports_state_get(struct request *req)
+{
+	state_get(req, STORE_EXPORTS, "Export");
+}
+
+void
+exports_state_put(struct request *req)
+{
+	state_put(req, STORE_EXPORTS, "Export");
+}
+
+void
+exports_state_delete(struct request *req)
+{
+	state_delete(req, STORE_EXPORTS, "Export");
 }

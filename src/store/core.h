@@ -63,8 +63,22 @@ enum {
 	S_RESTORE_TOKEN,
 	S_RESTORE_INBOX,
 	S_RESTORE_INBOX_COUNT,
+	S_ACCOUNT_NAME,
+	S_AUDIT_LIST,
+	S_AUDIT_PRUNE,
+	S_DUMP_AUDIT,
+	S_RESTORE_AUDIT,
+	S_STATE_GET,
+	S_STATE_KEYS,
+	S_STATE_INSERT,
+	S_STATE_UPDATE,
+	S_STATE_DELETE,
+	S_STATE_CLEAR,
+	S_STATE_DROP,
+	S_DUMP_STATE,
+	S_RESTORE_STATE,
 	S_CLEAR,	/* S_CLEAR + i: empty the i-th table of clear_order */
-	S_SIDE_INSERT = S_CLEAR + 5,	/* + side table */
+	S_SIDE_INSERT = S_CLEAR + 7,	/* + side table */
 	S_NGLOBAL = S_SIDE_INSERT + STORE_NSIDES
 };
 
@@ -131,7 +145,6 @@ struct store_params {
 	struct store_val v[STORE_MAX_PARAMS];
 };
 
-void	store_val_set(struct store_val *, const void *, size_t, bool blob);
 /* A text value as a new string (copy), or borrowed; NULL for SQL NULL. */
 char	*store_val_text(const struct store_val *, bool copy);
 void	sp_text(struct store_params *, const char *);

@@ -93,6 +93,27 @@ static const char *const migrations[] = {
 	"  STORED;"
 	"COMMENT ON COLUMN exports.doc IS 'jsonb copy of body for queries;"
 	" NULL when body has a \\u0000 escape';",
+	/* 4: the audit log and the state values */
+	"CREATE TABLE audit ("
+	"  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  id text NOT NULL,"
+	"  account_id text NOT NULL,"
+	"  resource_type text NOT NULL,"
+	"  resource_id text NOT NULL,"
+	"  source text NOT NULL,"
+	"  event text NOT NULL,"
+	"  time_ms bigint NOT NULL,"
+	"  body text NOT NULL);"
+	"CREATE INDEX audit_account_seq ON audit (account_id, seq);"
+	"CREATE INDEX audit_resource_seq ON audit (resource_id, seq);"
+	"CREATE INDEX audit_time ON audit (time_ms);"
+	"CREATE TABLE state ("
+	"  account_id text NOT NULL,"
+	"  scope text NOT NULL,"
+	"  key_name text NOT NULL,"
+	"  value text NOT NULL,"
+	"  PRIMARY KEY (account_id, scope, key_name));"
+	"CREATE INDEX state_scope ON state (scope);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

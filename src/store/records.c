@@ -18,8 +18,33 @@ dump_stmt(struct store *s, enum store_rec_kind kind)
 		return store_kstmt(s, STORE_EXPORTS, K_DUMP)->id;
 	case STORE_REC_INBOX:		return S_DUMP_INBOX;
 	case STORE_REC_INBOX_COUNT:	return S_DUMP_INBOX_COUNTS;
+	case STORE_REC_AUDIT:		return S_DUMP_AUDIT;
+	case STORE_REC_STATE:		return S_DUMP_STATE;
 	default:			return -1;
 	}
+}
+
+/* An audit entry: seq, id, account, type, resource, source, event, time,
+ * body. */
+static int
+rec_fill_audit(struct store_rec *r, const struct store_val *v)
+{
+	r->seq = v[0].i;
+	r->resource_type = store_val_text(&v[3], false);
+	r->resource_id = store_val_text(&v[4], false);
+	r->source = store_val_text(&v[5], false);
+	r->event = store_val_text(&v[6], false);
+	r->received_ms = v[7].i;
+	r->record = store_val_text(&v[8], false);
+	r->record_len = v[8].len;
+	if (r->resource_type == NULL || r->resource_id == NULL ||
+	    r->source == NULL || r->event == NULL || r->record == NULL) {
+		log_error("store: dump: audit seq %lld is malformed",
+		    (long long)r->seq);
+		return -1;
+	}
+	return store_val_id(&v[1], r->id) == -1 ||
+	    store_val_id(&v[2], r->account) == -1 ? -1 : 0;
 }
 
 /* Fill a record from a row of its dump statement; -1 if malformed. */
@@ -67,6 +92,17 @@ rec_fill(struct store_rec *r, const struct store_val *v, int n)
 	case STORE_REC_INBOX_COUNT:
 		r->n = v[1].i;
 		return store_val_id(&v[0], r->id);
+	case STORE_REC_AUDIT:
+		return rec_fill_audit(r, v);
+	case STORE_REC_STATE:
+		r->resource_id = store_val_text(&v[1], false);
+		r->event = store_val_text(&v[2], false);
+		r->record = store_val_text(&v[3], false);
+		r->record_len = v[3].len;
+		if (r->resource_id == NULL || r->event == NULL ||
+		    r->record == NULL)
+			return -1;
+		return store_val_id(&v[0], r->account);
 	default:
 		return -1;
 	}
@@ -102,6 +138,7 @@ census_row(void *arg, const struct store_val *v, int n)
 		census->rows[i] = v[i].i;
 	census->export_seq = v[STORE_REC_NKINDS].i;
 	census->inbox_seq = v[STORE_REC_NKINDS + 1].i;
+	census->audit_seq = v[STORE_REC_NKINDS + 2].i;
 	return 1;
 }
 
@@ -126,6 +163,10 @@ census_read(struct store *s, struct store_conn *c,
 		return ret;
 	if (hi > census->inbox_seq)
 		census->inbox_seq = hi;
+	if ((ret = s->drv->seq_high(c, "audit", &hi)) != STORE_OK)
+		return ret;
+	if (hi > census->audit_seq)
+		census->audit_seq = hi;
 	return STORE_OK;
 }
 
@@ -258,6 +299,25 @@ store_restore_row(struct store *s, const struct store_rec *r)
 		sp_text(&pa, r->id);
 		sp_int(&pa, r->n);
 		break;
+	case STORE_REC_AUDIT:
+		id = S_RESTORE_AUDIT;
+		sp_int(&pa, r->seq);
+		sp_text(&pa, r->id);
+		sp_text(&pa, r->account);
+		sp_text(&pa, r->resource_type);
+		sp_text(&pa, r->resource_id);
+		sp_text(&pa, r->source);
+		sp_text(&pa, r->event);
+		sp_int(&pa, r->received_ms);
+		sp_bytes(&pa, r->record, r->record_len, false);
+		break;
+	case STORE_REC_STATE:
+		id = S_RESTORE_STATE;
+		sp_text(&pa, r->account);
+		sp_text(&pa, r->resource_id);
+		sp_text(&pa, r->event);
+		sp_bytes(&pa, r->record, r->record_len, false);
+		break;
 	default:
 		return STORE_ERROR;
 	}
@@ -283,7 +343,9 @@ store_restore_commit(struct store *s, const struct store_census *census)
 	    now.export_seq ? census->export_seq : now.export_seq)) !=
 	    STORE_OK ||
 	    (ret = s->drv->seq_set(c, "inbox", census->inbox_seq >
-	    now.inbox_seq ? census->inbox_seq : now.inbox_seq)) != STORE_OK)
+	    now.inbox_seq ? census->inbox_seq : now.inbox_seq)) != STORE_OK ||
+	    (ret = s->drv->seq_set(c, "audit", census->audit_seq >
+	    now.audit_seq ? census->audit_seq : now.audit_seq)) != STORE_OK)
 		goto out;
 	ret = s->drv->commit(c);
 	if (ret == STORE_OK) {

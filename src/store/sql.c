@@ -19,7 +19,8 @@ const struct store_kind store_kinds[STORE_NRES] = {
 		.filters = (1u << EXPORT_ADAPTOR_TYPE) | (1u << EXPORT_TYPE) |
 		    (1u << EXPORT_CONNECTION_ID) |
 		    (1u << EXPORT_INTEGRATION_ID) | (1u << EXPORT_NAME),
-		.drop = { S_INBOX_DELETE_ALL, S_INBOX_COUNT_DELETE, -1 },
+		.drop = { S_INBOX_DELETE_ALL, S_INBOX_COUNT_DELETE, S_STATE_DROP,
+		    -1 },
 	},
 };
 
@@ -30,11 +31,19 @@ const struct store_side_kind store_sides[STORE_NSIDES] = {
 		    "record" },
 		.ncols = 5,
 	},
+	/* one entry per write of a resource (docs/internals/audit.md) */
+	[STORE_SIDE_AUDIT] = {
+		.table = "audit",
+		.cols = { "id", "account_id", "resource_type", "resource_id",
+		    "source", "event", "time_ms", "body" },
+		.ncols = 8,
+	},
 };
 
 /* The tables in the order a restore empties them (side rows first). */
 static const char *const clear_order[] = {
-	"inbox_counts", "inbox", "exports", "tokens", "accounts",
+	"state", "audit", "inbox_counts", "inbox", "exports", "tokens",
+	"accounts",
 };
 
 static const char *const global_sql[S_CLEAR] = {
@@ -99,13 +108,17 @@ static const char *const global_sql[S_CLEAR] = {
 	    "SELECT (SELECT count(*) FROM accounts),"
 	    " (SELECT count(*) FROM tokens), (SELECT count(*) FROM exports),"
 	    " (SELECT count(*) FROM inbox), (SELECT count(*) FROM inbox_counts),"
+	    " (SELECT count(*) FROM audit), (SELECT count(*) FROM state),"
 	    " (SELECT coalesce(max(seq), 0) FROM exports),"
-	    " (SELECT coalesce(max(seq), 0) FROM inbox)",
+	    " (SELECT coalesce(max(seq), 0) FROM inbox),"
+	    " (SELECT coalesce(max(seq), 0) FROM audit)",
 	[S_IS_EMPTY] =
 	    "SELECT CASE WHEN EXISTS (SELECT 1 FROM accounts)"
 	    " OR EXISTS (SELECT 1 FROM tokens) OR EXISTS (SELECT 1 FROM exports)"
 	    " OR EXISTS (SELECT 1 FROM inbox)"
-	    " OR EXISTS (SELECT 1 FROM inbox_counts) THEN 0 ELSE 1 END",
+	    " OR EXISTS (SELECT 1 FROM inbox_counts)"
+	    " OR EXISTS (SELECT 1 FROM audit) OR EXISTS (SELECT 1 FROM state)"
+	    " THEN 0 ELSE 1 END",
 	[S_DUMP_ACCOUNTS] =
 	    "SELECT id, name, created_ms FROM accounts ORDER BY id%C",
 	[S_DUMP_TOKENS] =
@@ -126,6 +139,52 @@ static const char *const global_sql[S_CLEAR] = {
 	    " headers, record)%S VALUES ($1, $2, $3, $4, $5, $6)",
 	[S_RESTORE_INBOX_COUNT] =
 	    "INSERT INTO inbox_counts (export_id, n) VALUES ($1, $2)",
+	[S_ACCOUNT_NAME] = "SELECT name FROM accounts WHERE id = $1",
+	/* Newest first; a NULL filter matches any value. */
+	[S_AUDIT_LIST] =
+	    "SELECT seq, body FROM audit WHERE account_id = $1 AND seq < $2"
+	    " AND (CAST($3 AS TEXT) IS NULL OR resource_type = $3)"
+	    " AND (CAST($4 AS TEXT) IS NULL OR resource_id = $4)"
+	    " AND (CAST($5 AS TEXT) IS NULL OR source = $5)"
+	    " AND (CAST($6 AS TEXT) IS NULL OR event = $6)"
+	    " AND time_ms >= $7 AND time_ms <= $8"
+	    " ORDER BY seq DESC LIMIT $9",
+	/* A short batch of the oldest, so that writes never wait long. */
+	[S_AUDIT_PRUNE] =
+	    "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit"
+	    " WHERE time_ms < $1 ORDER BY time_ms LIMIT $2)",
+	[S_DUMP_AUDIT] =
+	    "SELECT seq, id, account_id, resource_type, resource_id, source,"
+	    " event, time_ms, body FROM audit ORDER BY seq",
+	[S_RESTORE_AUDIT] =
+	    "INSERT INTO audit (seq, id, account_id, resource_type,"
+	    " resource_id, source, event, time_ms, body)%S"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+	[S_STATE_GET] =
+	    "SELECT value FROM state WHERE account_id = $1 AND scope = $2"
+	    " AND key_name = $3",
+	[S_STATE_KEYS] =
+	    "SELECT key_name FROM state WHERE account_id = $1 AND scope = $2"
+	    " ORDER BY key_name%C",
+	/* No row back from the insert: the key exists, update it. */
+	[S_STATE_INSERT] =
+	    "INSERT INTO state (account_id, scope, key_name, value)"
+	    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+	[S_STATE_UPDATE] =
+	    "UPDATE state SET value = $4 WHERE account_id = $1 AND scope = $2"
+	    " AND key_name = $3",
+	[S_STATE_DELETE] =
+	    "DELETE FROM state WHERE account_id = $1 AND scope = $2"
+	    " AND key_name = $3",
+	[S_STATE_CLEAR] =
+	    "DELETE FROM state WHERE account_id = $1 AND scope = $2",
+	[S_STATE_DROP] = "DELETE FROM state WHERE scope = $1",
+	[S_DUMP_STATE] =
+	    "SELECT account_id, scope, key_name, value FROM state"
+	    " ORDER BY account_id%C, scope%C, key_name%C",
+	[S_RESTORE_STATE] =
+	    "INSERT INTO state (account_id, scope, key_name, value)"
+	    " VALUES ($1, $2, $3, $4)",
 };
 
 /* Append a template, pasting the dialect's words for %C (byte order),

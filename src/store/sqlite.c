@@ -63,6 +63,27 @@ static const char *const migrations[] = {
 	"CREATE TABLE inbox_counts ("
 	"  export_id TEXT PRIMARY KEY,"
 	"  n INTEGER NOT NULL);",
+	/* 4: the audit log and the state values */
+	"CREATE TABLE audit ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL,"
+	"  account_id TEXT NOT NULL,"
+	"  resource_type TEXT NOT NULL,"
+	"  resource_id TEXT NOT NULL,"
+	"  source TEXT NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  time_ms INTEGER NOT NULL,"
+	"  body TEXT NOT NULL);"
+	"CREATE INDEX audit_account_seq ON audit(account_id, seq);"
+	"CREATE INDEX audit_resource_seq ON audit(resource_id, seq);"
+	"CREATE INDEX audit_time ON audit(time_ms);"
+	"CREATE TABLE state ("
+	"  account_id TEXT NOT NULL,"
+	"  scope TEXT NOT NULL,"
+	"  key_name TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  PRIMARY KEY (account_id, scope, key_name));"
+	"CREATE INDEX state_scope ON state(scope);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

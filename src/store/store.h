@@ -86,12 +86,17 @@ struct store_val {
 	size_t			 len;
 };
 
+/* Set a borrowed text or blob value (NULL: SQL NULL). */
+void	store_val_set(struct store_val *, const void *, size_t, bool blob);
+
 /* Side tables: rows that a write adds in its own transaction, after its
  * change (inbox entries; audit entries and state values are declared the
  * same way), each declared in store/sql.c with its columns. */
 enum store_side {
 	STORE_SIDE_INBOX = 0,	/* export_id, received_ms, request_id,
 				   headers, record */
+	STORE_SIDE_AUDIT,	/* id, account_id, resource_type,
+				   resource_id, source, event, time_ms, body */
 	STORE_NSIDES
 };
 
@@ -110,6 +115,13 @@ enum store_write_kind {
 	STORE_INBOX_APPEND,	/* add inbox entries to export id, if it
 				   exists, unless that passes inbox_cap */
 	STORE_INBOX_ACK,	/* delete export id's entries up to inbox_upto */
+	STORE_STATE_PUT,	/* set state_key to state_value in the scope
+				   (id of a row of res; "" for the account's
+				   own): affected 1 if the key is new */
+	STORE_STATE_DELETE,	/* delete state_key of the scope (NULL: every
+				   key); affected: keys deleted */
+	STORE_AUDIT_PRUNE,	/* delete at most prune_limit audit entries
+				   older than prune_before_ms; affected */
 };
 
 /* One record delivered to a webhook export, as stored in its inbox. */
@@ -152,6 +164,13 @@ struct store_write {
 	const char		*headers;	/* JSON object text */
 	int64_t			 inbox_cap;	/* most entries kept per export */
 	int64_t			 inbox_upto;	/* ACK: last seq consumed */
+	/* state writes */
+	const char		*state_key;
+	const char		*state_value;	/* JSON text */
+	size_t			 state_value_len;
+	/* audit pruning */
+	int64_t			 prune_before_ms;
+	int64_t			 prune_limit;
 	int64_t			 affected;	/* entries added or deleted */
 	struct store_write	*next_in_queue;	/* the store's, while queued */
 };
@@ -185,6 +204,8 @@ enum store_rec_kind {
 	STORE_REC_EXPORT,
 	STORE_REC_INBOX,
 	STORE_REC_INBOX_COUNT,
+	STORE_REC_AUDIT,
+	STORE_REC_STATE,
 	STORE_REC_NKINDS
 };
 
@@ -194,6 +215,7 @@ struct store_census {
 	int64_t	 rows[STORE_REC_NKINDS];
 	int64_t	 export_seq;
 	int64_t	 inbox_seq;
+	int64_t	 audit_seq;
 };
 
 /* One row of any table; the pointers are borrowed for one call. */
@@ -216,6 +238,12 @@ struct store_rec {
 	const char		*record;
 	size_t			 record_len;
 	int64_t			 n;		/* inbox count */
+	/* audit entries (seq, id, account; time_ms and body in
+	 * received_ms and record) and state values (account; record) */
+	const char		*resource_type;
+	const char		*resource_id;	/* state: the scope */
+	const char		*source;
+	const char		*event;	/* state: the key */
 };
 
 /* Dump callbacks; return -1 to stop the dump. */
@@ -295,6 +323,36 @@ enum store_status store_token_list(struct store *, struct token_row **,
 enum store_status store_token_revoke(struct store *, const char *id);
 enum store_status store_token_count(struct store *, int64_t *);
 void		 token_rows_free(struct token_row *, size_t);
+
+/* Audit entries of an account matching a filter, newest first: seq
+ * below before (0: from the newest), at most limit; *more tells if
+ * entries remain, *last_seq is the seq of the last given. The callback
+ * may answer 1 to end the page after an entry (*more is then set). */
+struct store_audit_filter {
+	const char	*resource_type;	/* NULL: any */
+	const char	*resource_id;
+	const char	*source;
+	const char	*event;
+	int64_t		 from_ms;	/* inclusive */
+	int64_t		 to_ms;
+};
+
+enum store_status store_audit_list(struct store *, const char *account,
+		    const struct store_audit_filter *, int64_t before,
+		    int64_t limit, store_row_cb, void *arg, bool *more,
+		    int64_t *last_seq);
+/* A state value of a scope ("" for the account's own, else a row's id):
+ * STORE_OK with *value (caller frees), or STORE_NOT_FOUND. */
+enum store_status store_state_get(struct store *, const char *account,
+		    const char *scope, const char *key, char **value,
+		    size_t *len);
+/* The keys of a scope in byte order; cb gets each (return -1 to stop). */
+enum store_status store_state_keys(struct store *, const char *account,
+		    const char *scope, int (*cb)(void *, const char *),
+		    void *arg);
+/* An account's name (caller frees), or STORE_NOT_FOUND. */
+enum store_status store_account_name(struct store *, const char *account,
+		    char **name);
 
 /* Every row in one consistent snapshot, streamed: the census first, then
  * accounts and tokens by id, exports and inbox entries by seq, inbox

@@ -262,6 +262,59 @@ apply_inbox(struct store *s, struct store_conn *c, struct store_write *w)
 	return STORE_OK;
 }
 
+/* Set or delete state values of the account, or of one of its rows
+ * (kept from being deleted until COMMIT). */
+static enum store_status
+apply_state(struct store *s, struct store_conn *c, struct store_write *w)
+{
+	struct store_row	 row;
+	struct store_params	 pa;
+	enum store_status	 ret;
+	int64_t			 n = 0;
+
+	w->affected = 0;
+	if (w->id[0] != '\0') {
+		if ((ret = store_row_read(s, c, w->res, K_GET_SHARE, w->account,
+		    w->id, &row)) != STORE_OK)
+			return ret;
+		store_row_free(&row);
+	}
+	memset(&pa, 0, sizeof(pa));
+	sp_text(&pa, w->account);
+	sp_text(&pa, w->id);
+	if (w->kind == STORE_STATE_DELETE && w->state_key == NULL) {
+		ret = store_run(s, c, S_STATE_CLEAR, &pa, NULL, NULL, &n);
+		w->affected = n;
+		return ret;
+	}
+	sp_text(&pa, w->state_key);
+	if (w->kind == STORE_STATE_DELETE) {
+		ret = store_run(s, c, S_STATE_DELETE, &pa, NULL, NULL, &n);
+		w->affected = n;
+		return ret == STORE_OK && n == 0 ? STORE_NOT_FOUND : ret;
+	}
+	sp_bytes(&pa, w->state_value, w->state_value_len, false);
+	if ((ret = store_run(s, c, S_STATE_INSERT, &pa, NULL, NULL, &n)) !=
+	    STORE_OK || n == 1) {
+		w->affected = n;
+		return ret;
+	}
+	return store_run(s, c, S_STATE_UPDATE, &pa, NULL, NULL, NULL);
+}
+
+/* Delete a batch of the oldest audit entries past their retention. */
+static enum store_status
+apply_prune(struct store *s, struct store_conn *c, struct store_write *w)
+{
+	struct store_params	 pa;
+
+	w->affected = 0;
+	memset(&pa, 0, sizeof(pa));
+	sp_int(&pa, w->prune_before_ms);
+	sp_int(&pa, w->prune_limit);
+	return store_run(s, c, S_AUDIT_PRUNE, &pa, NULL, NULL, &w->affected);
+}
+
 /* Apply one write inside the open batch transaction, in its own
  * savepoint so that a failure undoes only this write. */
 static void
@@ -277,6 +330,10 @@ apply_one(struct store *s, struct store_conn *c, struct store_write *w)
 		w->status = apply_create(s, c, w);
 	else if (w->kind == STORE_INBOX_APPEND || w->kind == STORE_INBOX_ACK)
 		w->status = apply_inbox(s, c, w);
+	else if (w->kind == STORE_STATE_PUT || w->kind == STORE_STATE_DELETE)
+		w->status = apply_state(s, c, w);
+	else if (w->kind == STORE_AUDIT_PRUNE)
+		w->status = apply_prune(s, c, w);
 	else
 		w->status = apply_change(s, c, w);
 	for (i = 0; w->status == STORE_OK && i < w->nside; i++)

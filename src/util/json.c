@@ -240,9 +240,9 @@ json_check_depth(const char *data, size_t len, size_t max_depth,
 	return 0;
 }
 
-json_t *
-json_parse(const char *data, size_t len, size_t max_depth,
-    struct json_parse_error *err)
+static json_t *
+parse_with(const char *data, size_t len, size_t max_depth,
+    struct json_parse_error *err, size_t flags)
 {
 	json_error_t	 jerr;
 	json_t		*v;
@@ -252,8 +252,8 @@ json_parse(const char *data, size_t len, size_t max_depth,
 		memset(err, 0, sizeof *err);
 	if (json_check_depth(data, len, max_depth, err) != 0)
 		return NULL;
-	v = json_loadb(data, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES,
-	    &jerr);
+	v = json_loadb(data, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES |
+	    flags, &jerr);
 	if (v == NULL && err != NULL) {
 		err->line = jerr.line;
 		err->column = jerr.column;
@@ -374,4 +374,18 @@ json_utf8_length(const char *s, size_t len)
 			n++;
 	}
 	return n;
+}
+
+json_t *
+json_parse(const char *data, size_t len, size_t max_depth,
+    struct json_parse_error *err)
+{
+	return parse_with(data, len, max_depth, err, 0);
+}
+
+json_t *
+json_parse_any(const char *data, size_t len, size_t max_depth,
+    struct json_parse_error *err)
+{
+	return parse_with(data, len, max_depth, err, JSON_DECODE_ANY);
 }

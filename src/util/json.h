@@ -35,6 +35,9 @@ struct json_parse_error {
  * error text "nesting too deep". Returns a new reference or NULL. */
 json_t	*json_parse(const char *data, size_t len, size_t max_depth,
 	    struct json_parse_error *err);
+/* The same for any JSON value, scalars too. */
+json_t	*json_parse_any(const char *data, size_t len, size_t max_depth,
+	    struct json_parse_error *err);
 
 /* Look up a dot path ("a.b.c") through nested objects; NULL if absent or if
  * an intermediate value is not an object. Borrowed reference. */

@@ -32,6 +32,8 @@
 #define LIMIT_LISTENER_STORED	16777216	/* their JSON text, bytes (configurable) */
 #define LIMIT_LISTENER_STORED_MAX 1073741824	/* largest --listener-max-stored-bytes */
 #define LIMIT_WRITE_BATCH	256		/* writes committed in one transaction */
+#define LIMIT_STATE_KEY		128		/* state key, characters */
+#define LIMIT_STATE_VALUE	1048576		/* state value, bytes of its JSON */
 #define LIMIT_TOKEN_CACHE	256		/* tokens cached per server thread */
 #define LIMIT_TOKEN_CACHE_MS	10000		/* longest a cached token is trusted */
 
