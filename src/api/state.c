@@ -139,7 +139,9 @@ put_done(struct request *req)
 		    "Resource" : "State");
 		return;
 	}
-	reply_text(req, 200, w->affected == 1 ? "Created" : "OK");
+	reply_text(req, 200, "text/plain; charset=utf-8",
+	    xstrdup(w->affected == 1 ? "Created" : "OK"),
+	    w->affected == 1 ? 7 : 2);
 }
 
 static void

@@ -63,21 +63,6 @@ reply_json_copy(struct request *req, unsigned status, const char *body,
 }
 
 void
-reply_text(struct request *req, unsigned status, const char *text)
-{
-	struct MHD_Response	*r;
-	size_t			 len = strlen(text);
-
-	r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)text,
-	    MHD_RESPMEM_MUST_COPY);
-	if (r == NULL)
-		abort();
-	reply_set(req, status, r, len);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "text/plain; charset=utf-8");
-}
-
-void
 reply_json_stream(struct request *req, unsigned status,
     ssize_t (*read)(void *, uint64_t, char *, size_t), void *cls,
     void (*free_cls)(void *), const uint64_t *sent)

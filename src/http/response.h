@@ -19,8 +19,6 @@ void	reply_text(struct request *, unsigned status, const char *type,
  * is built (copied). */
 void	reply_json_copy(struct request *, unsigned status, const char *body,
 	    size_t len);
-/* A short text/plain body (copied). */
-void	reply_text(struct request *, unsigned status, const char *text);
 /* A JSON body of unknown length, sent as read(cls, ...) produces it
  * (libmicrohttpd's content reader contract: bytes, END_OF_STREAM, or
  * END_WITH_ERROR, which cuts the connection so that the client sees an
