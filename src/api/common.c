@@ -297,21 +297,15 @@ api_next_link(struct request *req, const char *path,
     int64_t last_seq)
 {
 	const char	*v;
-	char		*origin;
+	char		*base;
 	struct buf	 b;
 	size_t		 i;
 
 	buf_init(&b, 0);
 	buf_adds(&b, "<");
-	if (req->srv->public_url != NULL) {
-		buf_adds(&b, req->srv->public_url);
-		while (b.len > 1 && b.data[b.len - 1] == '/')
-			b.data[--b.len] = '\0';
-	} else {
-		origin = request_origin(req);
-		buf_adds(&b, origin);
-		free(origin);
-	}
+	base = request_base(req);
+	buf_adds(&b, base);
+	free(base);
 	buf_printf(&b, "%s?limit=%" PRId64, path, limit);
 	for (i = 0; i < nparams; i++) {
 		if ((v = request_query(req, params[i])) == NULL)

@@ -233,14 +233,16 @@ create_mutate(struct store_write *w, const struct store_row *cur,
 static void
 create_done(struct request *req)
 {
-	char	loc[64];
+	char	path[64], *loc;
 
 	if (write_failed(req, req->state))
 		return;
 	api_reply_row(req, 201);
-	snprintf(loc, sizeof(loc), "/v1/exports/%s",
+	snprintf(path, sizeof(path), "/v1/exports/%s",
 	    api_write_get(req)->result.id);
+	loc = request_location(req, path);
 	reply_header(req, MHD_HTTP_HEADER_LOCATION, loc);
+	free(loc);
 }
 
 void

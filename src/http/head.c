@@ -142,3 +142,88 @@ head_check(const char *p, size_t end, size_t n, char *msg, size_t msgsz)
 	}
 	return chunked ? chunk_check(p + end, n - end, msg, msgsz) : 0;
 }
+
+/* A host and an optional port: a name or IPv4 address, or a bracketed
+ * IPv6 address; no userinfo, no percent-encoding. The port, when the
+ * ':' is there, is 1 to 5 digits, at most 65535. n bytes of a. */
+static bool
+authority_ok(const char *a, size_t n, bool need_port)
+{
+	static const char	name[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_~";
+	const char		*end = a + n, *p;
+	unsigned long		 port = 0;
+
+	if (n == 0 || n > LIMIT_AUTHORITY)
+		return false;
+	if (*a == '[') {
+		for (p = a + 1; p < end && *p != '\0' &&
+		    strchr("0123456789abcdefABCDEF:.", *p) != NULL; p++)
+			;
+		if (p == a + 1 || p == end || *p != ']')
+			return false;
+		p++;
+	} else {
+		for (p = a; p < end && *p != '\0' && strchr(name, *p) != NULL;
+		    p++)
+			;
+		if (p == a)
+			return false;
+	}
+	if (p == end)
+		return !need_port;
+	if (*p++ != ':' || p == end || end - p > 5)
+		return false;
+	for (; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	return port <= 65535;
+}
+
+enum head_target
+head_target(const char *t, size_t *prefix, size_t *auth, bool *https,
+    char *msg, size_t msgsz)
+{
+	size_t	s, a, n;
+
+	*prefix = *auth = 0;
+	*https = false;
+	if (t[0] == '/')
+		return TARGET_ORIGIN;
+	if (strcmp(t, "*") == 0)
+		return TARGET_ASTERISK;
+	s = strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789+-.");
+	if (s > 0 && strncmp(t + s, "://", 3) == 0) {
+		if (!(s == 4 && strncasecmp(t, "http", 4) == 0) &&
+		    !(s == 5 && strncasecmp(t, "https", 5) == 0)) {
+			snprintf(msg, msgsz, "The request target's scheme must "
+			    "be http or https");
+			return TARGET_BAD;
+		}
+		a = s + 3;
+		n = strcspn(t + a, "/?#");
+		if (memchr(t + a, '@', n) != NULL) {
+			snprintf(msg, msgsz, "The request target may not hold "
+			    "a user name or password (user@host)");
+			return TARGET_BAD;
+		}
+		if (!authority_ok(t + a, n, false)) {
+			snprintf(msg, msgsz, "The request target's host is %s",
+			    n == 0 ? "empty" : "not a host name or address "
+			    "with an optional port");
+			return TARGET_BAD;
+		}
+		*prefix = a + n;
+		*auth = a;
+		*https = s == 5;
+		return TARGET_ABSOLUTE;
+	}
+	if (authority_ok(t, strlen(t), true))
+		return TARGET_AUTHORITY;
+	snprintf(msg, msgsz, "The request target must be a path (/v1/...) or "
+	    "an absolute http or https URL");
+	return TARGET_BAD;
+}

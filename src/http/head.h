@@ -22,4 +22,22 @@ bool	head_start_ok(const char *p, size_t n);
 int	head_check(const char *p, size_t end, size_t n, char *msg,
 	    size_t msgsz);
 
+/* The four forms of a request target (RFC 9112 section 3.2). */
+enum head_target {
+	TARGET_ORIGIN,		/* /v1/exports?limit=1 */
+	TARGET_ABSOLUTE,	/* http(s)://authority/v1/exports, via a proxy */
+	TARGET_AUTHORITY,	/* host:port, for CONNECT */
+	TARGET_ASTERISK,	/* *, for OPTIONS */
+	TARGET_BAD,
+};
+
+/* Classify the target t as received. For TARGET_ABSOLUTE, *prefix is the
+ * length of its "scheme://authority" (the path and query follow it),
+ * *auth where the authority begins and *https whether the scheme is
+ * https; the scheme is http or https, and the authority a host (a name,
+ * IPv4, or bracketed IPv6) with an optional port, no userinfo. For
+ * TARGET_BAD, msg says why. */
+enum head_target head_target(const char *t, size_t *prefix, size_t *auth,
+	    bool *https, char *msg, size_t msgsz);
+
 #endif

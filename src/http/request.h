@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "http/head.h"
 #include "util/buf.h"
 #include "util/errors.h"
 #include "util/oid.h"
@@ -31,6 +32,10 @@ struct request {
 	int64_t			 start_us;
 	size_t			 uri_len;	/* path and query as received */
 	char			*uri;		/* the same, as received */
+	enum head_target	 target;	/* the form of uri */
+	size_t			 target_prefix;	/* absolute: "scheme://host" */
+	size_t			 target_auth;	/* absolute: where host begins */
+	bool			 target_https;	/* absolute: https scheme */
 	int			 route_result;	/* enum router_result */
 	unsigned		 allowed;	/* methods of the path, on 405 */
 	bool			 started;
@@ -74,12 +79,22 @@ struct request {
 /* Header and query lookups; NULL if absent. */
 const char	*request_header(struct request *, const char *);
 const char	*request_query(struct request *, const char *);
-/* The absolute URL the client used (public URL or Host, then path and
- * query as received); caller frees. */
+/* The absolute URL the client used (request_base, then path and query
+ * as received); caller frees. */
 char		*request_url(struct request *);
 /* "http://host" or "https://host" for absolute URLs without --public-url:
- * the Host header if it is a plain host[:port], else "localhost". */
+ * the scheme and authority of an absolute target (a client behind a
+ * forward proxy); else the Host header if it is a plain host[:port]
+ * (else "localhost"), https when X-Forwarded-Proto says so. Caller
+ * frees. */
 char		*request_origin(struct request *);
+/* The base of absolute URLs: --public-url (no trailing '/') when set,
+ * else request_origin. Caller frees. */
+char		*request_base(struct request *);
+/* The value of a Location header for path: absolute (request_base) when
+ * --public-url is set or the target was absolute, else path alone.
+ * Caller frees. */
+char		*request_location(struct request *, const char *path);
 /* A new request id: 16 hex digits and a NUL. */
 void		 request_id_new(char id[17]);
 /* Suspend the request: no reply is sent until request_resume, after

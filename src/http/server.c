@@ -89,6 +89,10 @@ request_origin(struct request *req)
 {
 	const char	*host, *proto;
 
+	if (req->target == TARGET_ABSOLUTE)
+		return xasprintf("%s://%.*s", req->target_https ? "https" :
+		    "http", (int)(req->target_prefix - req->target_auth),
+		    req->uri + req->target_auth);
 	host = request_header(req, MHD_HTTP_HEADER_HOST);
 	proto = request_header(req, "X-Forwarded-Proto");
 	return xasprintf("%s://%s", proto != NULL &&
@@ -97,21 +101,39 @@ request_origin(struct request *req)
 }
 
 char *
+request_base(struct request *req)
+{
+	size_t	n;
+
+	if (req->srv->public_url == NULL)
+		return request_origin(req);
+	n = strlen(req->srv->public_url);
+	while (n > 0 && req->srv->public_url[n - 1] == '/')
+		n--;
+	return xstrndup(req->srv->public_url, n);
+}
+
+char *
 request_url(struct request *req)
 {
-	char	*origin, *url;
-	size_t	 n;
+	char	*base, *url;
 
-	if (req->srv->public_url != NULL) {
-		n = strlen(req->srv->public_url);
-		while (n > 0 && req->srv->public_url[n - 1] == '/')
-			n--;
-		return xasprintf("%.*s%s", (int)n, req->srv->public_url,
-		    req->uri);
-	}
-	origin = request_origin(req);
-	url = xasprintf("%s%s", origin, req->uri);
-	free(origin);
+	base = request_base(req);
+	url = xasprintf("%s%s", base, req->uri + req->target_prefix);
+	free(base);
+	return url;
+}
+
+char *
+request_location(struct request *req, const char *path)
+{
+	char	*base, *url;
+
+	if (req->srv->public_url == NULL && req->target != TARGET_ABSOLUTE)
+		return xstrdup(path);
+	base = request_base(req);
+	url = xasprintf("%s%s", base, path);
+	free(base);
 	return url;
 }
 
@@ -132,12 +154,15 @@ request_suspend(struct request *req, void (*cont)(struct request *))
 	MHD_suspend_connection(req->conn);
 }
 
-/* Copy the path, dropping one trailing slash ("/v1/exports/"). */
+/* Copy the path, dropping one trailing slash ("/v1/exports/"); the
+ * empty path of an absolute target ("http://host") is "/". */
 static char *
 path_normalize(const char *url)
 {
 	size_t	len = strlen(url);
 
+	if (len == 0)
+		return xstrdup("/");
 	if (len > 1 && url[len - 1] == '/')
 		len--;
 	return xstrndup(url, len);
@@ -205,7 +230,13 @@ request_start(struct server *srv, struct request *req,
 	req->conn = conn;
 	req->method_str = method;
 	req->method = router_method(method);
-	req->path = path_normalize(url);
+	/* An absolute target routes by its path: the scheme and authority
+	 * hold no '%', so they are as long decoded (url) as received. */
+	req->target = head_target(req->uri, &req->target_prefix,
+	    &req->target_auth, &req->target_https, NULL, 0);
+	req->path = path_normalize(req->target == TARGET_ABSOLUTE &&
+	    strlen(url) >= req->target_prefix ? url + req->target_prefix :
+	    url);
 	req->route_result = router_match(srv->routes, srv->nroutes, req->path,
 	    req->method, &req->route, req->params, &req->nparams,
 	    &req->allowed);
@@ -321,6 +352,13 @@ request_dispatch(struct request *req)
 {
 	char		 allow[96];
 
+	if (req->target == TARGET_ASTERISK) {
+		/* OPTIONS *: what the server as a whole serves */
+		router_allow(req->srv->methods, allow, sizeof(allow));
+		reply_empty(req, 204);
+		reply_header(req, MHD_HTTP_HEADER_ALLOW, allow);
+		return;
+	}
 	if (req->body_too_large) {
 		reply_error(req, 413, "payload_too_large", NULL,
 		    "The request body is larger than %zu bytes",
@@ -464,8 +502,51 @@ request_framing(struct request *req, const char *version)
 	return -1;
 }
 
-/* The checks of a request's head, before its body: size, then framing.
- * 0, or -1 with the error set. */
+/* The request target (RFC 9112 section 3.2): a path; an absolute http or
+ * https URL, as clients behind a forward proxy send (HTTP_PROXY); or '*'
+ * for OPTIONS. exportd is no proxy: CONNECT (and its host:port target)
+ * is refused, and the connection closed after. 0, or -1 with the error
+ * set. */
+static int
+request_target_check(struct request *req)
+{
+	char	msg[128], allow[96];
+	size_t	prefix, auth;
+	bool	https;
+
+	if (strcmp(req->method_str, "CONNECT") == 0) {
+		router_allow(req->srv->methods, allow, sizeof(allow));
+		reply_error(req, 405, "method_not_allowed", NULL, "This server "
+		    "is not a proxy: CONNECT is not served (send requests to "
+		    "it directly, or through an HTTP proxy as absolute URLs)");
+		reply_header(req, MHD_HTTP_HEADER_ALLOW, allow);
+		return -1;
+	}
+	switch (req->target) {
+	case TARGET_ORIGIN:
+	case TARGET_ABSOLUTE:
+		return 0;
+	case TARGET_ASTERISK:
+		if (req->method == M_OPTIONS)
+			return 0;
+		reply_error(req, 400, "bad_request", NULL, "The request "
+		    "target * is only for OPTIONS");
+		return -1;
+	case TARGET_AUTHORITY:
+		reply_error(req, 400, "bad_request", NULL, "A host:port "
+		    "request target is only for CONNECT, which this server "
+		    "does not serve");
+		return -1;
+	case TARGET_BAD:
+		break;
+	}
+	(void)head_target(req->uri, &prefix, &auth, &https, msg, sizeof(msg));
+	reply_error(req, 400, "bad_request", NULL, "%s", msg);
+	return -1;
+}
+
+/* The checks of a request's head, before its body: size, framing, then
+ * the target. 0, or -1 with the error set. */
 static int
 request_head_check(struct request *req, const char *version)
 {
@@ -484,7 +565,9 @@ request_head_check(struct request *req, const char *version)
 		    LIMIT_HEADERS);
 		return -1;
 	}
-	return request_framing(req, version);
+	if (request_framing(req, version) == -1)
+		return -1;
+	return request_target_check(req);
 }
 
 /* The whole request is in: from here on, no deadline cuts it. */
@@ -825,6 +908,7 @@ server_start(struct server *srv, const struct server_options *o)
 	unsigned			 flags;
 	long				 ncpu;
 	unsigned			 threads = o->threads;
+	size_t				 i;
 	int				 fd;
 
 	if ((fd = listen_open(o->listen, o->reuse_port)) == -1)
@@ -852,6 +936,8 @@ server_start(struct server *srv, const struct server_options *o)
 		return -1;
 	}
 	srv->max_body = o->max_body;
+	for (srv->methods = 0, i = 0; i < srv->nroutes; i++)
+		srv->methods |= srv->routes[i].methods;
 	srv->listener_max_body = o->listener_max_body;
 	srv->drain_timeout = o->drain_timeout;
 	ratelimit_init(&srv->rl, o->rate_burst, o->rate_per_second, NULL,

@@ -34,6 +34,7 @@ struct server {
 	unsigned		 drain_timeout;	/* seconds, at shutdown */
 	const struct route	*routes;
 	size_t			 nroutes;
+	unsigned		 methods;	/* of every route */
 	char			*public_url;	/* or NULL */
 	size_t			 max_body;
 	size_t			 listener_max_body;

@@ -6,6 +6,7 @@
 #define LIMIT_BODY_MAX		67108864	/* largest --max-body accepted */
 #define LIMIT_JSON_DEPTH	64		/* nesting of objects and arrays */
 #define LIMIT_URL		8192		/* path plus query string, bytes */
+#define LIMIT_AUTHORITY		255		/* host and port of an absolute target */
 #define LIMIT_HEADERS		16384		/* all request headers, bytes */
 #define LIMIT_CONN_MEMORY	32768		/* request line and headers; zeroed per request, keep it small */
 #define LIMIT_STRING		1048576		/* one JSON string, bytes */

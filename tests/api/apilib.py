@@ -418,6 +418,18 @@ def read_to_close(sock, timeout=10.0):
     return out, closed, time.monotonic() - t0
 
 
+def wait_for_log(srv, needle, timeout=5):
+    """The server's stderr once needle is in it (AssertionError after
+    timeout seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = srv.stderr_text()
+        if needle in text:
+            return text
+        time.sleep(0.05)
+    raise AssertionError("%r never appeared in the log" % needle)
+
+
 def sanitizer_hits(text):
     return [m for m in SANITIZER_MARKERS if m in text]
 

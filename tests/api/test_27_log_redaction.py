@@ -2,14 +2,13 @@
 or place in the path; untrusted text in the method is escaped."""
 
 import socket
-import time
 import uuid
 from urllib.parse import urlparse
 
 import pytest
 import requests
 
-from apilib import read_to_close, webhook_body
+from apilib import read_to_close, wait_for_log, webhook_body
 
 
 def secret(n):
@@ -17,16 +16,6 @@ def secret(n):
     while len(s) < n:
         s += uuid.uuid4().hex
     return "T" + s[:n - 1]
-
-
-def wait_for_log(srv, needle, timeout=5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = srv.stderr_text()
-        if needle in text:
-            return text
-        time.sleep(0.05)
-    raise AssertionError("%r never appeared in the log" % needle)
 
 
 @pytest.fixture

@@ -5,10 +5,14 @@
  * Checked against head.h: the end lies inside the input and just past an
  * empty line (LF LF or LF CR LF), with no earlier one; a complete head is
  * answered 0, 400 or 413, and a refusal comes with a message; a start
- * refused by head_start_ok stays refused as more bytes arrive.
+ * refused by head_start_ok stays refused as more bytes arrive; a target
+ * read as absolute has its path start inside it, after its authority.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "fuzz_common.h"
 #include "http/head.h"
@@ -22,7 +26,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char		 msg[256];
 	size_t		 end, i;
 	int		 status;
+	char		*t;
+	size_t		 prefix, auth;
+	bool		 https;
 
+	t = strndup(p, size);
+	if (t != NULL) {
+		if (head_target(t, &prefix, &auth, &https, msg, sizeof(msg)) ==
+		    TARGET_ABSOLUTE)
+			FUZZ_ASSERT(auth > 0 && auth < prefix &&
+			    prefix <= strlen(t));
+		free(t);
+	}
 	if (!head_start_ok(p, size / 2))
 		FUZZ_ASSERT(!head_start_ok(p, size));
 	end = head_end(p, size);

@@ -105,3 +105,63 @@ Test(head, start)
 	cr_assert(!head_start_ok(" GET /", 6));
 	cr_assert(!head_start_ok("G\x01", 2));
 }
+
+/* head_target: the form of a target, and where an absolute one's path
+ * begins. */
+static enum head_target
+target(const char *t, size_t *prefix, size_t *auth, bool *https, char *msg)
+{
+	msg[0] = '\0';
+	return head_target(t, prefix, auth, https, msg, 256);
+}
+
+Test(head, target_forms)
+{
+	char	msg[256];
+	size_t	prefix, auth;
+	bool	https;
+
+	cr_assert_eq(target("/v1/exports?limit=1", &prefix, &auth, &https,
+	    msg), TARGET_ORIGIN);
+	cr_assert_eq(prefix, 0);
+	cr_assert_eq(target("*", &prefix, &auth, &https, msg),
+	    TARGET_ASTERISK);
+	cr_assert_eq(target("api.integrator.io:443", &prefix, &auth, &https,
+	    msg), TARGET_AUTHORITY);
+	cr_assert_eq(target("https://api.integrator.io/v1/exports?a=b",
+	    &prefix, &auth, &https, msg), TARGET_ABSOLUTE);
+	cr_assert_eq(prefix, strlen("https://api.integrator.io"));
+	cr_assert_eq(auth, strlen("https://"));
+	cr_assert(https);
+	cr_assert_eq(target("HTTP://[::1]:8080?x", &prefix, &auth, &https,
+	    msg), TARGET_ABSOLUTE);
+	cr_assert_eq(prefix, strlen("HTTP://[::1]:8080"));
+	cr_assert(!https);
+	cr_assert_eq(target("http://10.0.0.1", &prefix, &auth, &https, msg),
+	    TARGET_ABSOLUTE);
+	cr_assert_eq(prefix, strlen("http://10.0.0.1"));
+}
+
+Test(head, target_bad)
+{
+	static const struct { const char *t, *why; } bad[] = {
+		{ "ftp://x/v1", "scheme" }, { "httpx://x/v1", "scheme" },
+		{ "http://u:p@x/v1", "user name" }, { "http://@x/", "user" },
+		{ "http:///v1", "empty" }, { "http://x:/v1", "host" },
+		{ "http://x:65536/", "host" }, { "http://x:123456/", "host" },
+		{ "http://[::1/v1", "host" }, { "http://[]/", "host" },
+		{ "http://a%2eb/", "host" }, { "http://a b/", "host" },
+		{ "http://x:8a/", "host" }, { "v1/exports", "path" },
+		{ "", "path" }, { "host", "path" }, { "mailto:x", "path" },
+	};
+	char	msg[256];
+	size_t	prefix, auth, i;
+	bool	https;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(target(bad[i].t, &prefix, &auth, &https, msg),
+		    TARGET_BAD, "%s", bad[i].t);
+		cr_assert(strstr(msg, bad[i].why) != NULL, "%s: %s", bad[i].t,
+		    msg);
+	}
+}
