@@ -12,6 +12,7 @@
 #define OPT_STR(f)	offsetof(struct config, f), 0
 #define OPT_LONG(f)	offsetof(struct config, f), 1
 #define OPT_FLAG(f)	offsetof(struct config, f), 2
+#define OPT_LIST(f)	offsetof(struct config, f), 3
 #define STR(x)		#x
 #define XSTR(x)		STR(x)
 
@@ -39,6 +40,11 @@ const struct config_option config_options[] = {
 	{ "public-url", "EXPORTD_PUBLIC_URL", NULL, "URL",
 	  "base URL clients reach the server at, for absolute Link headers "
 	  "(default: from the Host header)", CONFIG_SERVE, OPT_STR(public_url) },
+	{ "cors-origin", "EXPORTD_CORS_ORIGIN", NULL, "ORIGIN",
+	  "a browser origin (https://app.example.com, or * for any) allowed "
+	  "to call the API (CORS); repeat for more (in the environment: "
+	  "separated by commas); off by default", CONFIG_SERVE,
+	  OPT_LIST(cors_origins) },
 	{ "threads", "EXPORTD_THREADS", "0", "N",
 	  "server threads (0: one per core)", CONFIG_SERVE, OPT_LONG(threads) },
 	{ "max-body", "EXPORTD_MAX_BODY", XSTR(LIMIT_BODY_DEFAULT), "BYTES",
@@ -126,14 +132,55 @@ const struct config_option config_options[] = {
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, 0 }
 };
 
-/* Set one option from text; -1 with a message if the text is not valid. */
+/* A list option's values, freed. */
+static void
+list_free(char **list)
+{
+	size_t	i;
+
+	for (i = 0; list != NULL && list[i] != NULL; i++)
+		free(list[i]);
+	free(list);
+}
+
+/* Append the values in v (separated by commas or spaces) to a list. */
+static void
+list_add(char ***lp, const char *v)
+{
+	size_t	n = 0, len;
+
+	while (*lp != NULL && (*lp)[n] != NULL)
+		n++;
+	for (;;) {
+		v += strspn(v, ", \t");
+		if ((len = strcspn(v, ", \t")) == 0)
+			break;
+		*lp = xrealloc(*lp, (n + 2) * sizeof(**lp));
+		(*lp)[n++] = xstrndup(v, len);
+		(*lp)[n] = NULL;
+		v += len;
+	}
+}
+
+/* Set one option from text; -1 with a message if the text is not valid.
+ * A list option takes the values in v after those it has, or in place
+ * of them when replace is set. */
 static int
 config_set(struct config *c, const struct config_option *o, const char *v,
-    const char *from)
+    const char *from, int replace)
 {
-	char	*end, **sp;
+	char	*end, **sp, ***lsp;
 	long	 n, *lp;
 
+	if (o->is_long == 3) {
+		lsp = (char ***)((char *)c + o->offset);
+		if (replace) {
+			list_free(*lsp);
+			*lsp = NULL;
+		}
+		list_add(lsp, v);
+		return 0;
+	}
 	if (!o->is_long) {
 		sp = (char **)((char *)c + o->offset);
 		free(*sp);
@@ -221,22 +268,26 @@ config_load(struct config *c, int groups, const char *cmd, const char *usage,
 {
 	const struct config_option	*o;
 	const char			*v, *env;
-	int				 i, npos = 0;
+	unsigned char			*given;	/* on the command line */
+	int				 i, npos = 0, rc = -1;
 
 	memset(c, 0, sizeof(*c));
 	for (o = config_options; o->name != NULL; o++) {
-		if (o->def != NULL && config_set(c, o, o->def, "default") == -1)
+		if (o->def != NULL &&
+		    config_set(c, o, o->def, "default", 1) == -1)
 			return -1;
 		if ((env = getenv(o->env)) != NULL && *env != '\0' &&
-		    config_set(c, o, env, o->env) == -1)
+		    config_set(c, o, env, o->env, 1) == -1)
 			return -1;
 	}
+	given = xcalloc((size_t)(o - config_options), 1);
 	/* Options and positional arguments may mix; positionals are moved
 	 * to the front of what remains, in order. */
 	for (i = *argi; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			config_usage(stdout, groups, cmd, usage);
-			return 1;
+			rc = 1;
+			goto out;
 		}
 		if (strcmp(argv[i], "--") == 0) {
 			for (i++; i < argc; i++)
@@ -250,7 +301,7 @@ config_load(struct config *c, int groups, const char *cmd, const char *usage,
 		if ((o = config_find(argv[i] + 2, groups, &v)) == NULL) {
 			fprintf(stderr, "exportd %s: unknown option %s "
 			    "(see exportd %s --help)\n", cmd, argv[i], cmd);
-			return -1;
+			goto out;
 		}
 		if (v == NULL && o->is_long == 2)
 			v = "1";
@@ -258,15 +309,22 @@ config_load(struct config *c, int groups, const char *cmd, const char *usage,
 			if (i + 1 >= argc) {
 				fprintf(stderr, "exportd %s: --%s needs a "
 				    "value\n", cmd, o->name);
-				return -1;
+				goto out;
 			}
 			v = argv[++i];
 		}
-		if (config_set(c, o, v, "command line") == -1)
-			return -1;
+		/* a list given on the command line replaces the
+		 * environment's; repeated, it grows */
+		if (config_set(c, o, v, "command line",
+		    !given[o - config_options]) == -1)
+			goto out;
+		given[o - config_options] = 1;
 	}
 	argv[*argi + npos] = NULL;
-	return 0;
+	rc = 0;
+out:
+	free(given);
+	return rc;
 }
 
 void
@@ -274,9 +332,12 @@ config_free(struct config *c)
 {
 	const struct config_option	*o;
 
-	for (o = config_options; o->name != NULL; o++)
-		if (!o->is_long)
+	for (o = config_options; o->name != NULL; o++) {
+		if (o->is_long == 3)
+			list_free(*(char ***)((char *)c + o->offset));
+		else if (!o->is_long)
 			free(*(char **)((char *)c + o->offset));
+	}
 	memset(c, 0, sizeof(*c));
 }
 

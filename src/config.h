@@ -13,6 +13,7 @@ struct config {
 	char	*db;		/* sqlite:PATH or postgresql://... ; NULL: data_dir/exportd.db */
 	char	*secret_key_file;	/* NULL: data_dir/secret.key */
 	char	*public_url;	/* base for absolute links; NULL: from Host */
+	char	**cors_origins;	/* NULL-terminated; NULL: CORS off */
 	char	*log_level;
 	char	*log_format;	/* text or json */
 	char	*metrics_token;	/* NULL: /metrics is open */
@@ -54,7 +55,10 @@ struct config_option {
 	const char	*help;
 	int		 groups;
 	size_t		 offset;	/* in struct config */
-	int		 is_long;	/* 0 text, 1 number, 2 flag (no value) */
+	int		 is_long;	/* 0 text, 1 number, 2 flag (no value),
+					   3 list (repeatable; in the
+					   environment, separated by commas
+					   or spaces) */
 };
 
 extern const struct config_option config_options[];

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "crypto/crypto.h"
 #include "dump.h"
+#include "http/cors.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "util/isotime.h"
@@ -223,6 +224,24 @@ setup_log(const struct config *c)
 	return 0;
 }
 
+/* Every --cors-origin is an origin a browser sends, or "*". */
+static int
+cors_check(const struct config *c)
+{
+	char	**o;
+
+	for (o = c->cors_origins; o != NULL && *o != NULL; o++) {
+		if (cors_origin_valid(*o))
+			continue;
+		fprintf(stderr, "exportd serve: --cors-origin wants an origin "
+		    "such as https://app.example.com (http or https, a host, "
+		    "an optional port, nothing after) or *, not \"%s\"\n",
+		    *o);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -274,6 +293,8 @@ cmd_serve(int argc, char **argv)
 		    LIMIT_CONNECTIONS_MAX);
 		goto out;
 	}
+	if (cors_check(&c) == -1)
+		goto out;
 	if ((lock = store_lock(&c, "serve")) == -1)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
@@ -326,6 +347,7 @@ cmd_serve(int argc, char **argv)
 	o.body_timeout = (unsigned)c.body_timeout;
 	o.drain_timeout = (unsigned)c.drain_timeout;
 	o.public_url = c.public_url;
+	o.cors_origins = (const char *const *)c.cors_origins;
 	o.rate_burst = c.rate_burst;
 	o.rate_per_second = c.rate_per_second;
 	o.listener_max_body = (size_t)c.listener_max_body;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "auth/token.h"
+#include "http/cors.h"
 #include "http/gate.h"
 #include "http/head.h"
 #include "http/metrics.h"
@@ -346,6 +347,31 @@ request_run(struct request *req)
 	req->route->handler(req);
 }
 
+/* A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)
+ * of a path that exists, methods its methods: answered 204 before any
+ * token is asked for, since browsers send none. An allowed origin is
+ * granted the path's methods and the request headers clients use
+ * (request_queue adds Access-Control-Allow-Origin); any other gets the
+ * 204 without a grant, which the browser reads as a refusal. True if
+ * answered. */
+static bool
+request_preflight(struct request *req, const char *methods)
+{
+	if (req->method != M_OPTIONS || req->srv->cors.n == 0 ||
+	    request_header(req, "Origin") == NULL ||
+	    request_header(req, "Access-Control-Request-Method") == NULL)
+		return false;
+	reply_empty(req, 204);
+	reply_header(req, MHD_HTTP_HEADER_ALLOW, methods);
+	if (cors_allow(&req->srv->cors, request_header(req, "Origin")) ==
+	    NULL)
+		return true;
+	reply_header(req, "Access-Control-Allow-Methods", methods);
+	reply_header(req, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+	reply_header(req, "Access-Control-Max-Age", CORS_MAX_AGE);
+	return true;
+}
+
 /* The fixed sequence of checks, then the handler. */
 static void
 request_dispatch(struct request *req)
@@ -372,6 +398,8 @@ request_dispatch(struct request *req)
 		return;
 	case ROUTER_BAD_METHOD:
 		router_allow(req->allowed, allow, sizeof(allow));
+		if (request_preflight(req, allow))
+			return;
 		reply_error(req, 405, "method_not_allowed", NULL,
 		    "Method %s is not allowed here; allowed: %s",
 		    req->method == M_OTHER ? "used" : req->method_str, allow);
@@ -381,6 +409,25 @@ request_dispatch(struct request *req)
 		break;
 	}
 	request_run(req);
+}
+
+/* With CORS on, every answer varies by Origin; one to an allowed origin
+ * says so and exposes the headers clients read (cors.h). */
+static void
+request_cors(struct request *req)
+{
+	const char	*allow;
+
+	if (req->srv->cors.n == 0)
+		return;
+	MHD_add_response_header(req->resp, MHD_HTTP_HEADER_VARY, "Origin");
+	if ((allow = cors_allow(&req->srv->cors, request_header(req,
+	    "Origin"))) == NULL)
+		return;
+	MHD_add_response_header(req->resp, "Access-Control-Allow-Origin",
+	    allow);
+	MHD_add_response_header(req->resp, "Access-Control-Expose-Headers",
+	    CORS_EXPOSE_HEADERS);
 }
 
 /* Queue what the handler built; a handler that built nothing is a bug. */
@@ -394,6 +441,7 @@ request_queue(struct request *req)
 	    atomic_load_explicit(&req->srv->draining, memory_order_acquire))
 		MHD_add_response_header(req->resp,
 		    MHD_HTTP_HEADER_CONNECTION, "close");
+	request_cors(req);
 	req->queued = true;
 	return MHD_queue_response(req->conn, req->status, req->resp);
 }
@@ -944,6 +992,7 @@ server_start(struct server *srv, const struct server_options *o)
 	    NULL);
 	srv->public_url = o->public_url != NULL && o->public_url[0] != '\0' ?
 	    xstrdup(o->public_url) : NULL;
+	cors_init(&srv->cors, o->cors_origins);
 	/* The gate accepts and holds the caps; libmicrohttpd's own cap is
 	 * per worker thread (connections are spread by descriptor), so it
 	 * is set high enough never to be the one that refuses. */
@@ -975,6 +1024,7 @@ fail:
 	srv->gate = NULL;
 	http_metrics_free(srv->metrics);
 	srv->metrics = NULL;
+	cors_free(&srv->cors);
 	return -1;
 }
 
@@ -1003,6 +1053,7 @@ server_stop(struct server *srv)
 	srv->gate = NULL;
 	free(srv->public_url);
 	srv->public_url = NULL;
+	cors_free(&srv->cors);
 	ratelimit_free(&srv->rl);
 	http_metrics_free(srv->metrics);
 	srv->metrics = NULL;

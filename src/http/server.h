@@ -9,6 +9,7 @@
 
 #include "auth/ratelimit.h"
 #include "crypto/crypto.h"
+#include "http/cors.h"
 #include "http/router.h"
 #include "util/oid.h"
 
@@ -36,6 +37,7 @@ struct server {
 	size_t			 nroutes;
 	unsigned		 methods;	/* of every route */
 	char			*public_url;	/* or NULL */
+	struct cors		 cors;		/* allowed browser origins */
 	size_t			 max_body;
 	size_t			 listener_max_body;
 	struct ratelimit	 rl;		/* per token */
@@ -57,6 +59,7 @@ struct server_options {
 	unsigned	 body_timeout;	/* to receive a request's body */
 	unsigned	 drain_timeout;	/* for requests in flight at shutdown */
 	const char	*public_url;
+	const char *const *cors_origins;	/* NULL-terminated, or NULL */
 	long		 rate_burst;
 	long		 rate_per_second;
 	size_t		 listener_max_body;
