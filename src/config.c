@@ -38,8 +38,9 @@ const struct config_option config_options[] = {
 	  "(default: DIR/secret.key; EXPORTD_SECRET_KEY=64 hex digits overrides it)",
 	  CONFIG_STORE, OPT_STR(secret_key_file) },
 	{ "public-url", "EXPORTD_PUBLIC_URL", NULL, "URL",
-	  "base URL clients reach the server at, for absolute Link headers "
-	  "(default: from the Host header)", CONFIG_SERVE, OPT_STR(public_url) },
+	  "base URL clients reach the server at, for absolute Link and "
+	  "Location headers (default: from an absolute request target, else "
+	  "the Host header)", CONFIG_SERVE, OPT_STR(public_url) },
 	{ "cors-origin", "EXPORTD_CORS_ORIGIN", NULL, "ORIGIN",
 	  "a browser origin (https://app.example.com, or * for any) allowed "
 	  "to call the API (CORS); repeat for more (in the environment: "
