@@ -317,6 +317,7 @@ cmd_serve(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);	/* a reload (systemctl reload) */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (key_load(&c, key) == -1 || store_start(st) == -1)
 		goto close;
@@ -358,6 +359,8 @@ cmd_serve(int argc, char **argv)
 	do {
 		if (sigwait(&set, &sig) != 0)
 			break;
+		if (sig == SIGHUP)
+			log_info("SIGHUP: nothing to reload; still serving");
 	} while (sig != SIGINT && sig != SIGTERM);
 	log_info("shutting down: finishing requests in flight");
 	server_stop(&srv);
