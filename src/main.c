@@ -16,6 +16,7 @@
 #include "dump.h"
 #include "http/cors.h"
 #include "http/server.h"
+#include "manpage.h"
 #include "store/store.h"
 #include "util/isotime.h"
 #include "util/log.h"
@@ -24,21 +25,68 @@
 
 #define STORE_WAIT_SECONDS 30	/* serve: wait this long for PostgreSQL */
 
+/* The commands: exportd --help and the manual page (help-man) list them
+ * from here; main() dispatches on their first word. */
+static const struct manpage_command commands[] = {
+	{ "serve", "", "run the Export API server",
+	  "Run the server on --listen until SIGTERM or SIGINT. The first "
+	  "start creates the data directory (mode 0700) and the secret key. "
+	  "The schema is brought up to date before it listens. A PostgreSQL "
+	  "database that is not up yet is waited for, up to 30 seconds. An "
+	  "SQLite database is served by one server at a time; a PostgreSQL "
+	  "database by any number.",
+	  CONFIG_SERVE | CONFIG_STORE },
+	{ "token create", "--account NAME", "make an API token (printed once)",
+	  "Make an API token for the account NAME (created if new) and print "
+	  "it. It is shown only this once: the store keeps its SHA-256.",
+	  CONFIG_STORE | CONFIG_TOKEN },
+	{ "token list", "", "list tokens (never their secrets)",
+	  "List the tokens: id, account, when each was made and revoked.",
+	  CONFIG_STORE | CONFIG_TOKEN },
+	{ "token revoke", "ID", "revoke a token at once",
+	  "Revoke the token ID (from token list). Every server on the store "
+	  "refuses it from then on.",
+	  CONFIG_STORE | CONFIG_TOKEN },
+	{ "token init", "", "make a first token if there is none",
+	  "Make a token for the account default (or --account) when the store "
+	  "has no active token; otherwise say so and change nothing.",
+	  CONFIG_STORE | CONFIG_TOKEN },
+	{ "migrate", "", "bring the database schema up to date",
+	  "Bring the store's schema up to date and exit (serve does it too). "
+	  "Migrations only go forward.",
+	  CONFIG_STORE },
+	{ "dump", "[FILE]", "write the whole store as JSON lines",
+	  "Write everything the store holds as JSON lines to FILE (made with "
+	  "mode 0600, put in place once complete) or to standard output. "
+	  "Secrets stay sealed with the secret key, which the dump does not "
+	  "hold.",
+	  CONFIG_STORE },
+	{ "restore", "[--force] [FILE]", "read a dump into an empty store",
+	  "Read a dump from FILE or standard input into the store, in one "
+	  "transaction. The store must be empty unless --force is given, "
+	  "which replaces what it holds. An SQLite database must not be in "
+	  "use by a server. Serve the result with the secret key of the "
+	  "dumped store.",
+	  CONFIG_STORE | CONFIG_RESTORE },
+	{ "help-man", "", "print the manual page exportd(1) as roff",
+	  "Print this manual page as roff: exportd help-man | man -l -",
+	  0 },
+	{ NULL, NULL, NULL, NULL, 0 }
+};
+
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: exportd COMMAND [options]\n\n"
-	    "commands:\n"
-	    "  serve                      run the Export API server\n"
-	    "  token create --account NAME  make an API token (printed once)\n"
-	    "  token list                 list tokens (never their secrets)\n"
-	    "  token revoke ID            revoke a token at once\n"
-	    "  token init                 make a first token if there is none\n"
-	    "  migrate                    bring the database schema up to date\n"
-	    "  dump [FILE]                write the whole store as JSON lines\n"
-	    "  restore [--force] [FILE]   read a dump into an empty store\n"
-	    "\nexportd COMMAND --help shows a command's options.\n");
+	const struct manpage_command	*c;
+	char				 left[64];
+
+	fprintf(f, "usage: exportd COMMAND [options]\n\ncommands:\n");
+	for (c = commands; c->name != NULL; c++) {
+		snprintf(left, sizeof(left), "%s%s%s", c->name,
+		    c->args[0] != '\0' ? " " : "", c->args);
+		fprintf(f, "  %-30s %s\n", left, c->summary);
+	}
+	fprintf(f, "\nexportd COMMAND --help shows a command's options.\n");
 }
 
 /* mkdir -p for the data directory, private to its owner. */
@@ -694,8 +742,17 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("exportd 0.1.0\n");
+		printf("exportd %s\n", EXPORTD_VERSION);
 		return 0;
+	}
+	if (strcmp(argv[1], "help-man") == 0) {
+		if (argc > 2) {
+			fprintf(stderr, "exportd help-man: unexpected argument "
+			    "%s\n", argv[2]);
+			return 2;
+		}
+		manpage_write(stdout, commands, EXPORTD_VERSION);
+		return fflush(stdout) == 0 ? 0 : 1;
 	}
 	fprintf(stderr, "exportd: unknown command %s\n\n", argv[1]);
 	usage(stderr);
