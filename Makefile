@@ -16,10 +16,12 @@ DEPS_BUILD := gcc pkg-config meson ninja-build libmicrohttpd-dev libjansson-dev 
 DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl \
               postgresql postgresql-client nginx-light pgbouncer \
               patroni etcd-server clang libclang-rt-14-dev
-DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
+# make install's tests (tests/install): systemd-analyze, groff.
+DEPS_INSTALL := systemd groff-base man-db
+DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_INSTALL)
 
 .PHONY: all deps build build-asan build-clang fuzz-build layering run test unit \
-        api api-pg clean install
+        api api-pg clean install install-files
 
 all: build
 
@@ -74,7 +76,8 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 # the store's contract test against both drivers, the API suite on the
 # sanitizer build against both stores (SQLite, then a throwaway PostgreSQL
 # cluster), and the PostgreSQL back end's own tests (outages, concurrent
-# migrations, a failover under Patroni).
+# migrations, a failover under Patroni); last, make install, the manual
+# page against --help.
 PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider
 
 test: deps layering build build-asan build-clang fuzz-build
@@ -84,6 +87,7 @@ test: deps layering build build-asan build-clang fuzz-build
 	tests/pg/with-cluster.sh env EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
 	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/pg
 	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/scale
+	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/install
 
 # Which folder of src/ may include which (docs/internals/layers.md).
 layering:
@@ -98,8 +102,28 @@ api: build-asan
 api-pg: build-asan
 	tests/pg/with-cluster.sh env EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
 
+# Install the binary, the manual page exportd(1) (written by the build
+# from the option table) and the systemd unit; PREFIX and DESTDIR as usual.
+# install-files copies what $(BUILD) holds without building (debian/rules
+# uses it). An existing $(SYSCONFDIR)/default/exportd is never replaced.
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+
 install: build
-	install -D -m 0755 $(BUILD)/exportd $(DESTDIR)$(PREFIX)/bin/exportd
+	$(MAKE) --no-print-directory install-files
+
+install-files:
+	install -D -m 0755 $(BUILD)/exportd $(DESTDIR)$(BINDIR)/exportd
+	install -D -m 0644 $(BUILD)/exportd.1 $(DESTDIR)$(MANDIR)/man1/exportd.1
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|@bindir@|$(BINDIR)|g' -e 's|@sysconfdir@|$(SYSCONFDIR)|g' \
+	  dist/exportd.service.in > $(DESTDIR)$(UNITDIR)/exportd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/exportd.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/default/exportd || \
+	  install -D -m 0600 dist/exportd.default \
+	    $(DESTDIR)$(SYSCONFDIR)/default/exportd
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD)
