@@ -16,12 +16,13 @@ DEPS_BUILD := gcc pkg-config meson ninja-build libmicrohttpd-dev libjansson-dev 
 DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl \
               postgresql postgresql-client nginx-light pgbouncer \
               patroni etcd-server clang libclang-rt-14-dev
-# make install's tests (tests/install): systemd-analyze, groff.
-DEPS_INSTALL := systemd groff-base man-db
+# make install, make deb and their tests (tests/install): debhelper,
+# lintian, systemd-analyze, groff.
+DEPS_INSTALL := debhelper dpkg-dev lintian systemd groff-base man-db
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_INSTALL)
 
 .PHONY: all deps build build-asan build-clang fuzz-build layering run test unit \
-        api api-pg clean install install-files
+        api api-pg clean install install-files deb
 
 all: build
 
@@ -77,7 +78,7 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 # sanitizer build against both stores (SQLite, then a throwaway PostgreSQL
 # cluster), and the PostgreSQL back end's own tests (outages, concurrent
 # migrations, a failover under Patroni); last, make install, the manual
-# page against --help.
+# page against --help, and the Debian package installed, run and purged.
 PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider
 
 test: deps layering build build-asan build-clang fuzz-build
@@ -125,8 +126,21 @@ install-files:
 	  install -D -m 0600 dist/exportd.default \
 	    $(DESTDIR)$(SYSCONFDIR)/default/exportd
 
+# A Debian package (debian/, debhelper) of the files in the working tree
+# that git knows or would add, built in $(DEB_BUILD)/src; the .deb lands
+# in $(DEB_BUILD). Needs DEPS_INSTALL.
+DEB_BUILD  ?= build-deb
+
+deb:
+	rm -rf $(DEB_BUILD)
+	mkdir -p $(DEB_BUILD)/src
+	git ls-files -z --cached --others --exclude-standard | \
+	  tar --null -T - --ignore-failed-read -cf - | tar -xf - -C $(DEB_BUILD)/src
+	cd $(DEB_BUILD)/src && dpkg-buildpackage -us -uc -b
+	@ls $(DEB_BUILD)/*.deb
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(DEB_BUILD)
 
 # Fuzzing (docs/fuzzing.md): build the libFuzzer harnesses of tests/fuzz
 # with clang, ASan and UBSan, then run each for FUZZ_SECONDS, one after
