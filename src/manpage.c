@@ -45,6 +45,9 @@ static const char *const manpage_files[] = {
 	"Locked by serve and restore while they run, so that one server at a "
 	"time uses an SQLite database.",
 	".TP",
+	".I DIR/exportd.db-tokens",
+	"A counter that tells running servers that a token was revoked.",
+	".TP",
 	".I DIR/secret.key",
 	"The secret key (64 hex digits), created with mode 0600 on the first "
 	"start unless EXPORTD_SECRET_KEY is set. Back it up with the database: "
