@@ -11,9 +11,9 @@ LISTEN     ?= 127.0.0.1:8080
 PYTHON     ?= /usr/bin/python3
 
 # Debian packages for building, running and testing.
-DEPS_BUILD := gcc pkg-config meson ninja-build libmicrohttpd-dev libjansson-dev \
+DEPS_BUILD := gcc pkg-config meson ninja-build libmicrohttpd-dev libgnutls28-dev libjansson-dev \
               libsqlite3-dev libssl-dev libxml2-dev libpq-dev
-DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl \
+DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl openssl \
               postgresql postgresql-client nginx-light pgbouncer \
               patroni etcd-server clang libclang-rt-14-dev
 # make install, make deb and their tests (tests/install): debhelper,

@@ -46,6 +46,13 @@ const struct config_option config_options[] = {
 	  "to call the API (CORS); repeat for more (in the environment: "
 	  "separated by commas); off by default", CONFIG_SERVE,
 	  OPT_LIST(cors_origins) },
+	{ "tls-cert", "EXPORTD_TLS_CERT", NULL, "FILE",
+	  "serve HTTPS (TLS 1.2 and 1.3) with this PEM certificate, followed "
+	  "by its intermediates; read again on SIGHUP", CONFIG_SERVE,
+	  OPT_STR(tls_cert) },
+	{ "tls-key", "EXPORTD_TLS_KEY", NULL, "FILE",
+	  "the PEM private key of --tls-cert (unencrypted); read again on "
+	  "SIGHUP", CONFIG_SERVE, OPT_STR(tls_key) },
 	{ "threads", "EXPORTD_THREADS", "0", "N",
 	  "server threads (0: one per core)", CONFIG_SERVE, OPT_LONG(threads) },
 	{ "max-body", "EXPORTD_MAX_BODY", XSTR(LIMIT_BODY_DEFAULT), "BYTES",

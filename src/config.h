@@ -17,6 +17,8 @@ struct config {
 	char	*log_level;
 	char	*log_format;	/* text or json */
 	char	*metrics_token;	/* NULL: /metrics is open */
+	char	*tls_cert;	/* PEM chain, leaf first; NULL: plain HTTP */
+	char	*tls_key;	/* PEM private key of the leaf */
 	long	 reuse_port;	/* SO_REUSEPORT on the listen socket */
 	long	 threads;	/* 0: one per core */
 	long	 max_body;

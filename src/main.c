@@ -16,6 +16,7 @@
 #include "dump.h"
 #include "http/cors.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "manpage.h"
 #include "store/store.h"
 #include "util/isotime.h"
@@ -34,7 +35,8 @@ static const struct manpage_command commands[] = {
 	  "The schema is brought up to date before it listens. A PostgreSQL "
 	  "database that is not up yet is waited for, up to 30 seconds. An "
 	  "SQLite database is served by one server at a time; a PostgreSQL "
-	  "database by any number.",
+	  "database by any number. With --tls-cert and --tls-key it serves "
+	  "HTTPS, and SIGHUP reads both files again.",
 	  CONFIG_SERVE | CONFIG_STORE },
 	{ "token create", "--account NAME", "make an API token (printed once)",
 	  "Make an API token for the account NAME (created if new) and print "
@@ -290,6 +292,28 @@ cors_check(const struct config *c)
 	return 0;
 }
 
+/* The TLS certificate and key, when asked for: both or neither, loaded
+ * before anything is created. 0 (*tls NULL for plain HTTP), or -1. */
+static int
+serve_tls_load(const struct config *c, struct tls **tls)
+{
+	*tls = NULL;
+	if (c->tls_cert == NULL && c->tls_key == NULL)
+		return 0;
+	if (c->tls_cert == NULL || c->tls_key == NULL) {
+		fprintf(stderr, "exportd serve: --tls-cert and --tls-key go "
+		    "together; %s is missing\n", c->tls_cert == NULL ?
+		    "--tls-cert" : "--tls-key");
+		return -1;
+	}
+	if ((*tls = tls_new(c->tls_cert, c->tls_key)) == NULL) {
+		fprintf(stderr, "exportd serve: cannot serve TLS; nothing was "
+		    "started\n");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -299,6 +323,7 @@ cmd_serve(int argc, char **argv)
 	struct api_context	 app;
 	struct api_options	 ao;
 	struct store		*st;
+	struct tls		*tls = NULL;
 	unsigned char		 key[CRYPTO_KEYLEN];
 	sigset_t		 set;
 	int			 argi = 2, sig, rc = 1, tries, lock = -2;
@@ -342,6 +367,8 @@ cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	if (cors_check(&c) == -1)
+		goto out;
+	if (serve_tls_load(&c, &tls) == -1)
 		goto out;
 	if ((lock = store_lock(&c, "serve")) == -1)
 		goto out;
@@ -400,15 +427,18 @@ cmd_serve(int argc, char **argv)
 	o.rate_burst = c.rate_burst;
 	o.rate_per_second = c.rate_per_second;
 	o.listener_max_body = (size_t)c.listener_max_body;
+	o.tls = tls;
+	tls = NULL;
 	if (server_start(&srv, &o) == -1)
 		goto close;
-	log_info("exportd listening on %s (port %d), store %s",
-	    c.listen, srv.port, store_name(st));
+	log_info("exportd listening on %s (port %d, %s), store %s",
+	    c.listen, srv.port, o.tls != NULL ? "https" : "http",
+	    store_name(st));
 	do {
 		if (sigwait(&set, &sig) != 0)
 			break;
 		if (sig == SIGHUP)
-			log_info("SIGHUP: nothing to reload; still serving");
+			(void)server_reload(&srv);
 	} while (sig != SIGINT && sig != SIGTERM);
 	log_info("shutting down: finishing requests in flight");
 	server_stop(&srv);
@@ -421,6 +451,7 @@ close:
 	if (rc == 0)
 		log_info("stopped cleanly");
 out:
+	tls_free(tls);
 	if (lock >= 0)
 		close(lock);
 	config_free(&c);

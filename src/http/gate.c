@@ -4,7 +4,12 @@
  * the others over; every tick it sweeps the deadlines. libmicrohttpd
  * 0.9.75 mishandles some malformed heads (a bad Content-Length gets its
  * answer's headers twice) and has no deadline for a head or a body: the
- * gate covers both. */
+ * gate covers both. Under TLS the head is encrypted: the gate waits only
+ * for the first byte (a TLS record, or a plain request answered 400),
+ * hands the connection over, and libmicrohttpd's parsed headers are
+ * checked by server.c; refusals at the caps are a close, not an answer
+ * (a plain one would be garbage to a TLS client). */
+#define TLS_HANDSHAKE_RECORD	0x16	/* first byte of a ClientHello */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -51,6 +56,7 @@ struct gate_conn {
 	struct gate_addr	*ip;		/* counted here; NULL if not */
 	int64_t			 since_ms;	/* accepted, or refused */
 	bool			 lingering;	/* refused: drain until EOF */
+	bool			 plain;		/* TLS port, plain HTTP came */
 	_Atomic uint64_t	 state;		/* ms << 3 | phase */
 	struct gate_conn	*prev, *next;	/* pending list or fd chain */
 };
@@ -84,9 +90,15 @@ now_ms(void)
 }
 
 static uint64_t
+state_pack_at(enum gate_phase p, int64_t ms)
+{
+	return ((uint64_t)ms << 3) | (uint64_t)p;
+}
+
+static uint64_t
 state_pack(enum gate_phase p)
 {
-	return ((uint64_t)now_ms() << 3) | (uint64_t)p;
+	return state_pack_at(p, now_ms());
 }
 
 /* The client's address as 16 bytes (IPv4 mapped into IPv6). */
@@ -205,7 +217,10 @@ pending_refuse(struct gate *g, struct gate_conn *c, int status,
 	request_id_new(id);
 	resp = reply_raw_error_new(status, code, id, status == 503 ||
 	    status == 429 ? 1 : 0, &len, "%s", msg);
-	(void)send(c->fd, resp, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (!g->o.tls || c->plain)
+		(void)send(c->fd, resp, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	else
+		len = 0;
 	free(resp);
 	shutdown(c->fd, SHUT_WR);
 	/* A refused request gets its access-log line; refusals at the caps
@@ -283,7 +298,9 @@ pending_hand_over(struct gate *g, struct gate_conn *c)
 	}
 	epoll_ctl(g->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	pending_unlink(g, c);
-	atomic_store(&c->state, state_pack(GATE_ARRIVED));
+	/* a TLS connection's head deadline runs from its accept */
+	atomic_store(&c->state, g->o.tls ? state_pack_at(GATE_HANDSHAKE,
+	    c->since_ms) : state_pack(GATE_ARRIVED));
 	pthread_mutex_lock(&g->lock);
 	c->next = g->handed[b];
 	if (c->next != NULL)
@@ -295,6 +312,20 @@ pending_hand_over(struct gate *g, struct gate_conn *c)
 	    c->addrlen) == MHD_YES)
 		return;
 	handed_free(g, c);	/* libmicrohttpd closed the socket */
+}
+
+/* The first bytes on a TLS port (in g->head): a handshake goes to
+ * libmicrohttpd; a plain request gets a plain 400 that says why. */
+static void
+pending_tls_read(struct gate *g, struct gate_conn *c)
+{
+	if ((unsigned char)g->head[0] == TLS_HANDSHAKE_RECORD) {
+		pending_hand_over(g, c);
+		return;
+	}
+	c->plain = true;
+	pending_refuse(g, c, 400, "bad_request", "This port speaks TLS; "
+	    "use https://");
 }
 
 /* Bytes arrived on a connection the gate holds. */
@@ -321,6 +352,10 @@ pending_read(struct gate *g, struct gate_conn *c)
 	}
 	if (n < 0)
 		return;
+	if (g->o.tls) {
+		pending_tls_read(g, c);
+		return;
+	}
 	if (!head_start_ok(g->head, (size_t)n)) {
 		pending_refuse(g, c, 400, "bad_request", "This is not an HTTP "
 		    "request");
@@ -433,6 +468,9 @@ sweep_handed(struct gate *g, int64_t now)
 			case GATE_ARRIVED:
 				limit = g->o.header_timeout;
 				break;
+			case GATE_HANDSHAKE:
+				limit = draining ? 0 : g->o.header_timeout;
+				break;
 			case GATE_HEADERS:
 				limit = draining ? 0 : (int64_t)
 				    g->o.idle_timeout + g->o.header_timeout;
@@ -447,7 +485,8 @@ sweep_handed(struct gate *g, int64_t now)
 				continue;
 			log_debug("gate: closing a connection: %s not "
 			    "received in time", (st & 7) == GATE_BODY ?
-			    "request body" : "request head");
+			    "request body" : (st & 7) == GATE_HANDSHAKE ?
+			    "TLS handshake or request head" : "request head");
 			atomic_store(&c->state, state_pack(GATE_CUT));
 			shutdown(c->fd, SHUT_RDWR);
 		}

@@ -21,6 +21,7 @@ struct gate_options {
 	unsigned	 idle_timeout;	/* s, kept alive between requests */
 	struct http_metrics *metrics;	/* refusals are counted here */
 	size_t		 nroutes;	/* of the server: its gate slot */
+	bool		 tls;		/* connections speak TLS: see gate.c */
 };
 
 /* Where a handed-over connection is; set by the server as requests go. */
@@ -30,6 +31,7 @@ enum gate_phase {
 	GATE_BODY,	/* reading a request's body */
 	GATE_BUSY,	/* request complete: handling it or answering */
 	GATE_CUT,	/* shut down by the gate */
+	GATE_HANDSHAKE,	/* TLS: handshake and first head, not yet parsed */
 };
 
 /* A gate on a listening socket (takes ownership of fd); NULL on error. */

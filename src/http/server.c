@@ -23,6 +23,7 @@
 #include "http/response.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "util/limits.h"
 #include "util/isotime.h"
 #include "util/log.h"
@@ -635,7 +636,8 @@ static _Thread_local bool mhd_quiet;
  * is read and dropped (a body a little too large gets its 413 after it,
  * as clients that send before they read expect), then no more.
  * libmicrohttpd 0.9.75 takes no response in the middle of a body: the
- * 413 is written on the socket here, then the connection is closed. */
+ * 413 is written on the socket here (through TLS on a TLS connection),
+ * then the connection is closed. */
 static void
 request_chunked_too_large(struct request *req)
 {
@@ -649,13 +651,11 @@ request_chunked_too_large(struct request *req)
 	resp = reply_raw_error_new(413, "payload_too_large", req->id, 0, &len,
 	    "The request body is larger than %zu bytes", req->body.cap);
 	req->resp_bytes = len;
+	tls_conn_send(req->conn, resp, len);
 	ci = MHD_get_connection_info(req->conn,
 	    MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci != NULL) {
-		(void)send(ci->connect_fd, resp, len, MSG_NOSIGNAL |
-		    MSG_DONTWAIT);
+	if (ci != NULL)
 		shutdown(ci->connect_fd, SHUT_WR);
-	}
 	free(resp);
 }
 
@@ -881,6 +881,19 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_msg(LOG_WARN, "http: %s", msg);
 }
 
+/* libmicrohttpd's connection events: the gate's, and a TLS connection
+ * that closes lets go of the certificate its handshake used. */
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **ctx,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct server	*srv = cls;
+
+	gate_notify(srv->gate, conn, ctx, code);
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED && srv->tls != NULL)
+		tls_conn_closed(conn);
+}
+
 /* HOST:PORT or [V6]:PORT into a socket address. */
 static int
 listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sl)
@@ -958,9 +971,16 @@ server_start(struct server *srv, const struct server_options *o)
 	unsigned			 threads = o->threads;
 	size_t				 i;
 	int				 fd;
+	gnutls_certificate_retrieve_function2 *retrieve = tls_retrieve;
+	struct MHD_OptionItem		 tlso[] = {
+		{ MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)retrieve },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 
+	srv->tls = o->tls;
 	if ((fd = listen_open(o->listen, o->reuse_port)) == -1)
-		return -1;
+		goto fail;
 	if (threads == 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = ncpu > 0 ? (unsigned)ncpu : 1;
@@ -974,15 +994,13 @@ server_start(struct server *srv, const struct server_options *o)
 	srv->metrics = http_metrics_new(srv->nroutes);
 	go.metrics = srv->metrics;
 	go.nroutes = srv->nroutes;
+	go.tls = srv->tls != NULL;
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		srv->port = ntohs(ss.ss_family == AF_INET6 ?
 		    ((struct sockaddr_in6 *)&ss)->sin6_port :
 		    ((struct sockaddr_in *)&ss)->sin_port);
-	if ((srv->gate = gate_new(fd, &go)) == NULL) {
-		http_metrics_free(srv->metrics);
-		srv->metrics = NULL;
-		return -1;
-	}
+	if ((srv->gate = gate_new(fd, &go)) == NULL)
+		goto fail;
 	srv->max_body = o->max_body;
 	for (srv->methods = 0, i = 0; i < srv->nroutes; i++)
 		srv->methods |= srv->routes[i].methods;
@@ -999,6 +1017,10 @@ server_start(struct server *srv, const struct server_options *o)
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
 	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
 	    MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+	if (srv->tls != NULL) {
+		flags |= MHD_USE_TLS;
+		tls_install(srv->tls);
+	}
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -1007,7 +1029,8 @@ server_start(struct server *srv, const struct server_options *o)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_CONN_MEMORY,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_NOTIFY_CONNECTION, gate_notify, srv->gate,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+	    MHD_OPTION_ARRAY, srv->tls != NULL ? tlso : tlso + 2,
 	    MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		log_error("cannot start the HTTP server on %s", o->listen);
@@ -1025,7 +1048,19 @@ fail:
 	http_metrics_free(srv->metrics);
 	srv->metrics = NULL;
 	cors_free(&srv->cors);
+	tls_free(srv->tls);
+	srv->tls = NULL;
 	return -1;
+}
+
+int
+server_reload(struct server *srv)
+{
+	if (srv->tls == NULL) {
+		log_info("SIGHUP: nothing to reload; still serving");
+		return 0;
+	}
+	return tls_reload(srv->tls);
 }
 
 void
@@ -1051,6 +1086,8 @@ server_stop(struct server *srv)
 	srv->daemon = NULL;
 	gate_free(srv->gate);
 	srv->gate = NULL;
+	tls_free(srv->tls);
+	srv->tls = NULL;
 	free(srv->public_url);
 	srv->public_url = NULL;
 	cors_free(&srv->cors);

@@ -26,12 +26,14 @@ struct server_hooks {
 
 struct gate;
 struct http_metrics;
+struct tls;
 
 struct server {
 	struct MHD_Daemon	*daemon;
 	void			*app;	/* the application's, opaque here */
 	const struct server_hooks *hooks;
 	struct gate		*gate;		/* accepts, caps, deadlines */
+	struct tls		*tls;		/* or NULL: plain HTTP */
 	unsigned		 drain_timeout;	/* seconds, at shutdown */
 	const struct route	*routes;
 	size_t			 nroutes;
@@ -63,9 +65,14 @@ struct server_options {
 	long		 rate_burst;
 	long		 rate_per_second;
 	size_t		 listener_max_body;
+	struct tls	*tls;		/* TLS credentials (taken over); NULL */
 };
 
+/* Start serving; takes ownership of o->tls, even on failure. */
 int	server_start(struct server *, const struct server_options *);
+/* SIGHUP: read the TLS certificate and key again (0, or -1 when the
+ * old ones stay). */
+int	server_reload(struct server *);
 /* Stop accepting, let in-flight requests finish, stop the threads. */
 void	server_stop(struct server *);
 

@@ -23,6 +23,8 @@
 #define LIMIT_LISTEN_BACKLOG	511		/* connections waiting for accept */
 #define LIMIT_REQUEST_HEAD	(LIMIT_URL + LIMIT_HEADERS + 1024)	/* request line and headers seen by the gate */
 #define LIMIT_GATE_LINGER	1024		/* refused connections waiting for their EOF */
+#define LIMIT_TLS_FILE		1048576		/* a --tls-cert or --tls-key file, bytes */
+#define LIMIT_TLS_CHAIN		16		/* certificates in the --tls-cert chain */
 #define LIMIT_CONN_PER_IP	1024		/* open connections per client address (configurable) */
 #define LIMIT_HEADER_TIMEOUT	10		/* seconds to receive a request head (configurable) */
 #define LIMIT_BODY_TIMEOUT	60		/* seconds to receive a request body (configurable) */
