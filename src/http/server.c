@@ -97,8 +97,8 @@ request_origin(struct request *req)
 		    req->uri + req->target_auth);
 	host = request_header(req, MHD_HTTP_HEADER_HOST);
 	proto = request_header(req, "X-Forwarded-Proto");
-	return xasprintf("%s://%s", proto != NULL &&
-	    strcasecmp(proto, "https") == 0 ? "https" : "http",
+	return xasprintf("%s://%s", req->srv->tls != NULL || (proto != NULL &&
+	    strcasecmp(proto, "https") == 0) ? "https" : "http",
 	    host != NULL && host_ok(host) ? host : "localhost");
 }
 

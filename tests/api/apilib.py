@@ -298,12 +298,15 @@ def allow_set(resp):
 class Api:
     """requests.Session bound to a base URL and a bearer token."""
 
-    def __init__(self, base_url, token, account=None, info=None):
+    def __init__(self, base_url, token, account=None, info=None, verify=True):
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.account = account
         self.info = info or {}
         self.s = requests.Session()
+        # The CA file of a TLS server, given on every request: a session's
+        # own verify loses to REQUESTS_CA_BUNDLE in the environment.
+        self.verify = str(verify) if verify is not True else True
 
     def url(self, path):
         if path.startswith("http://") or path.startswith("https://"):
@@ -323,6 +326,7 @@ class Api:
             h.update(headers)
         for k in [k for k, v in h.items() if v is None]:
             del h[k]
+        kw.setdefault("verify", self.verify)
         for _ in range(8):
             resp = self.s.request(method, self.url(path), data=data, headers=h,
                                   params=params, timeout=timeout,
@@ -435,9 +439,11 @@ def sanitizer_hits(text):
 
 
 class Server:
-    """One exportd process (restartable) on a data dir."""
+    """One exportd process (restartable) on a data dir.  With tls (a dict
+    of cert, key and ca paths) it serves HTTPS, verified against ca."""
 
-    def __init__(self, data_dir, log_dir, max_body=None, threads=None, extra_args=(), env=None):
+    def __init__(self, data_dir, log_dir, max_body=None, threads=None, extra_args=(), env=None,
+                 tls=None):
         self.data_dir = Path(data_dir)
         self.log_dir = Path(log_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -445,6 +451,7 @@ class Server:
         self.max_body = max_body
         self.threads = threads
         self.extra_args = list(extra_args)
+        self.tls = tls
         self.env = dict(os.environ, **env) if env else None   # extra environment
         self.proc = None
         self.port = None
@@ -455,7 +462,12 @@ class Server:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.port)
+
+    @property
+    def verify(self):
+        """What requests should verify the server with."""
+        return str(self.tls["ca"]) if self.tls else True
 
     def _argv(self, port):
         argv = [str(BIN), "serve", "--listen", "127.0.0.1:%d" % port,
@@ -464,6 +476,8 @@ class Server:
             argv += ["--max-body", str(self.max_body)]
         if self.threads is not None:
             argv += ["--threads", str(self.threads)]
+        if self.tls:
+            argv += ["--tls-cert", str(self.tls["cert"]), "--tls-key", str(self.tls["key"])]
         return argv + self.extra_args
 
     def start(self, timeout=20.0):
@@ -496,7 +510,7 @@ class Server:
             if self.proc.poll() is not None:
                 return False
             try:
-                r = requests.get(self.url + "/v1/health", timeout=2)
+                r = requests.get(self.url + "/v1/health", timeout=2, verify=self.verify)
                 if r.status_code == 200 and r.json() == {"status": "ok"}:
                     return True
             except (requests.RequestException, ValueError):
@@ -579,7 +593,8 @@ class Server:
     def api(self, account=None, token_info=None):
         if token_info is None:
             token_info = self.create_token(account or unique("acct"))
-        return Api(self.url, token_info["token"], account=token_info["account"], info=token_info)
+        return Api(self.url, token_info["token"], account=token_info["account"], info=token_info,
+                   verify=self.verify)
 
 
 def data_dir_bytes(data_dir):

@@ -9,6 +9,8 @@ that server with that token; tests that need the binary, the CLI, fresh
 accounts or the data files are skipped.
 """
 
+import os
+
 import pytest
 
 from apilib import EXTERNAL, EXTERNAL_TOKEN, EXTERNAL_URL, Api, Server, unique
@@ -26,7 +28,13 @@ def server(tmp_path_factory, leak_watch):
         yield None
         return
     root = tmp_path_factory.mktemp("exportd-session")
-    srv = Server(root / "data", root / "logs")
+    tls = None
+    if os.environ.get("EXPORTD_TLS") == "1":   # the session server over HTTPS
+        from pki import Pki
+        tls = Pki(root / "pki").server("session")
+        # clients made anywhere in the suite trust the test CA
+        os.environ["REQUESTS_CA_BUNDLE"] = str(tls["ca"])
+    srv = Server(root / "data", root / "logs", tls=tls)
     srv.start()
     yield srv
     problems = []
@@ -94,9 +102,9 @@ def other_api(new_api):
 
 
 @pytest.fixture
-def unauth(base_url):
+def unauth(base_url, server):
     """A client that sends no Authorization header."""
-    return Api(base_url, None)
+    return Api(base_url, None, verify=server.verify if server is not None else True)
 
 
 @pytest.fixture
