@@ -500,7 +500,7 @@ gate_run(void *arg)
 	struct gate		*g = arg;
 	struct epoll_event	 ev[GATE_EVENTS], lev;
 	int64_t			 now, swept = 0;
-	uint64_t		 v;
+	eventfd_t		 v;
 	int			 i, n;
 
 	while (!atomic_load(&g->stop)) {
@@ -509,7 +509,7 @@ gate_run(void *arg)
 			if (ev[i].data.ptr == &g->fd)
 				gate_accept(g);
 			else if (ev[i].data.ptr == &g->wake)
-				(void)read(g->wake, &v, sizeof(v));
+				(void)eventfd_read(g->wake, &v);
 			else if (!g->drained)
 				pending_read(g, ev[i].data.ptr);
 		}
@@ -674,10 +674,8 @@ gate_arrived(struct gate *g)
 void
 gate_drain(struct gate *g)
 {
-	uint64_t	one = 1;
-
 	atomic_store(&g->draining, 1);
-	(void)write(g->wake, &one, sizeof(one));
+	(void)eventfd_write(g->wake, 1);
 }
 
 void
@@ -685,14 +683,13 @@ gate_free(struct gate *g)
 {
 	struct gate_addr	*a;
 	struct gate_conn	*c;
-	uint64_t		 one = 1;
 	int			 b;
 
 	if (g == NULL)
 		return;
 	if (g->running) {
 		atomic_store(&g->stop, 1);
-		(void)write(g->wake, &one, sizeof(one));
+		(void)eventfd_write(g->wake, 1);
 		pthread_join(g->thread, NULL);
 	}
 	while ((c = g->pending) != NULL)
