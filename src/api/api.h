@@ -124,6 +124,18 @@ void	 state_get(struct request *, enum store_res, const char *what);
 void	 state_put(struct request *, enum store_res, const char *what);
 void	 state_delete(struct request *, enum store_res, const char *what);
 
+/* What POST /v1/exports does to a document, for other ways in (--seed).
+ * exports_doc_check normalises doc in place and validates it, for a new
+ * export (stored_adaptor NULL) or a replace; -1 with errors added.
+ * exports_row_create fills next for a new export (account, id) from a
+ * checked document: its secrets taken out and sealed under key, a new
+ * api identifier, timestamps, the rendering. */
+int	exports_doc_check(json_t *doc, const char *stored_adaptor,
+	    struct errors *);
+void	exports_row_create(const unsigned char key[CRYPTO_KEYLEN],
+	    const char *account, const char *id, const json_t *checked,
+	    struct store_row *next);
+
 void	 listener_receive(struct request *);
 void	 inbox_get(struct request *);
 void	 inbox_ack(struct request *);
@@ -134,6 +146,12 @@ void	 inbox_ack(struct request *);
 json_t	*api_body_object(struct request *);
 /* The request body as any JSON value, or NULL after replying 400. */
 json_t	*api_body_json(struct request *);
+/* The same parse and caps on bytes from elsewhere (--seed): NULL with
+ * why set to the reason ("is not valid JSON: ..."); api_object_caps
+ * checks the caps of one parsed document (-1 with why set). */
+json_t	*api_object_parse(const char *data, size_t len, char *why,
+	    size_t whysz);
+int	 api_object_caps(const json_t *v, char *why, size_t whysz);
 /* Reply for a store failure (404 "<what> not found", 503, 500). */
 void	 api_store_failure(struct request *, enum store_status,
 	    const char *what);

@@ -53,16 +53,23 @@ json_caps(const json_t *v, size_t *nodes, char *why, size_t whysz)
 	return 0;
 }
 
-/* The request body as JSON (an object if want_object), or NULL after
- * replying 400. */
+int
+api_object_caps(const json_t *v, char *why, size_t whysz)
+{
+	size_t	nodes = 0;
+
+	return json_caps(v, &nodes, why, whysz);
+}
+
+/* Bytes as a request body is read: a byte order mark skipped, strict
+ * JSON (an object if want_object), the caps. NULL with why set. */
 static json_t *
-body_parse(struct request *req, bool want_object)
+json_body_parse(const char *data, size_t len, bool want_object, char *why,
+    size_t whysz)
 {
 	struct json_parse_error	 err;
 	json_t			*v;
-	const char		*data = req->body.data;
-	size_t			 len = req->body.len, nodes = 0;
-	char			 why[96];
+	char			 cap[96];
 
 	/* a UTF-8 byte order mark (some .NET and PowerShell clients send
 	 * one) is ignored, as RFC 8259 allows */
@@ -70,32 +77,50 @@ body_parse(struct request *req, bool want_object)
 		data += 3;
 		len -= 3;
 	}
-	if (len == 0) {
+	if ((v = (want_object ? json_parse : json_parse_any)(data, len,
+	    LIMIT_JSON_DEPTH, &err)) == NULL) {
+		snprintf(why, whysz, "%s: %s (line %d, column %d)",
+		    err.unstorable ? "cannot be stored" : "is not valid JSON",
+		    err.text, err.line, err.column);
+		return NULL;
+	}
+	if (want_object && !json_is_object(v)) {
+		json_decref(v);
+		snprintf(why, whysz, "must be a JSON object");
+		return NULL;
+	}
+	if (api_object_caps(v, cap, sizeof(cap)) == -1) {
+		json_decref(v);
+		snprintf(why, whysz, "is over a limit: %s", cap);
+		return NULL;
+	}
+	return v;
+}
+
+json_t *
+api_object_parse(const char *data, size_t len, char *why, size_t whysz)
+{
+	return json_body_parse(data, len, true, why, whysz);
+}
+
+/* The request body as JSON (an object if want_object), or NULL after
+ * replying 400. */
+static json_t *
+body_parse(struct request *req, bool want_object)
+{
+	json_t	*v;
+	char	 why[256];
+
+	if (req->body.len == 0 || (req->body.len == 3 &&
+	    memcmp(req->body.data, "\xEF\xBB\xBF", 3) == 0)) {
 		reply_error(req, 400, "invalid_json", NULL,
 		    "A JSON %s is required as the request body",
 		    want_object ? "object" : "value");
 		return NULL;
 	}
-	if ((v = (want_object ? json_parse : json_parse_any)(data, len,
-	    LIMIT_JSON_DEPTH, &err)) == NULL) {
-		reply_error(req, 400, "invalid_json", NULL,
-		    "The body %s: %s (line %d, column %d)", err.unstorable ?
-		    "cannot be stored" : "is not valid JSON", err.text,
-		    err.line, err.column);
-		return NULL;
-	}
-	if (want_object && !json_is_object(v)) {
-		json_decref(v);
-		reply_error(req, 400, "invalid_json", NULL,
-		    "The body must be a JSON object");
-		return NULL;
-	}
-	if (json_caps(v, &nodes, why, sizeof(why)) == -1) {
-		json_decref(v);
-		reply_error(req, 400, "invalid_json", NULL,
-		    "The body is over a limit: %s", why);
-		return NULL;
-	}
+	if ((v = json_body_parse(req->body.data, req->body.len, want_object,
+	    why, sizeof(why))) == NULL)
+		reply_error(req, 400, "invalid_json", NULL, "The body %s", why);
 	return v;
 }
 

@@ -109,8 +109,9 @@ api_identifier_new(char out[STORE_APIID_LEN + 1])
 }
 
 /* Normalise and check a client document for create or replace. */
-static int
-doc_prepare(json_t *doc, const char *stored_adaptor, struct errors *errs)
+int
+exports_doc_check(json_t *doc, const char *stored_adaptor,
+    struct errors *errs)
 {
 	json_t		*at;
 
@@ -191,23 +192,37 @@ out:
 /* Finish a new export's row: seal its secrets for the new id, give it an
  * api identifier and its timestamps, render it. */
 static void
-row_new(struct request *req, struct store_write *w, const json_t *doc,
-    const json_t *secrets, const char *source_id, struct store_row *next)
+row_new(const unsigned char key[CRYPTO_KEYLEN], const char *account,
+    const char *id, const json_t *doc, const json_t *secrets,
+    const char *source_id, struct store_row *next)
 {
 	struct export_meta	 m;
 	char			 apiid[STORE_APIID_LEN + 1];
 	unsigned char		*sealed;
 	size_t			 sealed_len;
 
-	sealed = secrets_seal(api_context(req)->key, w->account, w->id, secrets,
-	    &sealed_len);
+	sealed = secrets_seal(key, account, id, secrets, &sealed_len);
 	api_identifier_new(apiid);
 	memset(&m, 0, sizeof(m));
-	m.id = w->id;
+	m.id = id;
 	m.api_identifier = apiid;
 	m.source_id = source_id;
 	m.created_ms = m.modified_ms = isotime_now_ms();
 	row_fill(next, doc, &m, sealed, sealed_len);
+}
+
+void
+exports_row_create(const unsigned char key[CRYPTO_KEYLEN],
+    const char *account, const char *id, const json_t *checked,
+    struct store_row *next)
+{
+	json_t	*doc, *secrets;
+
+	doc = json_deep_copy(checked);
+	secrets = export_secrets_take(doc, NULL);
+	row_new(key, account, id, doc, secrets, NULL, next);
+	json_decref(secrets);
+	json_decref(doc);
 }
 
 static int
@@ -216,17 +231,13 @@ create_mutate(struct store_write *w, const struct store_row *cur,
 {
 	struct request	*req = w->arg;
 	struct xstate	*x = req->state;
-	json_t		*doc, *secrets;
 
 	(void)cur;
 
 	if (w->attempts > 0)
 		oid_new(w->id);	/* the id itself may have been taken */
-	doc = json_deep_copy(x->doc);
-	secrets = export_secrets_take(doc, NULL);
-	row_new(req, w, doc, secrets, NULL, next);
-	json_decref(secrets);
-	json_decref(doc);
+	exports_row_create(api_context(req)->key, w->account, w->id, x->doc,
+	    next);
 	return audit(w, "create", NULL, next, NULL, NULL);
 }
 
@@ -256,7 +267,7 @@ exports_create(struct request *req)
 		return;
 	x = xstate_new(req);
 	x->doc = doc;
-	if (doc_prepare(doc, NULL, &x->errs) == -1) {
+	if (exports_doc_check(doc, NULL, &x->errs) == -1) {
 		reply_errors(req, &x->errs);
 		return;
 	}
@@ -344,7 +355,8 @@ exports_replace(struct request *req)
 	}
 	x = xstate_new(req);
 	x->doc = doc;
-	if (doc_prepare(doc, row.col[EXPORT_ADAPTOR_TYPE], &x->errs) == -1) {
+	if (exports_doc_check(doc, row.col[EXPORT_ADAPTOR_TYPE],
+	    &x->errs) == -1) {
 		store_row_free(&row);
 		reply_errors(req, &x->errs);
 		return;
@@ -621,7 +633,8 @@ clone_mutate(struct store_write *w, const struct store_row *cur,
 	if (conn != NULL && x->connection_map != NULL &&
 	    (mapped = json_object_get(x->connection_map, conn)) != NULL)
 		json_object_set(doc, "_connectionId", mapped);
-	row_new(req, w, doc, stored, cur->id, next);
+	row_new(api_context(req)->key, w->account, w->id, doc, stored,
+	    cur->id, next);
 	json_decref(stored);
 	json_decref(doc);
 	return audit(w, "create", NULL, next, NULL, NULL);

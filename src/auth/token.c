@@ -36,6 +36,12 @@ token68(const char *s, size_t len)
 }
 
 int
+token_is_credential(const char *s, size_t len)
+{
+	return len > 0 && len <= TOKEN_MAXLEN && token68(s, len);
+}
+
+int
 token_from_header(const char *value, const char **tok, size_t *len)
 {
 	const char	*p;
@@ -49,7 +55,7 @@ token_from_header(const char *value, const char **tok, size_t *len)
 	n = strlen(p);
 	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 		n--;
-	if (n == 0 || n > TOKEN_MAXLEN || !token68(p, n))
+	if (!token_is_credential(p, n))
 		return -1;
 	*tok = p;
 	*len = n;

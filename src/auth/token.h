@@ -18,6 +18,9 @@ void	token_hash(const char *token, size_t len,
 /* Find the credential in an Authorization header value: scheme "Bearer"
  * (any case), one or more spaces or tabs, then 1 to TOKEN_MAXLEN token68
  * characters. Returns 0 and sets *tok and *len, or -1. */
+/* Whether s could be sent as a bearer credential: 1 to TOKEN_MAXLEN
+ * token68 characters. */
+int	token_is_credential(const char *s, size_t len);
 int	token_from_header(const char *value, const char **tok, size_t *len);
 
 #endif
