@@ -120,6 +120,20 @@ const struct config_option config_options[] = {
 	  "days audit entries are kept before they are pruned in the "
 	  "background (0: kept forever)", CONFIG_SERVE,
 	  OPT_LONG(audit_retention_days) },
+	{ "ephemeral", "EXPORTD_EPHEMERAL", "0", NULL,
+	  "developer mode: a throwaway SQLite store and secret key in a "
+	  "private temporary directory, deleted at exit (not with --data-dir, "
+	  "--db or --secret-key-file)", CONFIG_SERVE, OPT_FLAG(ephemeral) },
+	{ "dev-token", "EXPORTD_DEV_TOKEN", NULL, "TOKEN",
+	  "developer mode: accept this API token (16 to 512 characters of "
+	  "A-Z a-z 0-9 - . _ ~ + /) for the account dev, added to the store "
+	  "at start if new; prefer the variable to the flag",
+	  CONFIG_SERVE, OPT_STR(dev_token) },
+	{ "seed", "EXPORTD_SEED", NULL, "FILE",
+	  "developer mode: load the exports of FILE (a JSON array or JSON "
+	  "lines, each with its _id) into the --dev-token account at start; "
+	  "ids already there are kept as they are", CONFIG_SERVE,
+	  OPT_STR(seed) },
 	{ "log-level", "EXPORTD_LOG_LEVEL", "info", "LEVEL",
 	  "error, warn, info (one access-log line per request) or debug",
 	  CONFIG_SERVE | CONFIG_STORE, OPT_STR(log_level) },
@@ -180,6 +194,9 @@ config_set(struct config *c, const struct config_option *o, const char *v,
 	char	*end, **sp, ***lsp;
 	long	 n, *lp;
 
+	if (strcmp(from, "default") != 0)
+		c->given[(o - config_options) / 8] |=
+		    (unsigned char)(1u << ((o - config_options) % 8));
 	if (o->is_long == 3) {
 		lsp = (char ***)((char *)c + o->offset);
 		if (replace) {
@@ -281,6 +298,8 @@ config_load(struct config *c, int groups, const char *cmd, const char *usage,
 
 	memset(c, 0, sizeof(*c));
 	for (o = config_options; o->name != NULL; o++) {
+		if (o - config_options >= CONFIG_MAX_OPTIONS)
+			abort();	/* raise CONFIG_MAX_OPTIONS */
 		if (o->def != NULL &&
 		    config_set(c, o, o->def, "default", 1) == -1)
 			return -1;
@@ -363,4 +382,19 @@ config_key_path(const struct config *c)
 	if (c->secret_key_file != NULL && c->secret_key_file[0] != '\0')
 		return xstrdup(c->secret_key_file);
 	return xasprintf("%s/secret.key", c->data_dir);
+}
+
+int
+config_given(const struct config *c, const char *name)
+{
+	const struct config_option	*o;
+	size_t				 i;
+
+	for (o = config_options; o->name != NULL; o++) {
+		if (strcmp(o->name, name) != 0)
+			continue;
+		i = (size_t)(o - config_options);
+		return (c->given[i / 8] >> (i % 8)) & 1;
+	}
+	return 0;
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#define CONFIG_MAX_OPTIONS	128	/* rows of the option table, at most */
+
 struct config {
 	char	*listen;	/* HOST:PORT */
 	char	*data_dir;
@@ -41,6 +43,12 @@ struct config {
 	long	 audit_retention_days;	/* 0: keep forever */
 	char	*account;	/* token create */
 	long	 force;		/* restore: replace a store's contents */
+	long	 ephemeral;	/* serve: a throwaway store, removed at exit */
+	char	*dev_token;	/* serve: a token known in advance */
+	char	*seed;		/* serve: exports loaded at start */
+	/* which options were set by the environment or the command line,
+	 * one bit per row of config_options (config_given) */
+	unsigned char given[CONFIG_MAX_OPTIONS / 8];
 };
 
 /* Option groups: which subcommands take an option. */
@@ -75,5 +83,8 @@ void	 config_free(struct config *);
 /* The resolved store URL (sqlite:... or postgresql://...); caller frees. */
 char	*config_db_url(const struct config *);
 char	*config_key_path(const struct config *);
+/* Whether the option --name was set by its variable or on the command
+ * line, not left at its default. */
+int	 config_given(const struct config *, const char *name);
 
 #endif

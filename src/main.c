@@ -13,11 +13,13 @@
 #include "auth/token.h"
 #include "config.h"
 #include "crypto/crypto.h"
+#include "devmode.h"
 #include "dump.h"
 #include "http/cors.h"
 #include "http/server.h"
 #include "http/tls.h"
 #include "manpage.h"
+#include "seed.h"
 #include "store/store.h"
 #include "util/isotime.h"
 #include "util/log.h"
@@ -192,6 +194,21 @@ out:
 	return rc;
 }
 
+/* The store's flags from --db-pool-mode; -1 after a message. */
+static int
+pool_flags(const struct config *c, unsigned *flags)
+{
+	*flags = 0;
+	if (strcmp(c->db_pool_mode, "transaction") == 0)
+		*flags |= STORE_TRANSACTION_POOLING;
+	else if (strcmp(c->db_pool_mode, "session") != 0) {
+		fprintf(stderr, "exportd: --db-pool-mode wants session or "
+		    "transaction\n");
+		return -1;
+	}
+	return 0;
+}
+
 /* Open the store named by the configuration, creating the data dir for
  * the default SQLite file. */
 static struct store *
@@ -199,15 +216,10 @@ open_store(const struct config *c)
 {
 	struct store	*s;
 	char		*url;
-	unsigned	 flags = 0;
+	unsigned	 flags;
 
-	if (strcmp(c->db_pool_mode, "transaction") == 0)
-		flags |= STORE_TRANSACTION_POOLING;
-	else if (strcmp(c->db_pool_mode, "session") != 0) {
-		fprintf(stderr, "exportd: --db-pool-mode wants session or "
-		    "transaction\n");
+	if (pool_flags(c, &flags) == -1)
 		return NULL;
-	}
 	if ((c->db == NULL || c->db[0] == '\0') && mkdirs(c->data_dir) == -1)
 		return NULL;
 	url = config_db_url(c);
@@ -314,6 +326,19 @@ serve_tls_load(const struct config *c, struct tls **tls)
 	return 0;
 }
 
+/* The checks of serve's options that the option table cannot make, before
+ * anything is created: a bad flag leaves no data dir, key or database. */
+static int
+serve_check(const struct config *c)
+{
+	unsigned	flags;
+
+	if (pool_flags(c, &flags) == -1 ||
+	    server_listen_check(c->listen) == -1)
+		return -1;
+	return devmode_check(c);
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -324,7 +349,9 @@ cmd_serve(int argc, char **argv)
 	struct api_options	 ao;
 	struct store		*st;
 	struct tls		*tls = NULL;
+	struct seed		*seed = NULL;
 	unsigned char		 key[CRYPTO_KEYLEN];
+	char			 account[OID_HEXLEN + 1], *ephemeral = NULL;
 	sigset_t		 set;
 	int			 argi = 2, sig, rc = 1, tries, lock = -2;
 
@@ -368,8 +395,23 @@ cmd_serve(int argc, char **argv)
 	}
 	if (cors_check(&c) == -1)
 		goto out;
+	if (serve_check(&c) == -1)
+		goto out;
+	if (c.seed != NULL && (seed = seed_load(c.seed)) == NULL)
+		goto out;
 	if (serve_tls_load(&c, &tls) == -1)
 		goto out;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);	/* a reload (systemctl reload) */
+	if (c.ephemeral) {
+		/* a stop while starting waits for sigwait too, so the
+		 * throwaway store is removed however the server stops */
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		if ((ephemeral = devmode_ephemeral_new(&c)) == NULL)
+			goto out;
+	}
 	if ((lock = store_lock(&c, "serve")) == -1)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
@@ -389,12 +431,16 @@ cmd_serve(int argc, char **argv)
 	}
 	/* Signals go to the main thread's sigwait, never to the threads
 	 * started from here on. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);	/* a reload (systemctl reload) */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (key_load(&c, key) == -1 || store_start(st) == -1)
+	if (ephemeral != NULL)
+		crypto_random(key, sizeof(key));	/* never written */
+	else if (key_load(&c, key) == -1)
+		goto close;
+	if (c.dev_token != NULL && (devmode_token(st, c.dev_token,
+	    account) == -1 || (seed != NULL && seed_apply(seed, st, key,
+	    account) == -1)))
+		goto close;
+	if (store_start(st) == -1)
 		goto close;
 	memset(&ao, 0, sizeof(ao));
 	ao.inbox_cap = c.inbox_cap;
@@ -454,6 +500,10 @@ out:
 	tls_free(tls);
 	if (lock >= 0)
 		close(lock);
+	if (ephemeral != NULL)
+		devmode_ephemeral_remove(ephemeral);
+	free(ephemeral);
+	seed_free(seed);
 	config_free(&c);
 	return rc;
 }

@@ -930,6 +930,15 @@ listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sl)
 	return 0;
 }
 
+int
+server_listen_check(const char *listen)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+
+	return listen_parse(listen, &ss, &sl);
+}
+
 /* The listen socket. SO_REUSEADDR only lets a restart bind past old
  * connections in TIME_WAIT; SO_REUSEPORT, which lets a second process
  * take half of the connections, is set only when asked for. */

@@ -68,6 +68,9 @@ struct server_options {
 	struct tls	*tls;		/* TLS credentials (taken over); NULL */
 };
 
+/* Whether --listen names an address (HOST:PORT, [V6]:PORT); -1 after
+ * a message. Nothing is opened. */
+int	server_listen_check(const char *listen);
 /* Start serving; takes ownership of o->tls, even on failure. */
 int	server_start(struct server *, const struct server_options *);
 /* SIGHUP: read the TLS certificate and key again (0, or -1 when the

@@ -38,6 +38,7 @@
 #define LIMIT_STATE_KEY		128		/* state key, characters */
 #define LIMIT_STATE_VALUE	1048576		/* state value, bytes of its JSON */
 #define LIMIT_TOKEN_CACHE	256		/* tokens cached per server thread */
+#define LIMIT_SEED_BYTES	268435456	/* serve --seed FILE, bytes */
 #define LIMIT_TOKEN_CACHE_MS	10000		/* longest a cached token is trusted */
 
 #endif
