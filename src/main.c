@@ -231,6 +231,42 @@ open_store(const struct config *c)
 	return s;
 }
 
+/* Which store a command uses, said to its user: the SQLite file, or
+ * PostgreSQL without its URL (which may hold a password). Caller frees. */
+static char *
+store_where(const struct config *c)
+{
+	char	*url = config_db_url(c), *w;
+
+	if (strncmp(url, "sqlite:", 7) == 0)
+		w = xasprintf("SQLite %s", url + 7);
+	else
+		w = xstrdup("PostgreSQL (--db)");
+	free(url);
+	return w;
+}
+
+/* The store for a command that only reads or changes what is there
+ * (token list, token revoke): a SQLite file that does not exist is said
+ * so, and not created empty. */
+static struct store *
+open_existing_store(const struct config *c, const char *cmd)
+{
+	char		*url = config_db_url(c);
+	struct stat	 sb;
+	int		 missing;
+
+	missing = strncmp(url, "sqlite:", 7) == 0 && stat(url + 7, &sb) == -1 &&
+	    errno == ENOENT;
+	if (missing)
+		fprintf(stderr, "exportd %s: no store at %s (nothing was "
+		    "created); exportd serve and make run make one in "
+		    "./var, --data-dir DIR or --db URL names another\n", cmd,
+		    url + 7);
+	free(url);
+	return missing ? NULL : open_store(c);
+}
+
 /* One SQLite database, one server: an exclusive flock on DB.lock, held
  * until the process exits (the kernel drops it even after kill -9).
  * Returns the lock's descriptor, -2 for a store that needs none
@@ -523,10 +559,11 @@ account_name_ok(const char *s)
 
 /* Make a token for an account (created if new) and print it last. */
 static int
-token_make(struct store *s, const char *account_name)
+token_make(struct store *s, const struct config *c,
+    const char *account_name)
 {
 	char		 account[OID_HEXLEN + 1], id[OID_HEXLEN + 1];
-	char		 tok[TOKEN_HEXLEN + 1];
+	char		 tok[TOKEN_HEXLEN + 1], *where;
 	unsigned char	 hash[CRYPTO_SHA256LEN];
 
 	if (store_account_ensure(s, account_name, account) != STORE_OK)
@@ -534,9 +571,11 @@ token_make(struct store *s, const char *account_name)
 	token_new(tok, hash);
 	if (store_token_insert(s, account, hash, id) != STORE_OK)
 		return -1;
-	printf("account: %s (%s)\nid: %s\n"
+	where = store_where(c);
+	printf("store: %s\naccount: %s (%s)\nid: %s\n"
 	    "token (shown only now; store it safely):\n%s\n",
-	    account_name, account, id, tok);
+	    where, account_name, account, id, tok);
+	free(where);
 	fflush(stdout);
 	crypto_wipe(tok, sizeof(tok));
 	return 0;
@@ -552,6 +591,7 @@ cmd_token(int argc, char **argv)
 	struct token_row *rows;
 	const char	*sub;
 	char		 created[ISOTIME_LEN + 1], revoked[ISOTIME_LEN + 1];
+	char		*where;
 	int64_t		 n;
 	size_t		 nrows, i;
 	int		 argi = 2, rc = 1, st;
@@ -577,14 +617,17 @@ cmd_token(int argc, char **argv)
 			rc = 2;
 			goto out;
 		}
-		if ((s = open_store(&c)) == NULL || token_make(s, c.account) ==
-		    -1)
+		if ((s = open_store(&c)) == NULL ||
+		    token_make(s, &c, c.account) == -1)
 			goto out;
 		rc = 0;
 	} else if (strcmp(sub, "list") == 0) {
-		if ((s = open_store(&c)) == NULL ||
+		if ((s = open_existing_store(&c, "token list")) == NULL ||
 		    store_token_list(s, &rows, &nrows) != STORE_OK)
 			goto out;
+		where = store_where(&c);
+		printf("store: %s\n", where);
+		free(where);
 		printf("%-24s  %-24s  %-24s  %-24s  %s\n", "ID", "ACCOUNT ID",
 		    "CREATED", "REVOKED", "ACCOUNT");
 		for (i = 0; i < nrows; i++) {
@@ -606,7 +649,7 @@ cmd_token(int argc, char **argv)
 			rc = 2;
 			goto out;
 		}
-		if ((s = open_store(&c)) == NULL)
+		if ((s = open_existing_store(&c, "token revoke")) == NULL)
 			goto out;
 		switch (store_token_revoke(s, argv[argi + 1])) {
 		case STORE_OK:
@@ -625,14 +668,17 @@ cmd_token(int argc, char **argv)
 		    store_token_count(s, &n) != STORE_OK)
 			goto out;
 		if (n > 0) {
-			printf("exportd already has %lld active token(s); make "
-			    "another with: exportd token create --account "
-			    "NAME\n", (long long)n);
+			where = store_where(&c);
+			printf("store: %s\nexportd already has %lld active "
+			    "token(s), shown once when made; make another "
+			    "with: exportd token create --account NAME\n",
+			    where, (long long)n);
+			free(where);
 			rc = 0;
 			goto out;
 		}
-		if (token_make(s, c.account != NULL ? c.account : "default") ==
-		    -1)
+		if (token_make(s, &c, c.account != NULL ? c.account :
+		    "default") == -1)
 			goto out;
 		rc = 0;
 	} else {
