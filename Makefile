@@ -10,7 +10,8 @@ DATA_DIR   ?= ./var
 LISTEN     ?= 127.0.0.1:8080
 PYTHON     ?= /usr/bin/python3
 
-# Debian packages for building, running and testing.
+# Debian packages: DEPS_BUILD to build and run (make run installs only
+# these), DEPS_TEST as well for make test.
 DEPS_BUILD := gcc pkg-config meson ninja-build libmicrohttpd-dev libgnutls28-dev libjansson-dev \
               libsqlite3-dev libssl-dev libxml2-dev libpq-dev
 DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl openssl \
@@ -21,14 +22,17 @@ DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl openssl \
 DEPS_INSTALL := debhelper dpkg-dev lintian systemd groff-base man-db
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_INSTALL)
 
-.PHONY: all deps build build-asan build-clang fuzz-build layering run test unit \
-        api api-pg clean install install-files deb
+.PHONY: all deps deps-build build build-asan build-clang fuzz-build layering run \
+        test unit api api-pg clean install install-files deb
 
 all: build
 
-# Install what is missing, and only that (needs root and apt-get).
-deps:
-	@missing=$$(for p in $(DEPS); do \
+# Install what is missing, and only that (needs root and apt-get): deps
+# for everything, deps-build for building and running.
+deps: PACKAGES = $(DEPS)
+deps-build: PACKAGES = $(DEPS_BUILD)
+deps deps-build:
+	@missing=$$(for p in $(PACKAGES); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
 	  done); \
 	if [ -n "$$missing" ]; then \
@@ -61,12 +65,16 @@ build-clang: $(CLANG_BUILD)/build.ninja
 	ninja -C $(CLANG_BUILD)
 
 # Run the server with the embedded SQLite store in $(DATA_DIR); the first
-# run creates an account and prints its token.
-run: deps build
-	@$(BUILD)/exportd token init --data-dir $(DATA_DIR)
-	@echo
-	@echo "Try:  curl -H 'Authorization: Bearer <token>' http://$(LISTEN)/v1/exports"
-	@echo
+# run creates an account and prints its token, and a first request to try
+# with it (later runs cannot show it again: it is stored hashed).
+run: deps-build build
+	@out=$$($(BUILD)/exportd token init --data-dir $(DATA_DIR)) || exit 1; \
+	echo "$$out"; tok=$$(echo "$$out" | sed -n '/^token /{n;p}'); \
+	echo; echo "Try (who am I; then: README.md, Walk-through with curl):"; \
+	echo "  curl -s -H 'Authorization: Bearer $${tok:-<your token>}'" \
+	  "http://$(LISTEN)/v1/tokenInfo"; \
+	echo "Tokens: $(BUILD)/exportd token create|list|revoke --data-dir $(DATA_DIR)"; \
+	echo
 	exec $(BUILD)/exportd serve --listen $(LISTEN) --data-dir $(DATA_DIR)
 
 export ASAN_OPTIONS  := detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1
