@@ -95,7 +95,6 @@ static const struct verify_provider verify_providers[] = {
 	{ "surveymonkey", RULE_SIGNED, verify_surveymonkey },
 	{ "trello", RULE_SIGNED, verify_trello },
 
-	{ "custom", RULE_URL, NULL },
 	{ "stripe", RULE_URL, NULL },
 	{ "box", RULE_URL, NULL },
 	{ "intercom", RULE_URL, NULL },
@@ -112,7 +111,11 @@ static const struct verify_provider verify_providers[] = {
 	{ "mailparser-io", RULE_URL, NULL },
 	{ "sapariba", RULE_URL, NULL },
 
-	/* no built-in rule known (travis signs with RSA: "publickey") */
+	/* custom (and no provider) must name its method: the explicit
+	 * verify decides, and the model refuses it without one; no
+	 * built-in rule known for the others (travis signs with RSA:
+	 * "publickey") */
+	{ "custom", RULE_METHOD, NULL },
 	{ "shipwire", RULE_METHOD, NULL },
 	{ "errorception", RULE_METHOD, NULL },
 	{ "travis", RULE_METHOD, NULL },

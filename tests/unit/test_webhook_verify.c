@@ -474,8 +474,11 @@ Test(webhook_verify, secret_url_custom)
 
 	r.url_token = "tok-abcdef";
 	cr_assert_eq(check(w, &r), 0);
-	/* verify unset on custom means secret URL too */
-	cr_assert_eq(check("{\"token\":\"tok-abcdef\"}", &r), 0);
+	/* custom, or no provider, without verify is refused by the model;
+	 * a stored one (an old dump) verifies nothing, not even its URL */
+	cr_assert_eq(check("{\"token\":\"tok-abcdef\"}", &r), -1);
+	cr_assert_eq(check("{\"provider\":\"custom\",\"token\":"
+	    "\"tok-abcdef\"}", &r), -1);
 	r.url_token = "tok-abcde0";
 	cr_assert_eq(check(w, &r), -1);
 	r.url_token = "tok-abcdef0";
