@@ -32,7 +32,7 @@ static const char crypto_b64chars[] =
 static void
 crypto_fatal(const char *what)
 {
-	fprintf(stderr, "fatal: crypto: %s failed\n", what);
+	fprintf(stderr, "exportd: fatal: crypto: %s failed\n", what);
 	abort();
 }
 

@@ -19,7 +19,7 @@ random_bytes(void *buf, size_t len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			fprintf(stderr, "fatal: getrandom failed\n");
+			fprintf(stderr, "exportd: fatal: getrandom failed\n");
 			abort();
 		}
 		p += n;

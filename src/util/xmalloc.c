@@ -14,7 +14,7 @@ static void	xmalloc_fail(const char *, size_t) __attribute__((noreturn));
 static void
 xmalloc_fail(const char *what, size_t size)
 {
-	fprintf(stderr, "fatal: %s: out of memory allocating %zu bytes\n",
+	fprintf(stderr, "exportd: fatal: %s: out of memory allocating %zu bytes\n",
 	    what, size);
 	abort();
 }
