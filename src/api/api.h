@@ -79,6 +79,7 @@ extern const size_t api_nroutes;
 void	health_get(struct request *);
 void	ready_get(struct request *);
 void	metrics_get(struct request *);
+void	openapi_get(struct request *);
 void	tokeninfo_get(struct request *);
 void	exports_list(struct request *);
 void	exports_get(struct request *);

@@ -6,6 +6,7 @@ const struct route api_routes[] = {
 	{ M_GET, "/v1/ready", ready_get, ROUTE_PUBLIC },
 	/* open, or behind --metrics-token (checked by the handler) */
 	{ M_GET, "/metrics", metrics_get, ROUTE_PUBLIC },
+	{ M_GET, "/v1/openapi.json", openapi_get, ROUTE_PUBLIC },
 	{ M_GET, "/v1/tokenInfo", tokeninfo_get, 0 },
 	{ M_GET, "/v1/exports", exports_list, 0 },
 	{ M_POST, "/v1/exports", exports_create, 0 },

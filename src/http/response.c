@@ -48,18 +48,33 @@ reply_json(struct request *req, unsigned status, char *body, size_t len)
 	reply_text(req, status, JSON_TYPE, body, len);
 }
 
-void
-reply_json_copy(struct request *req, unsigned status, const char *body,
-    size_t len)
+/* A JSON body from bytes libmicrohttpd copies or keeps (mode). */
+static void
+reply_json_buffer(struct request *req, unsigned status, const char *body,
+    size_t len, enum MHD_ResponseMemoryMode mode)
 {
 	struct MHD_Response	*r;
 
 	r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
-	    MHD_RESPMEM_MUST_COPY);
+	    mode);
 	if (r == NULL)
 		abort();
 	reply_set(req, status, r, len);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
+}
+
+void
+reply_json_copy(struct request *req, unsigned status, const char *body,
+    size_t len)
+{
+	reply_json_buffer(req, status, body, len, MHD_RESPMEM_MUST_COPY);
+}
+
+void
+reply_json_static(struct request *req, unsigned status, const char *body,
+    size_t len)
+{
+	reply_json_buffer(req, status, body, len, MHD_RESPMEM_PERSISTENT);
 }
 
 void

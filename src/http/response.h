@@ -19,6 +19,9 @@ void	reply_text(struct request *, unsigned status, const char *type,
  * is built (copied). */
 void	reply_json_copy(struct request *, unsigned status, const char *body,
 	    size_t len);
+/* A body that lives as long as the program (static data): not copied. */
+void	reply_json_static(struct request *, unsigned status, const char *body,
+	    size_t len);
 /* A JSON body of unknown length, sent as read(cls, ...) produces it
  * (libmicrohttpd's content reader contract: bytes, END_OF_STREAM, or
  * END_WITH_ERROR, which cuts the connection so that the client sees an

@@ -23,6 +23,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 /* The handlers the table points at; never called here. */
 #define STUB(name) void name(struct request *r) { (void)r; abort(); }
 STUB(health_get)
+STUB(openapi_get)
 STUB(tokeninfo_get)
 STUB(exports_list)
 STUB(exports_get)
