@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 import requests
 
+import openapi_check
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -495,6 +497,7 @@ class Server:
                 proc = subprocess.Popen(self._argv(port), stdout=of, stderr=ef,
                                         stdin=subprocess.DEVNULL, cwd=str(REPO), env=self.env)
             self.proc, self.port = proc, port
+            openapi_check.watch(self.url)
             if self._wait_ready(timeout):
                 return self
             if proc.poll() is None:

@@ -13,7 +13,39 @@ import os
 
 import pytest
 
+import openapi_check
 from apilib import EXTERNAL, EXTERNAL_TOKEN, EXTERNAL_URL, Api, Server, unique
+
+# Every response is checked against openapi/exportd.json (openapi_check.py).
+openapi_check.install()
+if EXTERNAL:
+    openapi_check.watch(EXTERNAL_URL)
+
+
+def _openapi_failure(outcome):
+    """Fail the running phase with what the document says is wrong with
+    the responses it received (unless it failed already: then say it)."""
+    problems = openapi_check.take()
+    if not problems:
+        return
+    text = "responses that do not match openapi/exportd.json:\n  " + \
+        "\n  ".join(problems[:20]) + \
+        ("\n  (%d more)" % (len(problems) - 20) if len(problems) > 20 else "")
+    if outcome.excinfo is None:
+        raise AssertionError(text)
+    print(text)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    outcome = yield
+    _openapi_failure(outcome)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item):
+    outcome = yield
+    _openapi_failure(outcome)
 
 
 @pytest.fixture(scope="session")
