@@ -16,14 +16,19 @@ DEPS_BUILD := gcc pkg-config meson ninja-build libmicrohttpd-dev libgnutls28-dev
               libsqlite3-dev libssl-dev libxml2-dev libpq-dev
 DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl openssl \
               postgresql postgresql-client nginx-light pgbouncer \
-              patroni etcd-server clang libclang-rt-14-dev
+              patroni etcd-server clang libclang-rt-14-dev \
+              python3-jsonschema nodejs npm
 # make install, make deb and their tests (tests/install): debhelper,
 # lintian, systemd-analyze, groff.
 DEPS_INSTALL := debhelper dpkg-dev lintian systemd groff-base man-db
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_INSTALL)
+# Packages that also count as present when their command is: a Node.js
+# from elsewhere (NodeSource) brings its own npm and conflicts with
+# Debian's.
+DEPS_CMDS  := npm
 
 .PHONY: all deps deps-build build build-asan build-clang fuzz-build layering run \
-        test unit api api-pg clean install install-files deb
+        test unit api api-pg clean install install-files deb openapi-lint
 
 all: build
 
@@ -33,6 +38,7 @@ deps: PACKAGES = $(DEPS)
 deps-build: PACKAGES = $(DEPS_BUILD)
 deps deps-build:
 	@missing=$$(for p in $(PACKAGES); do \
+	    case " $(DEPS_CMDS) " in *" $$p "*) command -v $$p >/dev/null && continue;; esac; \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
 	  done); \
 	if [ -n "$$missing" ]; then \
@@ -89,7 +95,7 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 # page against --help, and the Debian package installed, run and purged.
 PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider
 
-test: deps layering build build-asan build-clang fuzz-build
+test: deps layering openapi-lint build build-asan build-clang fuzz-build
 	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
 	tests/pg/with-cluster.sh meson test -C $(ASAN_BUILD) --suite contract --print-errorlogs
 	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
@@ -101,6 +107,18 @@ test: deps layering build build-asan build-clang fuzz-build
 # Which folder of src/ may include which (docs/internals/layers.md).
 layering:
 	$(PYTHON) tests/layering.py
+
+# The OpenAPI document (docs/openapi.md) linted by @redocly/cli, pinned in
+# tests/openapi/package-lock.json and installed there (git-ignored) from
+# npm. A lint error fails make test.
+REDOCLY := tests/openapi/node_modules/.bin/redocly
+
+$(REDOCLY): tests/openapi/package.json tests/openapi/package-lock.json
+	cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+openapi-lint: $(REDOCLY)
+	$(REDOCLY) lint openapi/exportd.json --config tests/openapi/redocly.yaml
 
 unit: build-asan
 	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
