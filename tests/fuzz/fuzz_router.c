@@ -36,6 +36,18 @@ STUB(exports_clone)
 STUB(listener_receive)
 STUB(inbox_get)
 STUB(inbox_ack)
+STUB(audit_list)
+STUB(exports_audit)
+STUB(exports_state_delete)
+STUB(exports_state_get)
+STUB(exports_state_keys)
+STUB(exports_state_put)
+STUB(metrics_get)
+STUB(ready_get)
+STUB(state_global_delete)
+STUB(state_global_get)
+STUB(state_global_keys)
+STUB(state_global_put)
 
 static const char *const methods[] = {
 	"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
