@@ -126,16 +126,22 @@ class Spec:
         return ("%s %s (undocumented method)" % (method, matches[0][0]),
                 unrouted, allowed)
 
-    def check(self, method, url, status, headers, body):
-        """Problems of one response, as strings (none: it conforms).
-        headers: a case-insensitive mapping; body: bytes, or None when it
-        was not read (streamed and left unread)."""
+    def lookup(self, method, url, status):
+        """(where, the response object or None, the Allow a 405 must
+        carry or None, the operation's responses) for an answer."""
         path = unquote(urlsplit(url).path) or "/"
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
         label, responses, allowed = self.operation(method.upper(), path)
         where = "%s -> %d" % (label, status)
         resp = responses.get(str(status)) or responses.get("%dXX" % (status // 100))
+        return where, resp, allowed, responses
+
+    def check(self, method, url, status, headers, body):
+        """Problems of one response, as strings (none: it conforms).
+        headers: a case-insensitive mapping; body: bytes, or None when it
+        was not read (streamed and left unread)."""
+        where, resp, allowed, responses = self.lookup(method, url, status)
         if resp is None:
             return ["%s: status %d is not documented (documented: %s)" % (
                 where, status, ", ".join(sorted(responses)))]
@@ -162,6 +168,14 @@ class Spec:
                     problems.append("%s: header %s %r: %s" % (where, name, value, e.message))
         problems += self.check_body(where, method, status, headers, body, resp)
         return problems
+
+    def check_body_only(self, method, url, status, headers, body):
+        """Problems of a body alone (its status and headers were checked
+        before it was read)."""
+        where, resp, _, _ = self.lookup(method, url, status)
+        if resp is None:
+            return []       # reported with the status
+        return self.check_body(where, method, status, headers, body, self.resolve(resp))
 
     def check_asterisk(self, method, status, headers, body):
         """The answer to a request for '*' (OPTIONS *)."""
@@ -319,22 +333,21 @@ def check_raw(method, url, raw):
 # Session of the tests too.
 
 def _teed(resp, method, url):
-    """Let a streamed body be checked once the test has read all of it."""
+    """Let a streamed body be checked once the test has read all of it
+    (its status and headers were checked when it arrived)."""
     orig = resp.iter_content
     kept = []
     size = [0]
 
     def iter_content(chunk_size=1, decode_unicode=False):
-        complete = False
         for chunk in orig(chunk_size, decode_unicode):
             if size[0] <= BODY_CAP and isinstance(chunk, bytes):
                 kept.append(chunk)
                 size[0] += len(chunk)
             yield chunk
-        complete = True
-        if complete:
-            body = b"".join(kept) if size[0] <= BODY_CAP else None
-            check(method, url, resp.status_code, resp.headers, body)
+        if size[0] <= BODY_CAP and watched(url):
+            record(SPEC.check_body_only(method, url, resp.status_code,
+                                        resp.headers, b"".join(kept)))
     resp.iter_content = iter_content
 
 
