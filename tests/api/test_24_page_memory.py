@@ -123,12 +123,13 @@ def restored_store(server_factory, tmp_path, n):
     row = next(x for x in lines if x["kind"] == "export")
     bodies = {}
     path = tmp_path / "big.jsonl"
+    # Lines after the exports (the template's audit entry) follow the copies.
+    first = next(i for i, x in enumerate(lines) if x["kind"] == "export")
+    after = [x for x in lines[first:] if x["kind"] != "export"]
     with open(path, "w") as f:
-        for x in lines:
-            if x["kind"] not in ("export", "header"):
-                f.write(json.dumps(x) + "\n")
-            elif x["kind"] == "header":
-                f.write(json.dumps(head) + "\n")
+        f.write(json.dumps(head) + "\n")
+        for x in lines[1:first]:
+            f.write(json.dumps(x) + "\n")
         for i in range(n):
             eid = uuid.uuid4().hex[:24]
             doc = dict(template, **big_doc(i))
@@ -137,6 +138,8 @@ def restored_store(server_factory, tmp_path, n):
             bodies[eid] = digest(body.encode())
             f.write(json.dumps(dict(row, seq=i + 1, id=eid, api_identifier=doc["apiIdentifier"],
                                     name=doc["name"], body=body)) + "\n")
+        for x in after:
+            f.write(json.dumps(x) + "\n")
     dst = tmp_path / "restored"
     dst.mkdir()
     with open(path, "rb") as f:
