@@ -40,5 +40,16 @@
 #define LIMIT_TOKEN_CACHE	256		/* tokens cached per server thread */
 #define LIMIT_SEED_BYTES	268435456	/* serve --seed FILE, bytes */
 #define LIMIT_TOKEN_CACHE_MS	10000		/* longest a cached token is trusted */
+#define LIMIT_EGRESS_ALLOW	1024		/* --egress-allow entries */
+#define LIMIT_EGRESS_NAME	253		/* a host name in --egress-allow */
+#define LIMIT_EGRESS_CONNECT_TIMEOUT 10		/* outbound connect, seconds (configurable) */
+#define LIMIT_EGRESS_TIMEOUT	60		/* one outbound request, seconds (configurable) */
+#define LIMIT_EGRESS_RESPONSE	16777216	/* one outbound response body, bytes (configurable) */
+#define LIMIT_EGRESS_RESPONSE_MAX 1073741824	/* largest --egress-max-response accepted */
+#define LIMIT_EGRESS_HEADERS	65536		/* one outbound response's headers, bytes */
+#define LIMIT_EGRESS_REDIRECTS	5		/* redirects followed per request */
+#define LIMIT_EGRESS_RETRIES	2		/* retries after a 5xx, 429 or failed connect (configurable) */
+#define LIMIT_EGRESS_RETRY_AFTER 30		/* longest Retry-After waited for, seconds (configurable) */
+#define LIMIT_EGRESS_BACKOFF_MS	500		/* first wait before a retry; doubles */
 
 #endif
