@@ -72,7 +72,9 @@ build-clang: $(CLANG_BUILD)/build.ninja
 
 # Run the server with the embedded SQLite store in $(DATA_DIR); the first
 # run creates an account and prints its token, and a first request to try
-# with it (later runs cannot show it again: it is stored hashed).
+# with it (later runs cannot show it again: it is stored hashed). Outbound
+# requests may reach loopback (--egress-allow-loopback): services on this
+# machine, as a developer runs them.
 run: deps-build build
 	@out=$$($(BUILD)/exportd token init --data-dir $(DATA_DIR)) || exit 1; \
 	echo "$$out"; tok=$$(echo "$$out" | sed -n '/^token /{n;p}'); \
@@ -81,7 +83,8 @@ run: deps-build build
 	  "http://$(LISTEN)/v1/tokenInfo"; \
 	echo "Tokens: $(BUILD)/exportd token create|list|revoke --data-dir $(DATA_DIR)"; \
 	echo
-	exec $(BUILD)/exportd serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+	exec $(BUILD)/exportd serve --listen $(LISTEN) --data-dir $(DATA_DIR) \
+	  --egress-allow-loopback
 
 export ASAN_OPTIONS  := detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1

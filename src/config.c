@@ -46,6 +46,37 @@ const struct config_option config_options[] = {
 	  "to call the API (CORS); repeat for more (in the environment: "
 	  "separated by commas); off by default", CONFIG_SERVE,
 	  OPT_LIST(cors_origins) },
+	{ "egress-allow", "EXPORTD_EGRESS_ALLOW", NULL, "ENTRY",
+	  "let outbound requests (pings, export runs) reach a CIDR "
+	  "(10.1.0.0/16, fd00::/8), an address, a host name, or every name "
+	  "below one (*.corp.example); repeat for more (in the environment: "
+	  "separated by commas); public addresses need no entry",
+	  CONFIG_SERVE, OPT_LIST(egress_allow) },
+	{ "egress-allow-loopback", "EXPORTD_EGRESS_ALLOW_LOOPBACK", "0", NULL,
+	  "let outbound requests reach loopback addresses (127.0.0.0/8, ::1): "
+	  "for a developer's machine (make run sets it), not for production",
+	  CONFIG_SERVE, OPT_FLAG(egress_allow_loopback) },
+	{ "egress-connect-timeout", "EXPORTD_EGRESS_CONNECT_TIMEOUT",
+	  XSTR(LIMIT_EGRESS_CONNECT_TIMEOUT), "SECONDS",
+	  "an outbound connection must be made within this", CONFIG_SERVE,
+	  OPT_LONG(egress_connect_timeout) },
+	{ "egress-timeout", "EXPORTD_EGRESS_TIMEOUT",
+	  XSTR(LIMIT_EGRESS_TIMEOUT), "SECONDS",
+	  "an outbound request must be answered in full within this",
+	  CONFIG_SERVE, OPT_LONG(egress_timeout) },
+	{ "egress-max-response", "EXPORTD_EGRESS_MAX_RESPONSE",
+	  XSTR(LIMIT_EGRESS_RESPONSE), "BYTES",
+	  "largest body of an outbound request's answer (decoded); beyond, "
+	  "the request fails as too_large", CONFIG_SERVE,
+	  OPT_LONG(egress_max_response) },
+	{ "egress-retries", "EXPORTD_EGRESS_RETRIES", XSTR(LIMIT_EGRESS_RETRIES),
+	  "N", "times an outbound request is sent again after a 429, a 5xx "
+	  "or a failed connection", CONFIG_SERVE, OPT_LONG(egress_retries) },
+	{ "egress-max-retry-after", "EXPORTD_EGRESS_MAX_RETRY_AFTER",
+	  XSTR(LIMIT_EGRESS_RETRY_AFTER), "SECONDS",
+	  "longest Retry-After waited for before sending again; a longer one "
+	  "is not waited for, and the 429 or 503 is the answer", CONFIG_SERVE,
+	  OPT_LONG(egress_max_retry_after) },
 	{ "tls-cert", "EXPORTD_TLS_CERT", NULL, "FILE",
 	  "serve HTTPS (TLS 1.2 and 1.3) with this PEM certificate, followed "
 	  "by its intermediates; read again on SIGHUP", CONFIG_SERVE,

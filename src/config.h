@@ -16,6 +16,13 @@ struct config {
 	char	*secret_key_file;	/* NULL: data_dir/secret.key */
 	char	*public_url;	/* base for absolute links; NULL: from Host */
 	char	**cors_origins;	/* NULL-terminated; NULL: CORS off */
+	char	**egress_allow;	/* NULL-terminated CIDRs and host names */
+	long	 egress_allow_loopback;	/* developer mode: loopback too */
+	long	 egress_connect_timeout;	/* seconds */
+	long	 egress_timeout;	/* seconds, one outbound request */
+	long	 egress_max_response;	/* bytes */
+	long	 egress_retries;
+	long	 egress_max_retry_after;	/* seconds */
 	char	*log_level;
 	char	*log_format;	/* text or json */
 	char	*metrics_token;	/* NULL: /metrics is open */

@@ -19,6 +19,8 @@
 #include "http/server.h"
 #include "http/tls.h"
 #include "manpage.h"
+#include "run/egress.h"
+#include "run/fetch.h"
 #include "seed.h"
 #include "store/store.h"
 #include "util/isotime.h"
@@ -340,6 +342,55 @@ cors_check(const struct config *c)
 	return 0;
 }
 
+/* The egress policy and the caps of outbound requests, from the options;
+ * 0, or -1 after a message. */
+static int
+serve_egress_load(const struct config *c, struct egress **e,
+    struct fetch_limits *lim)
+{
+	char	*cause = NULL;
+
+	if (c->egress_connect_timeout < 1 || c->egress_connect_timeout > 3600 ||
+	    c->egress_timeout < 1 || c->egress_timeout > 86400 ||
+	    c->egress_max_response < 1 ||
+	    c->egress_max_response > LIMIT_EGRESS_RESPONSE_MAX ||
+	    c->egress_retries > 10 || c->egress_max_retry_after > 3600) {
+		fprintf(stderr, "exportd serve: --egress-connect-timeout must "
+		    "be from 1 to 3600, --egress-timeout from 1 to 86400, "
+		    "--egress-max-response from 1 to %d, --egress-retries at "
+		    "most 10, --egress-max-retry-after at most 3600\n",
+		    LIMIT_EGRESS_RESPONSE_MAX);
+		return -1;
+	}
+	if ((*e = egress_new((const char *const *)c->egress_allow,
+	    c->egress_allow_loopback != 0, &cause)) == NULL) {
+		fprintf(stderr, "exportd serve: --egress-allow: %s\n", cause);
+		free(cause);
+		return -1;
+	}
+	fetch_limits_default(lim);
+	lim->connect_timeout_ms = c->egress_connect_timeout * 1000L;
+	lim->timeout_ms = c->egress_timeout * 1000L;
+	lim->max_response = (size_t)c->egress_max_response;
+	lim->retries = (unsigned)c->egress_retries;
+	lim->max_retry_after_ms = c->egress_max_retry_after * 1000L;
+	return 0;
+}
+
+/* Say at start where outbound requests may go. */
+static void
+serve_egress_log(const struct config *c, const struct egress *e)
+{
+	size_t	n = 0;
+
+	while (c->egress_allow != NULL && c->egress_allow[n] != NULL)
+		n++;
+	log_info("egress: outbound requests may reach public addresses%s%s",
+	    egress_allows_loopback(e) ? ", loopback (--egress-allow-loopback: "
+	    "a developer's machine, not production)" : "",
+	    n > 0 ? " and the --egress-allow entries" : "");
+}
+
 /* The TLS certificate and key, when asked for: both or neither, loaded
  * before anything is created. 0 (*tls NULL for plain HTTP), or -1. */
 static int
@@ -385,6 +436,8 @@ cmd_serve(int argc, char **argv)
 	struct api_options	 ao;
 	struct store		*st;
 	struct tls		*tls = NULL;
+	struct egress		*egress = NULL;
+	struct fetch_limits	 fetch_limits;
 	struct seed		*seed = NULL;
 	unsigned char		 key[CRYPTO_KEYLEN];
 	char			 account[OID_HEXLEN + 1], *ephemeral = NULL;
@@ -432,6 +485,8 @@ cmd_serve(int argc, char **argv)
 	if (cors_check(&c) == -1)
 		goto out;
 	if (serve_check(&c) == -1)
+		goto out;
+	if (serve_egress_load(&c, &egress, &fetch_limits) == -1)
 		goto out;
 	if (c.seed != NULL && (seed = seed_load(c.seed)) == NULL)
 		goto out;
@@ -488,6 +543,8 @@ cmd_serve(int argc, char **argv)
 	ao.listener_failed_burst = c.listener_failed_burst;
 	ao.listener_failed_per_second = c.listener_failed_per_second;
 	ao.metrics_token = c.metrics_token;
+	ao.egress = egress;
+	ao.fetch_limits = fetch_limits;
 	api_context_init(&app, st, key, &ao);
 	srv.app = &app;
 	srv.hooks = &api_hooks;
@@ -516,6 +573,7 @@ cmd_serve(int argc, char **argv)
 	log_info("exportd listening on %s (port %d, %s), store %s",
 	    c.listen, srv.port, o.tls != NULL ? "https" : "http",
 	    store_name(st));
+	serve_egress_log(&c, egress);
 	do {
 		if (sigwait(&set, &sig) != 0)
 			break;
@@ -534,6 +592,7 @@ close:
 		log_info("stopped cleanly");
 out:
 	tls_free(tls);
+	egress_free(egress);
 	if (lock >= 0)
 		close(lock);
 	if (ephemeral != NULL)

@@ -12,6 +12,8 @@
 #include "http/request.h"
 #include "http/router.h"
 #include "model/project.h"
+#include "run/egress.h"
+#include "run/fetch.h"
 #include "store/store.h"
 #include "util/errors.h"
 
@@ -31,6 +33,10 @@ struct api_context {
 	int64_t			 started_ms;	/* Unix time, for /metrics */
 	long			 audit_retention_days;	/* 0: forever */
 	struct audit_pruner	*pruner;
+	/* outbound requests (pings, runs): a fetch_client per worker
+	 * thread, made with these */
+	const struct egress	*egress;	/* not owned */
+	struct fetch_limits	 fetch_limits;
 };
 
 struct api_options {
@@ -43,6 +49,8 @@ struct api_options {
 	long	 listener_failed_per_second;
 	const char *metrics_token;	/* NULL or "": /metrics is open */
 	long	 audit_retention_days;
+	const struct egress *egress;	/* not owned; outlives the context */
+	struct fetch_limits fetch_limits;
 };
 
 /* A request's write (api_write_get), with what it adds beside the change:

@@ -29,6 +29,8 @@ api_context_init(struct api_context *ctx, struct store *st,
 		ctx->metrics_token = xstrdup(o->metrics_token);
 	ctx->started_ms = isotime_now_ms();
 	ctx->audit_retention_days = o->audit_retention_days;
+	ctx->egress = o->egress;
+	ctx->fetch_limits = o->fetch_limits;
 	audit_pruner_start(ctx);
 }
 
