@@ -200,6 +200,55 @@ Test(fetch, oversize_body)
 	cr_assert_eq(resp.retries, 0);
 }
 
+Test(fetch, oversize_headers)
+{
+	assert_error(get("/fat-headers"), FETCH_TOO_LARGE);
+	cr_assert_not_null(strstr(resp.message, "headers"), "%s",
+	    resp.message);
+}
+
+/* Fetches from several threads at once, a client each, one policy. */
+static void *
+fetch_thread(void *arg)
+{
+	struct fetch_limits	 lim;
+	struct fetch_client	*own;
+	struct fetch_request	 req = { 0 };
+	struct fetch_response	 r;
+	char			 url[64];
+	int			 i;
+	long			 ok = 0;
+
+	(void)arg;
+	test_limits(&lim);
+	own = fetch_client_new(policy, &lim);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", srv.port);
+	req.url = url;
+	for (i = 0; i < 10; i++) {
+		if (fetch_do(own, &req, &r) == 0 && r.status == 200 &&
+		    strcmp(r.body, "hello") == 0)
+			ok++;
+		fetch_response_free(&r);
+	}
+	fetch_client_free(own);
+	return (void *)ok;
+}
+
+Test(fetch, threads_share_a_policy)
+{
+	pthread_t	t[4];
+	void		*ok;
+	int		 i;
+
+	for (i = 0; i < 4; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, fetch_thread, NULL), 0);
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], &ok);
+		cr_assert_eq((long)ok, 10);
+	}
+	cr_assert_eq(testserver_hits(&srv, "/ok"), 40);
+}
+
 Test(fetch, redirects_same_origin_keep_credentials)
 {
 	static const struct fetch_header h[] = {

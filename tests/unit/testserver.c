@@ -16,6 +16,7 @@
  *   /429-long       429 with Retry-After: 3600, always
  *   /503x2          503 twice, then /ok
  *   /reset          closes the connection without answering
+ *   /fat-headers    200 with 100 KiB of headers
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -170,6 +171,24 @@ answer_big(int fd, int with_length)
 }
 
 static void
+answer_fat_headers(int fd)
+{
+	static const char	head[] = "HTTP/1.1 200 Test\r\nConnection: close\r\n";
+	static const char	tail[] = "Content-Length: 0\r\n\r\n";
+	char			line[1100];
+	int			i;
+
+	send_all(fd, head, sizeof(head) - 1);
+	memset(line, 'v', sizeof(line));
+	for (i = 0; i < 100; i++) {
+		memcpy(line, "X-Fat: ", 7);
+		memcpy(line + sizeof(line) - 2, "\r\n", 2);
+		send_all(fd, line, sizeof(line));
+	}
+	send_all(fd, tail, sizeof(tail) - 1);
+}
+
+static void
 answer_slow(struct testserver *s, int fd)
 {
 	int	i;
@@ -238,6 +257,8 @@ answer(struct testserver *s, int fd, const char *path, const char *req,
 		reply(fd, 503, NULL, "busy", 4);
 	else if (strcmp(path, "/reset") == 0)
 		return;
+	else if (strcmp(path, "/fat-headers") == 0)
+		answer_fat_headers(fd);
 	else if (strncmp(path, "/429", 4) == 0 || strcmp(path, "/503x2") == 0)
 		reply(fd, 200, multi, "hello", 5);
 	else
