@@ -42,7 +42,7 @@ struct fetch_request {
 struct fetch_limits {
 	long		 connect_timeout_ms;	/* per connection */
 	long		 timeout_ms;		/* per request sent, whole */
-	size_t		 max_response;		/* body bytes, decoded */
+	size_t		 max_response;		/* body bytes, decoded; >= 1 */
 	unsigned	 max_redirects;
 	unsigned	 retries;		/* after the first try, per hop */
 	long		 max_retry_after_ms;	/* longer Retry-After: no retry */
@@ -114,7 +114,8 @@ void	 fetch_limits_default(struct fetch_limits *);
  * A client for one thread at a time: it keeps connections open between
  * its fetches. The policy is not owned and must outlive the client; any
  * number of clients, on any threads, may share it. libcurl's global
- * state is set up once, by the first client.
+ * state is set up once, by the first client. NULL if libcurl cannot be
+ * set up (logged).
  */
 struct fetch_client *fetch_client_new(const struct egress *,
 		    const struct fetch_limits *);
