@@ -54,7 +54,8 @@ const struct config_option config_options[] = {
 	  CONFIG_SERVE, OPT_LIST(egress_allow) },
 	{ "egress-allow-loopback", "EXPORTD_EGRESS_ALLOW_LOOPBACK", "0", NULL,
 	  "let outbound requests reach loopback addresses (127.0.0.0/8, ::1): "
-	  "for a developer's machine (make run sets it), not for production",
+	  "for a developer's machine (make run and --ephemeral set it), not "
+	  "for production",
 	  CONFIG_SERVE, OPT_FLAG(egress_allow_loopback) },
 	{ "egress-connect-timeout", "EXPORTD_EGRESS_CONNECT_TIMEOUT",
 	  XSTR(LIMIT_EGRESS_CONNECT_TIMEOUT), "SECONDS",
@@ -154,7 +155,9 @@ const struct config_option config_options[] = {
 	{ "ephemeral", "EXPORTD_EPHEMERAL", "0", NULL,
 	  "developer mode: a throwaway SQLite store and secret key in a "
 	  "private temporary directory, deleted at exit (not with --data-dir, "
-	  "--db or --secret-key-file)", CONFIG_SERVE, OPT_FLAG(ephemeral) },
+	  "--db or --secret-key-file); outbound requests may reach loopback, "
+	  "as with --egress-allow-loopback", CONFIG_SERVE,
+	  OPT_FLAG(ephemeral) },
 	{ "dev-token", "EXPORTD_DEV_TOKEN", NULL, "TOKEN",
 	  "developer mode: accept this API token (16 to 512 characters of "
 	  "A-Z a-z 0-9 - . _ ~ + /) for the account dev, added to the store "

@@ -362,8 +362,10 @@ serve_egress_load(const struct config *c, struct egress **e,
 		    LIMIT_EGRESS_RESPONSE_MAX);
 		return -1;
 	}
+	/* developer mode reaches the services of the developer's machine */
 	if ((*e = egress_new((const char *const *)c->egress_allow,
-	    c->egress_allow_loopback != 0, &cause)) == NULL) {
+	    c->egress_allow_loopback != 0 || c->ephemeral != 0,
+	    &cause)) == NULL) {
 		fprintf(stderr, "exportd serve: --egress-allow: %s\n", cause);
 		free(cause);
 		return -1;
@@ -385,10 +387,11 @@ serve_egress_log(const struct config *c, const struct egress *e)
 
 	while (c->egress_allow != NULL && c->egress_allow[n] != NULL)
 		n++;
-	log_info("egress: outbound requests may reach public addresses%s%s",
-	    egress_allows_loopback(e) ? ", loopback (--egress-allow-loopback: "
-	    "a developer's machine, not production)" : "",
-	    n > 0 ? " and the --egress-allow entries" : "");
+	log_info("egress: outbound requests may reach public addresses%s%s%s",
+	    !egress_allows_loopback(e) ? "" : c->egress_allow_loopback ?
+	    ", loopback (--egress-allow-loopback" : ", loopback (--ephemeral",
+	    egress_allows_loopback(e) ? ": a developer's machine, not "
+	    "production)" : "", n > 0 ? " and the --egress-allow entries" : "");
 }
 
 /* The TLS certificate and key, when asked for: both or neither, loaded

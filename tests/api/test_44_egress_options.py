@@ -5,7 +5,11 @@ caps refuse values out of range. The policy itself and the requests it
 governs are tested in C (tests/unit/test_egress.c, test_fetch.c)."""
 
 import os
+import signal
 import subprocess
+import time
+
+import pytest
 
 from apilib import BIN, REPO, free_port, wait_for_log
 
@@ -59,10 +63,48 @@ def test_loopback_when_asked_is_said(server_factory):
     assert "loopback" in line and "not production" in line, line
 
 
-def test_make_run_allows_loopback():
-    """make run is the developer's way in: it passes the flag."""
-    with open(os.path.join(str(REPO), "Makefile"), encoding="utf-8") as f:
-        text = f.read()
-    run_rule = text[text.index("\nrun:"):]
-    run_rule = run_rule[:run_rule.index("\n\n")]
-    assert "exportd serve" in run_rule and "--egress-allow-loopback" in run_rule, run_rule
+def test_ephemeral_allows_loopback_and_says_so(tmp_path):
+    """Developer mode (--ephemeral) reaches the developer's own services."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("EXPORTD_DB", "EXPORTD_DATA_DIR", "EXPORTD_SECRET_KEY_FILE")}
+    env["TMPDIR"] = str(tmp_path)
+    err = tmp_path / "serve.err"
+    with open(err, "wb") as ef:
+        p = subprocess.Popen([str(BIN), "serve", "--listen", "127.0.0.1:%d" % free_port(),
+                              "--ephemeral"], stdout=subprocess.DEVNULL, stderr=ef,
+                             stdin=subprocess.DEVNULL, cwd=str(tmp_path), env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while "egress:" not in err.read_text() and time.monotonic() < deadline:
+            assert p.poll() is None, err.read_text()
+            time.sleep(0.05)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=20) == 0, err.read_text()
+    line = next(l for l in err.read_text().splitlines() if "egress:" in l)
+    assert "loopback (--ephemeral" in line, line
+
+
+def test_make_run_allows_loopback(tmp_path):
+    """make run is the developer's way in: its server says loopback."""
+    build = BIN.parent
+    if not (build / "build.ninja").exists():
+        pytest.skip("EXPORTD_BIN is not in a meson build directory")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXPORTD_")}
+    proc = subprocess.Popen(["make", "-s", "run", "BUILD=%s" % build,
+                             "DATA_DIR=%s" % (tmp_path / "var"),
+                             "LISTEN=127.0.0.1:%d" % free_port()],
+                            cwd=str(REPO), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            env=env, text=True, start_new_session=True)
+    try:
+        line = ""
+        deadline = time.monotonic() + 120
+        while "egress:" not in line and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            assert line, "make run ended"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)    # make and the server it started
+        proc.wait(timeout=20)
+    assert "loopback (--egress-allow-loopback" in line, line
