@@ -51,5 +51,9 @@
 #define LIMIT_EGRESS_RETRIES	2		/* retries after a 5xx, 429 or failed connect (configurable) */
 #define LIMIT_EGRESS_RETRY_AFTER 30		/* longest Retry-After waited for, seconds (configurable) */
 #define LIMIT_EGRESS_BACKOFF_MS	500		/* first wait before a retry; doubles */
+#define LIMIT_TEMPLATE_SOURCE	1048576		/* a handlebars template, bytes */
+#define LIMIT_TEMPLATE_DEPTH	64		/* nested blocks and subexpressions of a template */
+#define LIMIT_TEMPLATE_OUTPUT	4194304		/* a rendered template, bytes (the caller may set less or more) */
+#define LIMIT_TEMPLATE_ITERATIONS 1000000	/* #each rounds of one render (the caller may set less or more) */
 
 #endif
