@@ -62,6 +62,26 @@ fuzz_cstr(const void *p, size_t len)
 	return s;
 }
 
+/* Every '&' in s starts one of the n entities of ent. */
+static inline bool
+fuzz_entities_only(const char *s, size_t len, const char *const *ent,
+    size_t n)
+{
+	size_t	i, k;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] != '&')
+			continue;
+		for (k = 0; k < n; k++)
+			if (len - i >= strlen(ent[k]) &&
+			    memcmp(s + i, ent[k], strlen(ent[k])) == 0)
+				break;
+		if (k == n)
+			return false;
+	}
+	return true;
+}
+
 /* Request headers (names case-insensitive) and query parameters (exact)
  * as libmicrohttpd hands them out: the first of a name wins. */
 struct fuzz_req {
