@@ -13,7 +13,8 @@ PYTHON     ?= /usr/bin/python3
 # Debian packages: DEPS_BUILD to build and run (make run installs only
 # these), DEPS_TEST as well for make test.
 DEPS_BUILD := gcc pkg-config meson ninja-build libmicrohttpd-dev libgnutls28-dev libjansson-dev \
-              libsqlite3-dev libssl-dev libxml2-dev libpq-dev libcurl4-openssl-dev
+              libsqlite3-dev libssl-dev libxml2-dev libpq-dev libcurl4-openssl-dev \
+              tzdata
 DEPS_TEST  := libcriterion-dev python3-pytest python3-requests curl openssl \
               postgresql postgresql-client nginx-light pgbouncer \
               patroni etcd-server clang libclang-rt-14-dev \
