@@ -138,6 +138,11 @@ const struct store_stmt	*store_kstmt(const struct store *, enum store_res,
 void			 store_stmts_build(struct store *);
 void			 store_stmts_free(struct store *);
 struct store_conn	*store_conn(struct store *);
+/* A writer thread inside a batch's transaction: store_conn answers that
+ * connection as it is (a read made by mutate sees the write's own
+ * transaction instead of ending it), until store_tx_leave. */
+void		 store_tx_enter(struct store *, struct store_conn *);
+void		 store_tx_leave(void);
 
 /* Parameters. */
 struct store_params {

@@ -92,14 +92,36 @@ store_status_str(enum store_status st)
 	return "?";
 }
 
+/* The transaction this thread is writing in, if any. */
+static __thread struct store		*tx_store;
+static __thread struct store_conn	*tx_conn;
+
+void
+store_tx_enter(struct store *s, struct store_conn *c)
+{
+	tx_store = s;
+	tx_conn = c;
+}
+
+void
+store_tx_leave(void)
+{
+	tx_store = NULL;
+	tx_conn = NULL;
+}
+
 /* This thread's connection, opened on first use, ready for a statement;
- * NULL when the database cannot be reached now. */
+ * NULL when the database cannot be reached now. Inside a write's
+ * transaction it is that transaction's connection, untouched: getting it
+ * ready would roll the transaction back. */
 struct store_conn *
 store_conn(struct store *s)
 {
 	struct store_conn_slot	*sl;
 	struct store_conn	*c;
 
+	if (tx_store == s)
+		return tx_conn;
 	if ((c = pthread_getspecific(s->key)) == NULL) {
 		if ((c = s->drv->conn_open(s->engine)) == NULL)
 			return NULL;

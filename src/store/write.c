@@ -442,13 +442,16 @@ batch_run(struct store *s, struct store_write *batch)
 		batch_fail(batch, st, true);
 		return drv->conn_lost(c) ? BATCH_ALL_AGAIN : BATCH_DONE;
 	}
+	store_tx_enter(s, c);
 	for (w = batch; w != NULL; w = w->next_in_queue) {
 		apply_one(s, c, w);
 		if (drv->conn_lost(c)) {
+			store_tx_leave();
 			batch_fail(batch, STORE_UNAVAILABLE, true);
 			return BATCH_ALL_AGAIN;
 		}
 	}
+	store_tx_leave();
 	if ((st = drv->commit(c)) == STORE_OK) {
 		batch_committed(batch, t0);
 		return BATCH_DONE;
