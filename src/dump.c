@@ -31,11 +31,11 @@
 /* Kinds as a dump names them, and their keys in the header's counts. */
 static const char *const dump_kinds[STORE_REC_NKINDS] = {
 	"account", "token", "export", "inbox", "inbox_count", "audit",
-	"state",
+	"state", "connection",
 };
 static const char *const dump_counts[STORE_REC_NKINDS] = {
 	"accounts", "tokens", "exports", "inbox", "inbox_counts", "audit",
-	"state",
+	"state", "connections",
 };
 
 /* The fields of each kind of line besides "kind", every one required.
@@ -53,6 +53,8 @@ static const char *const dump_fields[STORE_REC_NKINDS][DUMP_FIELDS] = {
 	[STORE_REC_AUDIT] = { "seq", "id", "account_id", "resource_type",
 	    "resource_id", "source", "event", "time_ms", "body", NULL },
 	[STORE_REC_STATE] = { "account_id", "scope", "key", "value", NULL },
+	[STORE_REC_CONNECTION] = { "seq", "id", "account_id", "rev", "type",
+	    "integration_id", "name", "secrets", "body", NULL },
 };
 
 /* The text columns of an export line, by store column. */
@@ -63,6 +65,13 @@ static const char *const export_cols[EXPORT_NCOLS] = {
 	[EXPORT_CONNECTION_ID] = "connection_id",
 	[EXPORT_INTEGRATION_ID] = "integration_id",
 	[EXPORT_NAME] = "name",
+};
+
+/* The text columns of a connection line, by store column. */
+static const char *const connection_cols[CONNECTION_NCOLS] = {
+	[CONNECTION_TYPE] = "type",
+	[CONNECTION_INTEGRATION_ID] = "integration_id",
+	[CONNECTION_NAME] = "name",
 };
 
 /* The text fields among them: those may come as NAME_b64. */
@@ -227,6 +236,7 @@ dump_header(void *arg, const struct store_census *c)
 	dump_set_int(seqs, "exports", c->export_seq);
 	dump_set_int(seqs, "inbox", c->inbox_seq);
 	dump_set_int(seqs, "audit", c->audit_seq);
+	dump_set_int(seqs, "connections", c->connection_seq);
 	json_object_set_new(o, "sequences", seqs);
 	json_object_set_new(o, "secrets", json_string("sealed with the secret "
 	    "key of the dumped store: serve the restored store with the same "
@@ -251,6 +261,26 @@ dump_audit_line(json_t *o, const struct store_rec *r)
 	dump_set_text(o, "body", r->record, r->record_len);
 }
 
+/* A resource row's text columns first..n-1, sealed secrets and body. */
+static void
+dump_set_row(json_t *o, const struct store_row *e, const char *const *cols,
+    int first, int n)
+{
+	char	*s;
+	int	 i;
+
+	for (i = first; i < n; i++)
+		dump_set_text(o, cols[i], e->col[i], e->col[i] != NULL ?
+		    strlen(e->col[i]) : 0);
+	if (e->secrets != NULL) {
+		s = crypto_base64(e->secrets, e->secrets_len);
+		json_object_set_new(o, "secrets", json_string(s));
+		free(s);
+	} else
+		json_object_set_new(o, "secrets", json_null());
+	dump_set_text(o, "body", e->body, e->body_len);
+}
+
 /* One row line. */
 static int
 dump_row(void *arg, const struct store_rec *r)
@@ -259,7 +289,6 @@ dump_row(void *arg, const struct store_rec *r)
 	const struct store_row	*e = &r->row;
 	json_t			*o;
 	char			*s;
-	int			 i;
 
 	if ((unsigned)r->kind >= STORE_REC_NKINDS)
 		return -1;
@@ -288,16 +317,15 @@ dump_row(void *arg, const struct store_rec *r)
 		json_object_set_new(o, "api_identifier",
 		    json_string(e->col[EXPORT_APIID]));
 		dump_set_int(o, "rev", e->rev);
-		for (i = EXPORT_ADAPTOR_TYPE; i < EXPORT_NCOLS; i++)
-			dump_set_text(o, export_cols[i], e->col[i],
-			    e->col[i] != NULL ? strlen(e->col[i]) : 0);
-		if (e->secrets != NULL) {
-			s = crypto_base64(e->secrets, e->secrets_len);
-			json_object_set_new(o, "secrets", json_string(s));
-			free(s);
-		} else
-			json_object_set_new(o, "secrets", json_null());
-		dump_set_text(o, "body", e->body, e->body_len);
+		dump_set_row(o, e, export_cols, EXPORT_ADAPTOR_TYPE,
+		    EXPORT_NCOLS);
+		break;
+	case STORE_REC_CONNECTION:
+		dump_set_int(o, "seq", e->seq);
+		json_object_set_new(o, "id", json_string(e->id));
+		json_object_set_new(o, "account_id", json_string(e->account));
+		dump_set_int(o, "rev", e->rev);
+		dump_set_row(o, e, connection_cols, 0, CONNECTION_NCOLS);
 		break;
 	case STORE_REC_INBOX:
 		dump_set_int(o, "seq", r->seq);
@@ -356,14 +384,16 @@ dump_write(struct store *s, FILE *out, bool progress)
 	else {
 		fprintf(stderr, "exportd dump: %lld accounts, %lld tokens, "
 		    "%lld exports, %lld inbox entries, %lld inbox counts, "
-		    "%lld audit entries, %lld state values from %s\n",
+		    "%lld audit entries, %lld state values, %lld connections "
+		    "from %s\n",
 		    (long long)w.rows[STORE_REC_ACCOUNT],
 		    (long long)w.rows[STORE_REC_TOKEN],
 		    (long long)w.rows[STORE_REC_EXPORT],
 		    (long long)w.rows[STORE_REC_INBOX],
 		    (long long)w.rows[STORE_REC_INBOX_COUNT],
 		    (long long)w.rows[STORE_REC_AUDIT],
-		    (long long)w.rows[STORE_REC_STATE], w.source);
+		    (long long)w.rows[STORE_REC_STATE],
+		    (long long)w.rows[STORE_REC_CONNECTION], w.source);
 		rc = 0;
 	}
 	buf_free(&w.line);
@@ -660,36 +690,98 @@ dump_read_token(struct dump_reader *rd, json_t *o, struct store_rec *r)
 	return 0;
 }
 
-/* The nullable text columns of an export line. */
+/* The nullable text columns of a resource line. */
 static int
-dump_cols(struct dump_reader *rd, json_t *o, struct store_row *e)
+dump_cols(struct dump_reader *rd, json_t *o, struct store_row *e,
+    const char *const *cols, int first, int n)
 {
 	int	i;
 
-	for (i = EXPORT_ADAPTOR_TYPE; i < EXPORT_NCOLS; i++)
-		if (dump_str(rd, o, export_cols[i], true, &e->col[i]) == -1)
+	for (i = first; i < n; i++)
+		if (dump_str(rd, o, cols[i], true, &e->col[i]) == -1)
 			return -1;
 	return 0;
 }
 
-/* An export line: the stored body, byte for byte, and the sealed secrets. */
+/* The sealed secrets of a resource line: base64 or null. */
 static int
-dump_read_export(struct dump_reader *rd, json_t *o, struct store_rec *r)
+dump_secrets(struct dump_reader *rd, json_t *o, struct store_row *e)
+{
+	json_t		*v;
+	const char	*sec;
+	unsigned char	*dec;
+	size_t		 n;
+	int		 got;
+
+	if ((v = json_object_get(o, "secrets")) == NULL)
+		return dump_bad(rd, "field \"secrets\" is missing");
+	if (json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return dump_bad(rd, "field \"secrets\" must be base64 or null");
+	sec = json_string_value(v);
+	n = json_string_length(v);
+	dec = xmalloc(n / 4 * 3 + 1);
+	got = crypto_unbase64(sec, n, dec, n / 4 * 3);
+	if (got < 0) {
+		free(dec);
+		return dump_bad(rd, "field \"secrets\" must be base64");
+	}
+	if (dump_temp(rd, dec) == NULL)
+		return dump_bad(rd, "too many decoded fields");
+	e->secrets = dec;
+	e->secrets_len = (size_t)got;
+	return 0;
+}
+
+/* What an export line and a connection line share: seq, id, account,
+ * rev, the text columns, the sealed secrets and the stored body, byte for
+ * byte, a JSON object whose "_id" is the row's. */
+static int
+dump_read_resource(struct dump_reader *rd, json_t *o, struct store_rec *r,
+    const char *const *cols, int first, int n)
 {
 	struct store_row	*e = &r->row;
-	const char		*body, *sec;
+	const char		*body, *what = dump_kinds[r->kind];
 	json_t			*v, *doc;
-	size_t			 len, n;
-	unsigned char		*dec;
-	int			 got;
+	size_t			 len;
 	bool			 ok;
 
 	if (dump_int(rd, o, "seq", 1, &e->seq, NULL) == -1 ||
 	    dump_oid(rd, o, "id", e->id) == -1 ||
 	    dump_oid(rd, o, "account_id", e->account) == -1 ||
 	    dump_int(rd, o, "rev", 1, &e->rev, NULL) == -1 ||
-	    dump_cols(rd, o, e) == -1 ||
-	    dump_text(rd, o, "body", false, true, &body, &len) == -1)
+	    dump_cols(rd, o, e, cols, first, n) == -1 ||
+	    dump_text(rd, o, "body", false, true, &body, &len) == -1 ||
+	    dump_secrets(rd, o, e) == -1)
+		return -1;
+	if (e->seq <= rd->last_seq[r->kind])
+		return dump_bad(rd, "%s seq %lld is not above the one before "
+		    "(%lld): %ss come in seq order", what, (long long)e->seq,
+		    (long long)rd->last_seq[r->kind], what);
+	/* The body is what GETs serve: a JSON object about this row. */
+	if (!dump_json_ok(body, len, true, &doc))
+		return dump_bad(rd, "field \"body\" must hold a JSON object");
+	v = json_object_get(doc, "_id");
+	ok = json_is_string(v) && strcmp(json_string_value(v), e->id) == 0;
+	json_decref(doc);
+	if (!ok)
+		return dump_bad(rd, "the body's \"_id\" is not the %s's id",
+		    what);
+	e->body = (char *)body;
+	e->body_len = len;
+	rd->last_seq[r->kind] = e->seq;
+	return 0;
+}
+
+/* An export line: a resource line with its api identifier. */
+static int
+dump_read_export(struct dump_reader *rd, json_t *o, struct store_rec *r)
+{
+	json_t	*v;
+
+	if (dump_read_resource(rd, o, r, export_cols, EXPORT_ADAPTOR_TYPE,
+	    EXPORT_NCOLS) == -1)
 		return -1;
 	v = json_object_get(o, "api_identifier");
 	if (v == NULL)
@@ -699,41 +791,7 @@ dump_read_export(struct dump_reader *rd, json_t *o, struct store_rec *r)
 	    !dump_lowhex(json_string_value(v) + 1, DUMP_APIID_HEX))
 		return dump_bad(rd, "field \"api_identifier\" must be \"e\" "
 		    "and %d lowercase hex digits", DUMP_APIID_HEX);
-	e->col[EXPORT_APIID] = (char *)json_string_value(v);
-	if ((v = json_object_get(o, "secrets")) == NULL)
-		return dump_bad(rd, "field \"secrets\" is missing");
-	if (json_is_string(v)) {
-		sec = json_string_value(v);
-		n = json_string_length(v);
-		dec = xmalloc(n / 4 * 3 + 1);
-		got = crypto_unbase64(sec, n, dec, n / 4 * 3);
-		if (got < 0) {
-			free(dec);
-			return dump_bad(rd, "field \"secrets\" must be base64");
-		}
-		if (dump_temp(rd, dec) == NULL)
-			return dump_bad(rd, "too many decoded fields");
-		e->secrets = dec;
-		e->secrets_len = (size_t)got;
-	} else if (!json_is_null(v))
-		return dump_bad(rd, "field \"secrets\" must be base64 or null");
-	if (e->seq <= rd->last_seq[STORE_REC_EXPORT])
-		return dump_bad(rd, "export seq %lld is not above the one "
-		    "before (%lld): exports come in seq order",
-		    (long long)e->seq,
-		    (long long)rd->last_seq[STORE_REC_EXPORT]);
-	/* The body is what GETs serve: a JSON object about this export. */
-	if (!dump_json_ok(body, len, true, &doc))
-		return dump_bad(rd, "field \"body\" must hold a JSON object");
-	v = json_object_get(doc, "_id");
-	ok = json_is_string(v) && strcmp(json_string_value(v), e->id) == 0;
-	json_decref(doc);
-	if (!ok)
-		return dump_bad(rd, "the body's \"_id\" is not the export's "
-		    "id");
-	e->body = (char *)body;
-	e->body_len = len;
-	rd->last_seq[STORE_REC_EXPORT] = e->seq;
+	r->row.col[EXPORT_APIID] = (char *)json_string_value(v);
 	return 0;
 }
 
@@ -854,7 +912,8 @@ dump_read_row(struct dump_reader *rd, json_t *o, struct store_rec *r)
 			break;
 	if (k == STORE_REC_NKINDS)
 		return dump_bad(rd, "unknown kind of line (want account, "
-		    "token, export, inbox, inbox_count, audit or state)");
+		    "token, export, inbox, inbox_count, audit, state or "
+		    "connection)");
 	if (k < rd->kind)
 		return dump_bad(rd, "%s lines must come before %s lines",
 		    dump_kinds[k], dump_kinds[rd->kind]);
@@ -878,6 +937,9 @@ dump_read_row(struct dump_reader *rd, json_t *o, struct store_rec *r)
 		return dump_read_audit(rd, o, r);
 	case STORE_REC_STATE:
 		return dump_read_state(rd, o, r);
+	case STORE_REC_CONNECTION:
+		return dump_read_resource(rd, o, r, connection_cols, 0,
+		    CONNECTION_NCOLS);
 	default:
 		if (dump_oid(rd, o, "export_id", r->id) == -1)
 			return -1;
@@ -925,7 +987,8 @@ dump_read_header(struct dump_reader *rd, json_t *o)
 	if (!json_is_object(counts) || !json_is_object(seqs))
 		return dump_bad(rd, "the header needs \"counts\" and "
 		    "\"sequences\" objects");
-	/* dumps made before the audit log and state have neither */
+	/* dumps made before the audit log and state have neither, and
+	 * dumps made before connections have none */
 	for (k = 0; k < STORE_REC_NKINDS; k++)
 		if ((k < STORE_REC_AUDIT || json_object_get(counts,
 		    dump_counts[k]) != NULL) && dump_int(rd, counts,
@@ -934,7 +997,10 @@ dump_read_header(struct dump_reader *rd, json_t *o)
 	if (dump_int(rd, seqs, "exports", 0, &rd->census.export_seq, NULL) ==
 	    -1 || dump_int(rd, seqs, "inbox", 0, &rd->census.inbox_seq,
 	    NULL) == -1 || (json_object_get(seqs, "audit") != NULL &&
-	    dump_int(rd, seqs, "audit", 0, &rd->census.audit_seq, NULL) == -1))
+	    dump_int(rd, seqs, "audit", 0, &rd->census.audit_seq, NULL) ==
+	    -1) || (json_object_get(seqs, "connections") != NULL &&
+	    dump_int(rd, seqs, "connections", 0, &rd->census.connection_seq,
+	    NULL) == -1))
 		return -1;
 	dump_header_str(o, "source", rd->source, sizeof(rd->source));
 	dump_header_str(o, "created_at", rd->created, sizeof(rd->created));
@@ -1055,8 +1121,8 @@ dump_restore(struct store *s, FILE *in, const char *name, bool replace,
 	begun = false;
 	dump_progress_end(&pr, true);
 	printf("restored %lld accounts, %lld tokens, %lld exports, %lld inbox "
-	    "entries, %lld inbox counts, %lld audit entries and %lld state "
-	    "values into %s, from a %s dump made %s\n"
+	    "entries, %lld inbox counts, %lld audit entries, %lld state "
+	    "values and %lld connections into %s, from a %s dump made %s\n"
 	    "secrets are still sealed with the secret key of the store that "
 	    "was dumped: serve this store with that same key "
 	    "(--secret-key-file or EXPORTD_SECRET_KEY), or they cannot be "
@@ -1067,7 +1133,8 @@ dump_restore(struct store *s, FILE *in, const char *name, bool replace,
 	    (long long)rd.seen[STORE_REC_INBOX],
 	    (long long)rd.seen[STORE_REC_INBOX_COUNT],
 	    (long long)rd.seen[STORE_REC_AUDIT],
-	    (long long)rd.seen[STORE_REC_STATE], store_name(s),
+	    (long long)rd.seen[STORE_REC_STATE],
+	    (long long)rd.seen[STORE_REC_CONNECTION], store_name(s),
 	    rd.source, rd.created);
 	fflush(stdout);
 	rc = 0;

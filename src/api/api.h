@@ -97,6 +97,16 @@ void	exports_delete(struct request *);
 void	exports_distributed_get(struct request *);
 void	exports_distributed_put(struct request *);
 void	exports_clone(struct request *);
+void	exports_patch(struct request *);
+void	exports_dependencies(struct request *);
+void	exports_replace_connection(struct request *);
+void	connections_list(struct request *);
+void	connections_get(struct request *);
+void	connections_create(struct request *);
+void	connections_replace(struct request *);
+void	connections_patch(struct request *);
+void	connections_delete(struct request *);
+void	connections_dependencies(struct request *);
 
 void	 audit_list(struct request *);
 void	 exports_audit(struct request *);
@@ -148,6 +158,52 @@ void	exports_row_create(const unsigned char key[CRYPTO_KEYLEN],
 void	 listener_receive(struct request *);
 void	 inbox_get(struct request *);
 void	 inbox_ack(struct request *);
+
+/* A resource kind as its handlers see it (resource.c). */
+struct api_kind {
+	enum store_res	 res;
+	const char	*what;		/* "Export": "<what> not found" */
+	const char	*noun;		/* "export", in messages */
+	const char	*path;		/* "/v1/exports" */
+	/* the list filter of each store column: a query parameter, or NULL */
+	const char	*filters[STORE_MAX_COLS];
+};
+
+extern const struct api_kind api_exports_kind;
+extern const struct api_kind api_connections_kind;
+
+/* What a write carries from the request thread into its mutate step. */
+struct api_wstate {
+	const struct api_kind	*kind;
+	json_t		*doc;		/* client document, normalised */
+	json_t		*block;		/* distributed configuration */
+	json_t		*ops;		/* PATCH operations */
+	char		*clone_name;
+	json_t		*connection_map;
+	char		*if_match;	/* header copy, or NULL */
+	char		*reply;		/* a reply body made by mutate */
+	size_t		 reply_len;
+	struct errors	 errs;		/* why mutate refused; last: large */
+};
+
+/* The request's write state (freed with the request). */
+struct api_wstate *api_wstate_new(struct request *, const struct api_kind *);
+/* Inside a write: 0, or -1 with a 412 added unless If-Match allows the
+ * current revision. */
+int	 api_precondition(struct api_wstate *, const struct store_row *cur);
+/* Inside a write: add a 500 for the request; returns -1. */
+int	 api_internal_error(struct request *, struct api_wstate *);
+struct patch_path;
+/* PATCH: check the body's operations against paths and submit an update
+ * whose mutate applies them; 204 with the new ETag. */
+void	 api_patch_submit(struct request *, const struct api_kind *,
+	    const struct patch_path *paths,
+	    int (*mutate)(struct store_write *, const struct store_row *,
+	    struct store_row *));
+/* GET one, DELETE and GET the list of a kind. */
+void	 api_get(struct request *, const struct api_kind *);
+void	 api_delete(struct request *, const struct api_kind *);
+void	 api_list(struct request *, const struct api_kind *);
 
 /* What every handler shares (common.c). */
 

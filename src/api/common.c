@@ -235,7 +235,7 @@ api_secrets_open(const struct server *srv, const struct store_row *r,
 	if (secrets_open(ctx->key, r->account, r->id, r->secrets,
 	    r->secrets_len, &m) == 0)
 		return m;
-	log_error("export %s: its secrets cannot be decrypted with this "
+	log_error("document %s: its secrets cannot be decrypted with this "
 	    "secret key", r->id);
 	*bad = 1;
 	return NULL;
@@ -251,6 +251,11 @@ api_write_failed(struct request *req, const struct errors *errs,
 		return 0;
 	if (w->status == STORE_REJECTED && errs->n > 0)
 		reply_errors(req, errs);
+	else if (w->status == STORE_IN_USE)
+		reply_error(req, 409, "conflict", NULL, "The %s is used by "
+		    "%lld export%s: change or delete %s first", what,
+		    (long long)w->affected, w->affected == 1 ? "" : "s",
+		    w->affected == 1 ? "it" : "them");
 	else
 		api_store_failure(req, w->status, what);
 	return 1;

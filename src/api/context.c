@@ -86,6 +86,7 @@ write_free(void *p)
 	struct api_write	*aw = p;
 
 	store_row_free(&aw->w.result);
+	store_row_free(&aw->w.ref);
 	free(aw->audit_body);
 	free(aw);
 }

@@ -6,73 +6,48 @@
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "api/page.h"
 #include "crypto/crypto.h"
 #include "http/response.h"
+#include "model/connection.h"
 #include "model/export.h"
+#include "model/patch.h"
 #include "model/project.h"
 #include "model/secrets.h"
 #include "util/isotime.h"
 #include "util/json.h"
 #include "util/xmalloc.h"
 
-/* What a write carries from the request thread into its mutate call. */
-struct xstate {
-	json_t		*doc;		/* client document, normalised */
-	json_t		*block;		/* distributed configuration */
-	char		*clone_name;
-	json_t		*connection_map;
-	char		*if_match;	/* header copy, or NULL */
-	char		*reply;		/* distributed: the stored block */
-	size_t		 reply_len;
-	struct errors	 errs;		/* why mutate refused; last: large */
+const struct api_kind api_exports_kind = {
+	.res = STORE_EXPORTS,
+	.what = "Export",
+	.noun = "export",
+	.path = "/v1/exports",
+	.filters = {
+		[EXPORT_ADAPTOR_TYPE] = "adaptorType",
+		[EXPORT_TYPE] = "type",
+		[EXPORT_CONNECTION_ID] = "_connectionId",
+		[EXPORT_INTEGRATION_ID] = "_integrationId",
+		[EXPORT_NAME] = "name",
+	},
 };
 
-static void
-xstate_free(void *p)
-{
-	struct xstate	*x = p;
-
-	if (x == NULL)
-		return;
-	json_decref(x->doc);
-	json_decref(x->block);
-	json_decref(x->connection_map);
-	free(x->clone_name);
-	free(x->if_match);
-	free(x->reply);
-	free(x);
-}
+/* The request's write state, for exports. */
+#define xstate api_wstate
 
 static struct xstate *
 xstate_new(struct request *req)
 {
-	struct xstate	*x;
-	const char	*im;
-
-	/* the error list is large and filled only on failure: not zeroed */
-	x = xmalloc(sizeof(*x));
-	memset(x, 0, offsetof(struct xstate, errs));
-	errors_init(&x->errs);
-	if ((im = request_header(req, MHD_HTTP_HEADER_IF_MATCH)) != NULL)
-		x->if_match = xstrdup(im);
-	req->state = x;
-	req->free_state = xstate_free;
-	return x;
+	return api_wstate_new(req, &api_exports_kind);
 }
 
-/* Inside a write: refuse with 412 unless If-Match allows this revision. */
 static int
 precondition(struct xstate *x, const struct store_row *cur)
 {
-	if (x->if_match == NULL || api_etag_matches(x->if_match, cur->id, cur->rev, false))
-		return 0;
-	errors_add(&x->errs, 412, "conflict", NULL,
-	    "The export has changed since it was read (If-Match does not "
-	    "match the current ETag)");
-	return -1;
+	return api_precondition(x, cur);
 }
 
 static char *
@@ -108,7 +83,67 @@ api_identifier_new(char out[STORE_APIID_LEN + 1])
 	snprintf(out, STORE_APIID_LEN + 1, "e%s", hex);
 }
 
-/* Normalise and check a client document for create or replace. */
+/* The 422 of an export naming no suitable connection of the account. */
+static void
+invalid_ref(struct errors *errs)
+{
+	errors_add(errs, 422, "invalid_ref", "_connectionId",
+	    "Invalid reference: _connectionId");
+}
+
+/* The connection a document names, if its _connectionId is an id: 1 and
+ * its type in type (freed by the caller), 0 if there is none, -1 after a
+ * store failure (errs filled). */
+static int
+connection_type_get(struct request *req, const char *cid, char **type,
+    struct errors *errs)
+{
+	struct store_row	row;
+	enum store_status	rc;
+	char			id[OID_HEXLEN + 1];
+
+	*type = NULL;
+	if (oid_normalize(cid, strlen(cid), id) == -1)
+		return 0;
+	rc = store_get(api_store(req), STORE_CONNECTIONS, req->account, id,
+	    &row);
+	if (rc == STORE_NOT_FOUND)
+		return 0;
+	if (rc != STORE_OK) {
+		errors_add(errs, rc == STORE_UNAVAILABLE ? 503 : 500,
+		    rc == STORE_UNAVAILABLE ? "unavailable" : "internal_error",
+		    NULL, "The store is unavailable; retry shortly");
+		return -1;
+	}
+	*type = row.col[CONNECTION_TYPE];
+	row.col[CONNECTION_TYPE] = NULL;
+	store_row_free(&row);
+	return 1;
+}
+
+static bool
+adaptor_known(const json_t *at)
+{
+	size_t	i;
+
+	for (i = 0; json_is_string(at) && i < EXPORT_NADAPTORS; i++)
+		if (strcmp(json_string_value(at), export_adaptor_types[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The connection id a document names, when it is an ObjectId. */
+static const char *
+doc_connection(const json_t *doc)
+{
+	json_t	*c = json_object_get(doc, "_connectionId");
+
+	return json_is_string(c) && oid_valid(json_string_value(c),
+	    json_string_length(c)) ? json_string_value(c) : NULL;
+}
+
+/* Normalise and check a client document for create or replace, its
+ * connection aside (doc_prepare looks at that). */
 int
 exports_doc_check(json_t *doc, const char *stored_adaptor,
     struct errors *errs)
@@ -123,6 +158,36 @@ exports_doc_check(json_t *doc, const char *stored_adaptor,
 		    "adaptorType cannot be changed (it is %s)",
 		    stored_adaptor);
 	export_validate(doc, errs);
+	return errs->n > 0 ? -1 : 0;
+}
+
+/* exports_doc_check, with the connection the document names: an absent
+ * adaptorType is derived from it, and it must exist in the account and
+ * suit the adaptorType. Looked at here, and again inside the write. */
+static int
+doc_prepare(struct request *req, json_t *doc, const char *stored_adaptor,
+    struct errors *errs)
+{
+	const char	*cid, *derived;
+	char		*ctype = NULL;
+	json_t		*at;
+	int		 found = 0;
+
+	export_normalise(doc, stored_adaptor);
+	if ((cid = doc_connection(doc)) != NULL &&
+	    (found = connection_type_get(req, cid, &ctype, errs)) == -1)
+		return -1;
+	if (json_object_get(doc, "adaptorType") == NULL && found == 1 &&
+	    (derived = connection_adaptor(ctype, json_is_object(
+	    json_object_get(doc, "rest")))) != NULL)
+		json_object_set_new(doc, "adaptorType", json_string(derived));
+	exports_doc_check(doc, stored_adaptor, errs);
+	at = json_object_get(doc, "adaptorType");
+	if (cid != NULL && (found == 0 || (adaptor_known(at) &&
+	    export_infer_adaptor(doc) == NULL && !connection_suits(ctype,
+	    json_string_value(at)))))
+		invalid_ref(errs);
+	free(ctype);
 	return errs->n > 0 ? -1 : 0;
 }
 
@@ -142,6 +207,33 @@ audit(struct store_write *w, const char *event, const struct store_row *cur,
 	return -1;
 }
 
+/* Inside a write: the connection the write names (w->ref) exists and
+ * suits the export's adaptorType; else refuse with invalid_ref. */
+static int
+ref_check(struct store_write *w, struct xstate *x, const char *adaptor)
+{
+	if (w->ref_id[0] == '\0')
+		return 0;
+	if (w->ref_found && (adaptor == NULL ||
+	    strcmp(adaptor, "SimpleExport") == 0 ||
+	    connection_suits(w->ref.col[CONNECTION_TYPE], adaptor)))
+		return 0;
+	invalid_ref(&x->errs);
+	return -1;
+}
+
+/* Name the document's connection as the write's reference. */
+static void
+ref_name(struct store_write *w, const char *cid)
+{
+	if (cid == NULL)
+		return;
+	w->ref_res = STORE_CONNECTIONS;
+	/* ids are lowercase in the store */
+	if (oid_normalize(cid, strlen(cid), w->ref_id) == -1)
+		w->ref_id[0] = '\0';
+}
+
 /* Reply after a write: the row, 404/412/422 from mutate, or failure. */
 static int
 write_failed(struct request *req, struct xstate *x)
@@ -154,37 +246,7 @@ write_failed(struct request *req, struct xstate *x)
 void
 exports_get(struct request *req)
 {
-	struct store		*st = api_store(req);
-	struct store_row	 row;
-	enum store_status	 rc;
-	const char		*cond;
-	char			 id[OID_HEXLEN + 1];
-
-	if (api_path_id(req, "Export", id) == -1)
-		return;
-	rc = store_get(st, STORE_EXPORTS, req->account, id, &row);
-	if (rc != STORE_OK) {
-		api_store_failure(req, rc, "Export");
-		return;
-	}
-	/* conditional GET (RFC 9110 §13.2.2 order) */
-	if ((cond = request_header(req, MHD_HTTP_HEADER_IF_MATCH)) != NULL &&
-	    !api_etag_matches(cond, row.id, row.rev, false)) {
-		reply_error(req, 412, "conflict", NULL, "The export has changed "
-		    "(If-Match does not match the current ETag)");
-		goto out;
-	}
-	if ((cond = request_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH)) !=
-	    NULL && api_etag_matches(cond, row.id, row.rev, true)) {
-		reply_empty(req, 304);
-		api_reply_etag(req, row.id, row.rev);
-		goto out;
-	}
-	reply_json(req, 200, row.body, row.body_len);
-	row.body = NULL;
-	api_reply_etag(req, row.id, row.rev);
-out:
-	store_row_free(&row);
+	api_get(req, &api_exports_kind);
 }
 
 /* ---- POST /v1/exports ---- */
@@ -234,6 +296,9 @@ create_mutate(struct store_write *w, const struct store_row *cur,
 
 	(void)cur;
 
+	if (ref_check(w, x, json_string_value(json_object_get(x->doc,
+	    "adaptorType"))) == -1)
+		return -1;
 	if (w->attempts > 0)
 		oid_new(w->id);	/* the id itself may have been taken */
 	exports_row_create(api_context(req)->key, w->account, w->id, x->doc,
@@ -267,13 +332,14 @@ exports_create(struct request *req)
 		return;
 	x = xstate_new(req);
 	x->doc = doc;
-	if (exports_doc_check(doc, NULL, &x->errs) == -1) {
+	if (doc_prepare(req, doc, NULL, &x->errs) == -1) {
 		reply_errors(req, &x->errs);
 		return;
 	}
 	w = api_write_get(req);
 	w->kind = STORE_CREATE;
 	oid_new(w->id);
+	ref_name(w, doc_connection(doc));
 	w->mutate = create_mutate;
 	api_write_submit(req, create_done);
 }
@@ -292,7 +358,8 @@ replace_mutate(struct store_write *w, const struct store_row *cur,
 	size_t			 sealed_len;
 	int			 bad, rc = -1;
 
-	if (precondition(x, cur) == -1)
+	if (precondition(x, cur) == -1 || ref_check(w, x,
+	    cur->col[EXPORT_ADAPTOR_TYPE]) == -1)
 		return -1;
 	if ((old = json_loadb(cur->body, cur->body_len, JSON_ALLOW_NUL, NULL)) == NULL ||
 	    export_meta_read(old, &m) == -1) {
@@ -355,8 +422,8 @@ exports_replace(struct request *req)
 	}
 	x = xstate_new(req);
 	x->doc = doc;
-	if (exports_doc_check(doc, row.col[EXPORT_ADAPTOR_TYPE],
-	    &x->errs) == -1) {
+	if (doc_prepare(req, doc, row.col[EXPORT_ADAPTOR_TYPE], &x->errs) ==
+	    -1) {
 		store_row_free(&row);
 		reply_errors(req, &x->errs);
 		return;
@@ -365,47 +432,17 @@ exports_replace(struct request *req)
 	w = api_write_get(req);
 	w->kind = STORE_UPDATE;
 	memcpy(w->id, id, sizeof(id));
+	ref_name(w, doc_connection(doc));
 	w->mutate = replace_mutate;
 	api_write_submit(req, replace_done);
 }
 
 /* ---- DELETE /v1/exports/{id} ---- */
 
-static int
-delete_mutate(struct store_write *w, const struct store_row *cur,
-    struct store_row *next)
-{
-	struct request	*req = w->arg;
-
-	(void)next;
-
-	if (precondition(req->state, cur) == -1)
-		return -1;
-	return audit(w, "delete", cur, NULL, NULL, NULL);
-}
-
-static void
-delete_done(struct request *req)
-{
-	if (write_failed(req, req->state))
-		return;
-	reply_empty(req, 204);
-}
-
 void
 exports_delete(struct request *req)
 {
-	struct store_write	*w;
-	char			 id[OID_HEXLEN + 1];
-
-	if (api_path_id(req, "Export", id) == -1)
-		return;
-	xstate_new(req);
-	w = api_write_get(req);
-	w->kind = STORE_DELETE;
-	memcpy(w->id, id, sizeof(id));
-	w->mutate = delete_mutate;
-	api_write_submit(req, delete_done);
+	api_delete(req, &api_exports_kind);
 }
 
 /* ---- /v1/exports/{id}/distributed ---- */
@@ -630,9 +667,25 @@ clone_mutate(struct store_write *w, const struct store_row *cur,
 	json_object_set_new(doc, "name", json_string(name));
 	free(name);
 	conn = json_string_value(json_object_get(doc, "_connectionId"));
-	if (conn != NULL && x->connection_map != NULL &&
-	    (mapped = json_object_get(x->connection_map, conn)) != NULL)
-		json_object_set(doc, "_connectionId", mapped);
+	mapped = conn != NULL && x->connection_map != NULL ?
+	    json_object_get(x->connection_map, conn) : NULL;
+	/* the target read before the write must still be the one */
+	if (strcasecmp(mapped != NULL ? json_string_value(mapped) : "",
+	    w->ref_id) != 0) {
+		errors_add(&x->errs, 409, "conflict", NULL, "The export "
+		    "changed while it was cloned; try again");
+		json_decref(doc);
+		json_decref(stored);
+		return -1;
+	}
+	if (ref_check(w, x, cur->col[EXPORT_ADAPTOR_TYPE]) == -1) {
+		json_decref(doc);
+		json_decref(stored);
+		return -1;
+	}
+	if (mapped != NULL)
+		json_object_set_new(doc, "_connectionId",
+		    json_string(w->ref_id));
 	row_new(api_context(req)->key, w->account, w->id, doc, stored,
 	    cur->id, next);
 	json_decref(stored);
@@ -683,6 +736,29 @@ clone_options(struct xstate *x, json_t *opts)
 	return x->errs.n > 0 ? -1 : 0;
 }
 
+/* The connection a clone's connectionMap gives the copy, named as the
+ * write's reference; -1 after replying when the source cannot be read. */
+static int
+clone_target(struct request *req, struct store_write *w, const char *id)
+{
+	struct store_row	 row;
+	enum store_status	 rc;
+	const char		*conn;
+	json_t			*mapped;
+
+	rc = store_get(api_store(req), STORE_EXPORTS, req->account, id, &row);
+	if (rc != STORE_OK) {
+		api_store_failure(req, rc, "Export");
+		return -1;
+	}
+	conn = row.col[EXPORT_CONNECTION_ID];
+	if (conn != NULL && (mapped = json_object_get(((struct xstate *)
+	    req->state)->connection_map, conn)) != NULL)
+		ref_name(w, json_string_value(mapped));
+	store_row_free(&row);
+	return 0;
+}
+
 void
 exports_clone(struct request *req)
 {
@@ -703,6 +779,8 @@ exports_clone(struct request *req)
 	}
 	json_decref(opts);
 	w = api_write_get(req);
+	if (x->connection_map != NULL && clone_target(req, w, id) == -1)
+		return;
 	w->kind = STORE_CREATE;
 	oid_new(w->id);
 	memcpy(w->source_id, id, sizeof(id));
@@ -712,147 +790,195 @@ exports_clone(struct request *req)
 
 /* ---- GET /v1/exports ---- */
 
-/* A list page's own state: what each chunk read needs again. */
-struct list_src {
-	char			 account[OID_HEXLEN + 1];
-	struct store_filter	 f;
-	struct projection	 proj;
-};
-
-static void
-list_src_free(void *arg)
-{
-	struct list_src	*s = arg;
-	size_t		 i;
-
-	for (i = 0; i < sizeof(s->f.eq) / sizeof(s->f.eq[0]); i++)
-		free((char *)s->f.eq[i]);
-	project_free(&s->proj);
-	free(s);
-}
-
-/* Stored bytes go out as they are; only a projection parses them. */
-static int
-list_row(void *arg, int64_t seq, const char *body, size_t len)
-{
-	struct page	*p = arg;
-	struct list_src	*s = p->arg;
-	char		*t;
-	size_t		 n;
-
-	if (page_row_begin(p, seq) == -1)
-		return -1;
-	if (s->proj.mode == PROJECT_NONE)
-		buf_add(&p->out, body, len);
-	else if ((t = project_apply(&s->proj, body, len, &n)) != NULL) {
-		buf_add(&p->out, t, n);
-		free(t);
-	} else {
-		p->failed = true;
-		return -1;
-	}
-	return page_row_end(p);
-}
-
-static enum store_status
-list_read(struct page *p, int64_t after, int64_t skip, int64_t n, bool *more)
-{
-	struct list_src	*s = p->arg;
-	int64_t		 last;
-
-	return store_list(p->st, STORE_EXPORTS, s->account, &s->f, after,
-	    skip, n, list_row, p, more, &last);
-}
-
-static enum store_status
-list_bound(struct page *p, int64_t after, int64_t n, int64_t *last,
-    int64_t *rows, bool *more)
-{
-	struct list_src	*s = p->arg;
-
-	return store_bound(p->st, STORE_EXPORTS, s->account, &s->f, after, n,
-	    last, rows, more);
-}
-
-static void
-list_close(struct page *p, struct buf *b)
-{
-	(void)p;
-
-	buf_addc(b, ']');
-}
-
-static const struct page_ops list_page_ops = {
-	list_read, list_bound, list_close, list_src_free,
-};
-
-static char *
-query_dup(struct request *req, const char *name)
-{
-	const char	*v = request_query(req, name);
-
-	return v != NULL ? xstrdup(v) : NULL;
-}
-
-/* Query parameters the next page's link carries over. */
-static const char *const filter_params[] = {
-	"adaptorType", "type", "_connectionId", "_integrationId", "name",
-	"include", "exclude",
-};
-
 void
 exports_list(struct request *req)
 {
-	struct store		*st = api_store(req);
-	struct list_src		*src;
-	struct page		*p;
-	enum store_status	 rc;
-	struct errors		 errs;
-	int64_t			 limit, skip, after, last;
-	bool			 more;
-	char			*link;
+	api_list(req, &api_exports_kind);
+}
 
-	src = xcalloc(1, sizeof(*src));
-	/* every bad parameter is reported at once */
-	errors_init(&errs);
-	api_query_number(req, &errs, "limit", LIMIT_PAGE_DEFAULT, 1, &limit);
-	api_query_number(req, &errs, "skip", 0, 0, &skip);
-	api_query_number(req, &errs, "after", 0, 0, &after);
-	api_projection_parse(req, &src->proj, &errs);
-	if (errs.n > 0) {
-		list_src_free(src);
-		reply_errors(req, &errs);
-		return;
+/* ---- PATCH /v1/exports/{id} ---- */
+
+/* A stored export with the operations applied: every rule checked
+ * again, secrets carried over sealed as they are. */
+static int
+patch_mutate(struct store_write *w, const struct store_row *cur,
+    struct store_row *next)
+{
+	struct request		*req = w->arg;
+	struct xstate		*x = req->state;
+	struct export_meta	 m;
+	json_t			*body, *doc = NULL;
+	char			*debug = NULL;
+	unsigned char		*sealed = NULL;
+	int			 rc = -1;
+
+	if (precondition(x, cur) == -1)
+		return -1;
+	if ((body = json_loadb(cur->body, cur->body_len, JSON_ALLOW_NUL,
+	    NULL)) == NULL || export_meta_read(body, &m) == -1) {
+		api_internal_error(req, x);
+		goto out;
 	}
-	if (limit > LIMIT_PAGE_MAX)
-		limit = LIMIT_PAGE_MAX;
-	memcpy(src->account, req->account, sizeof(src->account));
-	src->f.eq[EXPORT_ADAPTOR_TYPE] = query_dup(req, "adaptorType");
-	src->f.eq[EXPORT_TYPE] = query_dup(req, "type");
-	src->f.eq[EXPORT_CONNECTION_ID] = query_dup(req, "_connectionId");
-	src->f.eq[EXPORT_INTEGRATION_ID] = query_dup(req, "_integrationId");
-	src->f.eq[EXPORT_NAME] = query_dup(req, "name");
-	p = page_new(st, &list_page_ops, src, "[", after, limit);
-	if ((rc = page_start(p, skip)) != STORE_OK) {
-		page_free(p);
+	doc = json_deep_copy(body);
+	export_strip_readonly(doc);
+	if (m.debug_until != NULL)
+		json_object_set_new(doc, "debugUntil",
+		    json_string(m.debug_until));
+	patch_apply(doc, x->ops, export_patch_paths);
+	if (json_is_string(json_object_get(doc, "debugUntil")))
+		debug = xstrdup(json_string_value(json_object_get(doc,
+		    "debugUntil")));
+	json_object_del(doc, "debugUntil");
+	export_strip_nulls(doc);
+	if (export_validate(doc, &x->errs) == -1)
+		goto out;
+	m.id = w->id;
+	m.debug_until = debug;
+	m.modified_ms = isotime_now_ms();
+	if (cur->secrets != NULL) {
+		sealed = xmalloc(cur->secrets_len);
+		memcpy(sealed, cur->secrets, cur->secrets_len);
+	}
+	row_fill(next, doc, &m, sealed, cur->secrets_len);
+	rc = audit(w, "update", cur, next, NULL, NULL);
+out:
+	free(debug);
+	json_decref(doc);
+	json_decref(body);
+	return rc;
+}
+
+void
+exports_patch(struct request *req)
+{
+	api_patch_submit(req, &api_exports_kind, export_patch_paths,
+	    patch_mutate);
+}
+
+/* ---- GET /v1/exports/{id}/dependencies ---- */
+
+void
+exports_dependencies(struct request *req)
+{
+	struct store_row	 row, conn;
+	enum store_status	 rc;
+	json_t			*out, *doc = NULL, *list, *e;
+	char			 id[OID_HEXLEN + 1], *body;
+	const char		*cid;
+	size_t			 len;
+
+	if (api_path_id(req, "Export", id) == -1)
+		return;
+	rc = store_get(api_store(req), STORE_EXPORTS, req->account, id, &row);
+	if (rc != STORE_OK) {
 		api_store_failure(req, rc, "Export");
 		return;
 	}
-	if (p->done && p->rows == 0) {
-		page_free(p);
-		reply_empty(req, 204);
+	out = json_object();
+	cid = row.col[EXPORT_CONNECTION_ID];
+	/* a connection named before connections existed is no dependency */
+	if (cid != NULL && (rc = store_get(api_store(req), STORE_CONNECTIONS,
+	    req->account, cid, &conn)) == STORE_OK) {
+		e = json_object();
+		json_object_set_new(e, "id", json_string(conn.id));
+		json_object_set_new(e, "name", json_string(
+		    conn.col[CONNECTION_NAME] != NULL ?
+		    conn.col[CONNECTION_NAME] : ""));
+		list = json_array();
+		json_array_append_new(list, e);
+		json_object_set_new(out, "connections", list);
+		store_row_free(&conn);
+	} else if (cid != NULL && rc != STORE_NOT_FOUND) {
+		api_store_failure(req, rc, "Export");
+		goto out;
+	}
+	body = json_render_new(out, &len);
+	reply_json(req, 200, body, len);
+out:
+	json_decref(out);
+	json_decref(doc);
+	store_row_free(&row);
+}
+
+/* ---- PUT /v1/exports/{id}/replaceConnection ---- */
+
+static int
+swap_mutate(struct store_write *w, const struct store_row *cur,
+    struct store_row *next)
+{
+	struct request		*req = w->arg;
+	struct xstate		*x = req->state;
+	struct export_meta	 m;
+	json_t			*body, *doc = NULL;
+	unsigned char		*sealed = NULL;
+	int			 rc = -1;
+
+	if (precondition(x, cur) == -1)
+		return -1;
+	if (cur->col[EXPORT_ADAPTOR_TYPE] == NULL ||
+	    strcmp(cur->col[EXPORT_ADAPTOR_TYPE], "WebhookExport") == 0 ||
+	    strcmp(cur->col[EXPORT_ADAPTOR_TYPE], "SimpleExport") == 0) {
+		errors_add(&x->errs, 422, "invalid_type", "adaptorType",
+		    "A %s has no connection to replace",
+		    cur->col[EXPORT_ADAPTOR_TYPE]);
+		return -1;
+	}
+	if (ref_check(w, x, cur->col[EXPORT_ADAPTOR_TYPE]) == -1)
+		return -1;
+	if ((body = json_loadb(cur->body, cur->body_len, JSON_ALLOW_NUL,
+	    NULL)) == NULL || export_meta_read(body, &m) == -1) {
+		api_internal_error(req, x);
+		goto out;
+	}
+	doc = json_deep_copy(body);
+	export_strip_readonly(doc);
+	json_object_set_new(doc, "_connectionId", json_string(w->ref_id));
+	m.id = w->id;
+	m.modified_ms = isotime_now_ms();
+	if (cur->secrets != NULL) {
+		sealed = xmalloc(cur->secrets_len);
+		memcpy(sealed, cur->secrets, cur->secrets_len);
+	}
+	row_fill(next, doc, &m, sealed, cur->secrets_len);
+	rc = audit(w, "update", cur, next, NULL, NULL);
+out:
+	json_decref(doc);
+	json_decref(body);
+	return rc;
+}
+
+void
+exports_replace_connection(struct request *req)
+{
+	struct store_write	*w;
+	struct xstate		*x;
+	json_t			*opts, *v;
+	char			 id[OID_HEXLEN + 1];
+
+	if (api_path_id(req, "Export", id) == -1)
+		return;
+	if ((opts = api_body_object(req)) == NULL)
+		return;
+	x = xstate_new(req);
+	x->doc = opts;
+	v = json_object_get(opts, "_newConnectionId");
+	if (v == NULL || json_is_null(v)) {
+		errors_add(&x->errs, 422, "missing_required_field",
+		    "_newConnectionId", "_newConnectionId is required");
+	} else if (!json_is_string(v) || !oid_valid(json_string_value(v),
+	    json_string_length(v)))
+		errors_add(&x->errs, 422, "invalid_ref", "_newConnectionId",
+		    "Invalid reference: _newConnectionId");
+	if (x->errs.n > 0) {
+		reply_errors(req, &x->errs);
 		return;
 	}
-	more = p->more;
-	last = p->streaming ? p->bound : p->last;
-	page_reply(req, p);
-	if (more) {
-		link = api_next_link(req, "/v1/exports", filter_params,
-		    sizeof(filter_params) / sizeof(filter_params[0]), limit,
-		    last);
-		reply_header(req, MHD_HTTP_HEADER_LINK, link);
-		free(link);
-	}
+	w = api_write_get(req);
+	w->kind = STORE_UPDATE;
+	memcpy(w->id, id, sizeof(id));
+	ref_name(w, json_string_value(v));
+	w->mutate = swap_mutate;
+	api_write_submit(req, replace_done);
 }
 
 /* ---- /v1/exports/{id}/audit and /state ---- */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "model/export.h"
+#include "model/secrets.h"
 #include "util/isotime.h"
 #include "util/json.h"
 #include "util/xmalloc.h"
@@ -16,12 +17,12 @@ const char *const export_adaptor_types[EXPORT_NADAPTORS] = {
 	"HTTPExport", "FTPExport", "AS2Export", "S3Export", "NetSuiteExport",
 	"SalesforceExport", "JDBCExport", "RDBMSExport", "MongodbExport",
 	"DynamodbExport", "WrapperExport", "SimpleExport", "WebhookExport",
-	"FileSystemExport",
+	"FileSystemExport", "RESTExport",
 };
 
 static const char *const readonly_fields[] = {
 	"_id", "createdAt", "lastModified", "apiIdentifier", "asynchronous",
-	"_sourceId",
+	"_sourceId", "debugUntil",
 };
 
 static void strip_value(json_t *v);
@@ -112,29 +113,8 @@ export_normalise(json_t *doc, const char *stored_adaptor)
 json_t *
 export_secrets_take(json_t *doc, const json_t *stored)
 {
-	json_t		*out, *v, *old;
-	const char	*path;
-	size_t		 i;
-
-	out = json_object();
-	for (i = 0; i < EXPORT_NSECRETS; i++) {
-		path = export_secret_paths[i];
-		if ((v = json_path_get(doc, path)) == NULL || !json_is_string(v))
-			continue;
-		if (strcmp(json_string_value(v), EXPORT_MASK) == 0) {
-			old = stored != NULL ? json_object_get(stored, path) :
-			    NULL;
-			if (old == NULL) {
-				json_path_del(doc, path);
-				continue;
-			}
-			json_object_set(out, path, old);
-			continue;
-		}
-		json_object_set(out, path, v);
-		json_path_set_new(doc, path, json_string(EXPORT_MASK));
-	}
-	return out;
+	return secrets_take(doc, stored, export_secret_paths,
+	    EXPORT_NSECRETS);
 }
 
 char *
@@ -159,6 +139,9 @@ export_render(const json_t *doc, const struct export_meta *m, size_t *len)
 	if (m->source_id != NULL)
 		json_object_set_new(out, "_sourceId",
 		    json_string(m->source_id));
+	if (m->debug_until != NULL)
+		json_object_set_new(out, "debugUntil",
+		    json_string(m->debug_until));
 	s = json_render_new(out, len);
 	json_decref(out);
 	return s;
@@ -174,6 +157,8 @@ export_meta_read(const json_t *body, struct export_meta *m)
 	m->api_identifier = json_string_value(json_object_get(body,
 	    "apiIdentifier"));
 	m->source_id = json_string_value(json_object_get(body, "_sourceId"));
+	m->debug_until = json_string_value(json_object_get(body,
+	    "debugUntil"));
 	c = json_string_value(json_object_get(body, "createdAt"));
 	l = json_string_value(json_object_get(body, "lastModified"));
 	if (m->id == NULL || m->api_identifier == NULL || c == NULL ||

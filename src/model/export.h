@@ -10,7 +10,7 @@
 
 #define EXPORT_MASK "******"
 #define EXPORT_NSECRETS 4
-#define EXPORT_NADAPTORS 14
+#define EXPORT_NADAPTORS 15
 
 extern const char *const export_secret_paths[EXPORT_NSECRETS];
 extern const char *const export_adaptor_types[EXPORT_NADAPTORS];
@@ -36,9 +36,7 @@ int	 export_validate_distributed(const char *adaptor, const json_t *block,
 	    struct errors *);
 
 /* Move secret values out of doc into a new object {"webhook.key": "..."}
- * and leave EXPORT_MASK in their place. A masked value keeps the value in
- * stored (a map as returned here, or NULL); with nothing stored the field
- * is removed. A secret that is not a string is left for validation. */
+ * and leave EXPORT_MASK in their place (secrets_take). */
 json_t	*export_secrets_take(json_t *doc, const json_t *stored);
 
 struct export_meta {
@@ -47,6 +45,7 @@ struct export_meta {
 	const char	*source_id;	/* or NULL */
 	int64_t		 created_ms;
 	int64_t		 modified_ms;
+	const char	*debug_until;	/* or NULL: set by PATCH only */
 };
 
 /* The public rendering: _id first, then the document's fields in their

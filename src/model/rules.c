@@ -16,7 +16,7 @@ static const char *const adaptor_values[] = {
 	"HTTPExport", "FTPExport", "AS2Export", "S3Export", "NetSuiteExport",
 	"SalesforceExport", "JDBCExport", "RDBMSExport", "MongodbExport",
 	"DynamodbExport", "WrapperExport", "SimpleExport", "WebhookExport",
-	"FileSystemExport", NULL,
+	"FileSystemExport", "RESTExport", NULL,
 };
 static const char *const type_values[] = {
 	"delta", "once", "test", "tranlinedelta", "simple", "blob", "webhook",
@@ -265,6 +265,14 @@ const struct rule export_rules[] = {
 	{ .path = "http.once.method", .kind = V_STRING,
 	  .enums = L("GET", "POST", "PUT", "PATCH", "DELETE") },
 	{ .path = "http.once.relativeURI", .kind = V_STRING },
+
+	/* ---- RESTExport (legacy, integratorio-surface.md §2.5) ---- */
+	{ .path = "rest", .kind = V_OBJECT },
+	{ .path = "rest.relativeURI", .kind = V_STRING },
+	{ .path = "rest.method", .kind = V_STRING,
+	  .enums = L("GET", "POST", "PUT", "PATCH", "DELETE") },
+	{ .path = "rest.headers", .kind = V_NAMEVALUES },
+	{ .path = "rest.resourcePath", .kind = V_STRING },
 
 	/* ---- NetSuiteExport ---- */
 	{ .path = "netsuite", .kind = V_OBJECT },

@@ -8,6 +8,9 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "util/errors.h"
 
 enum vkind {
 	V_ANY,
@@ -46,5 +49,15 @@ struct rule {
 
 extern const struct rule export_rules[];
 extern const unsigned long export_nrules;
+
+/* Check every rule of a table against a document (adaptor: the valid
+ * adaptorType, or NULL; rules about adaptors then wait); one error per
+ * failing field; -1 if any failed. The document's "type" is what the
+ * rules' types name. */
+int	rules_validate(const struct rule *, size_t, const json_t *doc,
+	    const char *adaptor, struct errors *);
+/* Check one present value against one rule; -1 (error added) if bad. */
+int	rules_check_value(const struct rule *, const json_t *,
+	    struct errors *);
 
 #endif

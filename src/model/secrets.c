@@ -5,9 +5,38 @@
 
 #include "model/secrets.h"
 #include "util/json.h"
+#include "util/limits.h"
 
-/* Depth of a secret map: one object of strings. */
-#define SECRETS_DEPTH 4
+/* Depth of a secret map: strings, and whole objects (http.encrypted). */
+#define SECRETS_DEPTH LIMIT_JSON_DEPTH
+
+json_t *
+secrets_take(json_t *doc, const json_t *stored, const char *const *paths,
+    size_t npaths)
+{
+	json_t		*out, *v, *old;
+	size_t		 i;
+
+	out = json_object();
+	for (i = 0; i < npaths; i++) {
+		v = json_path_get(doc, paths[i]);
+		if (v == NULL || (!json_is_string(v) && !json_is_object(v)))
+			continue;
+		if (json_is_string(v) &&
+		    strcmp(json_string_value(v), SECRETS_MASK) == 0) {
+			old = stored != NULL ? json_object_get(stored,
+			    paths[i]) : NULL;
+			if (old == NULL)
+				json_path_del(doc, paths[i]);
+			else
+				json_object_set(out, paths[i], old);
+			continue;
+		}
+		json_object_set(out, paths[i], v);
+		json_path_set_new(doc, paths[i], json_string(SECRETS_MASK));
+	}
+	return out;
+}
 
 /* The additional data an envelope is bound to. Changing it makes every
  * stored secret unreadable: it is part of the storage format. */

@@ -1,4 +1,4 @@
-/* A document's secrets at rest: the map export_secrets_take makes
+/* A document's secrets at rest: the map secrets_take makes
  * ({"webhook.key": "...", ...}) sealed with AES-256-GCM under the server's
  * key, and bound to the document's account and id, so an envelope copied
  * onto another row does not open. Plain values in and out; knows nothing
@@ -6,10 +6,21 @@
 #ifndef EXPORTD_SECRETS_H
 #define EXPORTD_SECRETS_H
 
+#define SECRETS_MASK "******"
+
 #include <jansson.h>
 #include <stddef.h>
 
 #include "crypto/crypto.h"
+
+/* Move the secrets at paths (dot paths) out of doc into a new map
+ * {"http.auth.token.token": "...", ...} and leave "******" in their
+ * place. A secret is a string, or a whole object (http.encrypted). A
+ * masked value keeps the value in stored (a map as returned here, or
+ * NULL); with nothing stored the field is removed. Other values are left
+ * for validation. */
+json_t		*secrets_take(json_t *doc, const json_t *stored,
+		    const char *const *paths, size_t npaths);
 
 /* Seal a secret map for the document (account, id): a new envelope (caller
  * frees) and its length in *len; NULL and *len 0 when the map is NULL or

@@ -1,5 +1,6 @@
-/* The validator: reads the rule table (rules.c) and reports every failing
- * field of a document at once, one error per field, with its dot path. */
+/* The validator: reads a rule table (rules.c for exports, connection.c
+ * for connections) and reports every failing field of a document at once,
+ * one error per field, with its dot path. */
 #include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -301,25 +302,20 @@ reported(const struct errors *errs, const char *path)
 }
 
 int
-export_validate(const json_t *doc, struct errors *errs)
+rules_validate(const struct rule *rules, size_t nrules, const json_t *doc,
+    const char *adaptor, struct errors *errs)
 {
 	const struct rule	*r;
-	const char		*adaptor, *type;
+	const char		*type;
 	struct top_keys		 top;
 	json_t			*v;
 	bool			 reachable;
 	size_t			 i, before = errs->n;
 
-	adaptor = json_string_value(json_object_get(doc, "adaptorType"));
-	for (i = 0; adaptor != NULL && i < EXPORT_NADAPTORS; i++)
-		if (strcmp(adaptor, export_adaptor_types[i]) == 0)
-			break;
-	if (i == EXPORT_NADAPTORS)
-		adaptor = NULL;
 	type = json_string_value(json_object_get(doc, "type"));
 	top_keys_read(doc, &top);
-	for (i = 0; i < export_nrules; i++) {
-		r = &export_rules[i];
+	for (i = 0; i < nrules; i++) {
+		r = &rules[i];
 		/* most rules are about blocks this document does not have */
 		if (!r->required && !top_present(doc, &top, r->path))
 			continue;
@@ -343,6 +339,30 @@ export_validate(const json_t *doc, struct errors *errs)
 		check_value(r, v, errs);
 	}
 	return errs->n > before ? -1 : 0;
+}
+
+int
+rules_check_value(const struct rule *r, const json_t *v, struct errors *errs)
+{
+	size_t	before = errs->n;
+
+	check_value(r, v, errs);
+	return errs->n > before ? -1 : 0;
+}
+
+int
+export_validate(const json_t *doc, struct errors *errs)
+{
+	const char	*adaptor;
+	size_t		 i;
+
+	adaptor = json_string_value(json_object_get(doc, "adaptorType"));
+	for (i = 0; adaptor != NULL && i < EXPORT_NADAPTORS; i++)
+		if (strcmp(adaptor, export_adaptor_types[i]) == 0)
+			break;
+	if (i == EXPORT_NADAPTORS)
+		adaptor = NULL;
+	return rules_validate(export_rules, export_nrules, doc, adaptor, errs);
 }
 
 int

@@ -17,6 +17,11 @@ struct store_kind {
 	unsigned	 unique;	/* bit per column */
 	unsigned	 filters;	/* bit per column */
 	int		 drop[4];	/* global statements, -1 ends */
+	/* Rows of another kind that name this one in a text column: a
+	 * delete is refused while any of the account's do (K_USERS). */
+	bool		 used;
+	enum store_res	 used_by;
+	int		 used_col;
 };
 
 extern const struct store_kind store_kinds[STORE_NRES];
@@ -78,7 +83,7 @@ enum {
 	S_DUMP_STATE,
 	S_RESTORE_STATE,
 	S_CLEAR,	/* S_CLEAR + i: empty the i-th table of clear_order */
-	S_SIDE_INSERT = S_CLEAR + 7,	/* + side table */
+	S_SIDE_INSERT = S_CLEAR + 8,	/* + side table */
 	S_NGLOBAL = S_SIDE_INSERT + STORE_NSIDES
 };
 
@@ -92,6 +97,7 @@ enum {
 	K_DELETE,
 	K_DUMP,
 	K_RESTORE,
+	K_USERS,	/* how many rows of used_by name this row */
 	K_UPDATE,	/* K_UPDATE + mask of the text columns it sets */
 	K_LIST = K_UPDATE + (1 << STORE_MAX_COLS),	/* + filter mask */
 	K_BOUND = K_LIST + (1 << STORE_MAX_COLS),	/* seqs only, + mask */

@@ -114,6 +114,29 @@ static const char *const migrations[] = {
 	"  value text NOT NULL,"
 	"  PRIMARY KEY (account_id, scope, key_name));"
 	"CREATE INDEX state_scope ON state (scope);",
+	/* 5: connections; exports find theirs by the connection index of
+	 * migration 1 */
+	"CREATE TABLE connections ("
+	"  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  id text NOT NULL UNIQUE,"
+	"  account_id text NOT NULL,"
+	"  rev bigint NOT NULL,"
+	"  body text NOT NULL,"
+	"  doc jsonb GENERATED ALWAYS AS"
+	"  (CASE WHEN strpos(body, '\\u0000') = 0 THEN body::jsonb END) STORED,"
+	"  secrets bytea,"
+	"  type text,"
+	"  integration_id text,"
+	"  name text);"
+	"CREATE INDEX connections_account_seq ON connections (account_id, seq);"
+	"CREATE INDEX connections_account_type ON connections"
+	"  (account_id, type, seq);"
+	"CREATE INDEX connections_account_integration ON connections"
+	"  (account_id, integration_id, seq);"
+	"CREATE INDEX connections_account_name ON connections"
+	"  (account_id, name, seq);"
+	"COMMENT ON COLUMN connections.body IS 'the public document as served,"
+	" byte for byte';",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -863,7 +886,8 @@ static enum store_status
 pq_lock_all(struct store_conn *c)
 {
 	return pq_exec(c, "LOCK TABLE accounts, tokens, exports, inbox,"
-	    " inbox_counts IN EXCLUSIVE MODE", "restore lock", NULL);
+	    " inbox_counts, connections IN EXCLUSIVE MODE", "restore lock",
+	    NULL);
 }
 
 /* Without LISTEN (a transaction pooler) no news arrives: every lookup

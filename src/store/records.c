@@ -20,6 +20,8 @@ dump_stmt(struct store *s, enum store_rec_kind kind)
 	case STORE_REC_INBOX_COUNT:	return S_DUMP_INBOX_COUNTS;
 	case STORE_REC_AUDIT:		return S_DUMP_AUDIT;
 	case STORE_REC_STATE:		return S_DUMP_STATE;
+	case STORE_REC_CONNECTION:
+		return store_kstmt(s, STORE_CONNECTIONS, K_DUMP)->id;
 	default:			return -1;
 	}
 }
@@ -75,6 +77,14 @@ rec_fill(struct store_rec *r, const struct store_val *v, int n)
 		    strlen(e->col[EXPORT_APIID]) > STORE_APIID_LEN) {
 			log_error("store: dump: export seq %lld is malformed",
 			    (long long)v[0].i);
+			return -1;
+		}
+		return store_val_id(&v[n - 1], e->id);
+	case STORE_REC_CONNECTION:
+		if (store_row_from(e, v, n - 1, STORE_CONNECTIONS, false) ==
+		    -1) {
+			log_error("store: dump: connection seq %lld is "
+			    "malformed", (long long)v[0].i);
 			return -1;
 		}
 		return store_val_id(&v[n - 1], e->id);
@@ -139,6 +149,7 @@ census_row(void *arg, const struct store_val *v, int n)
 	census->export_seq = v[STORE_REC_NKINDS].i;
 	census->inbox_seq = v[STORE_REC_NKINDS + 1].i;
 	census->audit_seq = v[STORE_REC_NKINDS + 2].i;
+	census->connection_seq = v[STORE_REC_NKINDS + 3].i;
 	return 1;
 }
 
@@ -167,6 +178,10 @@ census_read(struct store *s, struct store_conn *c,
 		return ret;
 	if (hi > census->audit_seq)
 		census->audit_seq = hi;
+	if ((ret = s->drv->seq_high(c, "connections", &hi)) != STORE_OK)
+		return ret;
+	if (hi > census->connection_seq)
+		census->connection_seq = hi;
 	return STORE_OK;
 }
 
@@ -251,6 +266,7 @@ store_restore_row(struct store *s, const struct store_rec *r)
 {
 	const struct store_row	*e = &r->row;
 	struct store_params	 pa;
+	enum store_res		 res;
 	int			 id;
 
 	if (s->restoring == NULL)
@@ -275,8 +291,11 @@ store_restore_row(struct store *s, const struct store_rec *r)
 			sp_text(&pa, NULL);
 		break;
 	case STORE_REC_EXPORT:
-		id = store_kstmt(s, STORE_EXPORTS, K_RESTORE)->id;
-		store_row_params(&pa, e->id, e->account, e, STORE_EXPORTS);
+	case STORE_REC_CONNECTION:
+		res = r->kind == STORE_REC_EXPORT ? STORE_EXPORTS :
+		    STORE_CONNECTIONS;
+		id = store_kstmt(s, res, K_RESTORE)->id;
+		store_row_params(&pa, e->id, e->account, e, res);
 		/* K_RESTORE: id, account, rev, body, secrets, cols, seq */
 		memmove(&pa.v[3], &pa.v[2], (size_t)(pa.n - 2) *
 		    sizeof(pa.v[0]));
@@ -345,7 +364,10 @@ store_restore_commit(struct store *s, const struct store_census *census)
 	    (ret = s->drv->seq_set(c, "inbox", census->inbox_seq >
 	    now.inbox_seq ? census->inbox_seq : now.inbox_seq)) != STORE_OK ||
 	    (ret = s->drv->seq_set(c, "audit", census->audit_seq >
-	    now.audit_seq ? census->audit_seq : now.audit_seq)) != STORE_OK)
+	    now.audit_seq ? census->audit_seq : now.audit_seq)) != STORE_OK ||
+	    (ret = s->drv->seq_set(c, "connections", census->connection_seq >
+	    now.connection_seq ? census->connection_seq :
+	    now.connection_seq)) != STORE_OK)
 		goto out;
 	ret = s->drv->commit(c);
 	if (ret == STORE_OK) {

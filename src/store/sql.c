@@ -22,6 +22,18 @@ const struct store_kind store_kinds[STORE_NRES] = {
 		.drop = { S_INBOX_DELETE_ALL, S_INBOX_COUNT_DELETE, S_STATE_DROP,
 		    -1 },
 	},
+	[STORE_CONNECTIONS] = {
+		.table = "connections",
+		.cols = { "type", "integration_id", "name" },
+		.ncols = CONNECTION_NCOLS,
+		.filters = (1u << CONNECTION_TYPE) |
+		    (1u << CONNECTION_INTEGRATION_ID) | (1u << CONNECTION_NAME),
+		.drop = { -1 },
+		/* an export's connection_id */
+		.used = true,
+		.used_by = STORE_EXPORTS,
+		.used_col = EXPORT_CONNECTION_ID,
+	},
 };
 
 const struct store_side_kind store_sides[STORE_NSIDES] = {
@@ -42,7 +54,8 @@ const struct store_side_kind store_sides[STORE_NSIDES] = {
 
 /* The tables in the order a restore empties them (side rows first). */
 static const char *const clear_order[] = {
-	"state", "audit", "inbox_counts", "inbox", "exports", "tokens",
+	"state", "audit", "inbox_counts", "inbox", "exports", "connections",
+	"tokens",
 	"accounts",
 };
 
@@ -109,16 +122,18 @@ static const char *const global_sql[S_CLEAR] = {
 	    " (SELECT count(*) FROM tokens), (SELECT count(*) FROM exports),"
 	    " (SELECT count(*) FROM inbox), (SELECT count(*) FROM inbox_counts),"
 	    " (SELECT count(*) FROM audit), (SELECT count(*) FROM state),"
+	    " (SELECT count(*) FROM connections),"
 	    " (SELECT coalesce(max(seq), 0) FROM exports),"
 	    " (SELECT coalesce(max(seq), 0) FROM inbox),"
-	    " (SELECT coalesce(max(seq), 0) FROM audit)",
+	    " (SELECT coalesce(max(seq), 0) FROM audit),"
+	    " (SELECT coalesce(max(seq), 0) FROM connections)",
 	[S_IS_EMPTY] =
 	    "SELECT CASE WHEN EXISTS (SELECT 1 FROM accounts)"
 	    " OR EXISTS (SELECT 1 FROM tokens) OR EXISTS (SELECT 1 FROM exports)"
 	    " OR EXISTS (SELECT 1 FROM inbox)"
 	    " OR EXISTS (SELECT 1 FROM inbox_counts)"
 	    " OR EXISTS (SELECT 1 FROM audit) OR EXISTS (SELECT 1 FROM state)"
-	    " THEN 0 ELSE 1 END",
+	    " OR EXISTS (SELECT 1 FROM connections) THEN 0 ELSE 1 END",
 	[S_DUMP_ACCOUNTS] =
 	    "SELECT id, name, created_ms FROM accounts ORDER BY id%C",
 	[S_DUMP_TOKENS] =
@@ -287,6 +302,10 @@ kind_sql(const struct store_kind *k, const struct store_dialect *d, int op)
 		buf_printf(&b, " VALUES ($1, $2, $3, $4, $5");
 		sql_col_params(&b, k, 6);
 		buf_printf(&b, ", $%d)", 6 + k->ncols);
+	} else if (op == K_USERS) {
+		buf_printf(&b, "SELECT count(*) FROM %s WHERE account_id = $2"
+		    " AND %s = $1", store_kinds[k->used_by].table,
+		    store_kinds[k->used_by].cols[k->used_col]);
 	} else {
 		/* $1 account, $2 after, $3 limit, $4 skip, then filters;
 		 * a bound (K_BOUND) selects the seqs only */
@@ -348,6 +367,8 @@ store_stmts_build(struct store *s)
 				continue;
 			if (op >= K_UPDATE && op < K_LIST &&
 			    (op - K_UPDATE) >> k->ncols != 0)
+				continue;
+			if (op == K_USERS && !k->used)
 				continue;
 			s->stmts[S_NGLOBAL + r * K_NSTMTS + op].sql =
 			    kind_sql(k, d, op);

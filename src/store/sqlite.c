@@ -84,6 +84,22 @@ static const char *const migrations[] = {
 	"  value TEXT NOT NULL,"
 	"  PRIMARY KEY (account_id, scope, key_name));"
 	"CREATE INDEX state_scope ON state(scope);",
+	/* 5: connections (the exports using one are found by exports_connection) */
+	"CREATE TABLE connections ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  account_id TEXT NOT NULL,"
+	"  rev INTEGER NOT NULL,"
+	"  body TEXT NOT NULL,"
+	"  secrets BLOB,"
+	"  type TEXT,"
+	"  integration_id TEXT,"
+	"  name TEXT);"
+	"CREATE INDEX connections_account_seq ON connections(account_id, seq);"
+	"CREATE INDEX connections_type ON connections(account_id, type, seq);"
+	"CREATE INDEX connections_integration ON connections(account_id,"
+	"  integration_id, seq);"
+	"CREATE INDEX connections_name ON connections(account_id, name, seq);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

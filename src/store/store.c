@@ -87,6 +87,7 @@ store_status_str(enum store_status st)
 	case STORE_CONFLICT:	return "conflict";
 	case STORE_UNAVAILABLE:	return "unavailable";
 	case STORE_FULL:	return "full";
+	case STORE_IN_USE:	return "in use";
 	case STORE_ERROR:	return "error";
 	}
 	return "?";

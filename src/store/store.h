@@ -37,14 +37,17 @@ enum store_status {
 	STORE_CONFLICT,		/* a unique key was taken (after retries) */
 	STORE_UNAVAILABLE,	/* back end unreachable or busy: retry later */
 	STORE_FULL,		/* an inbox is at its cap: retry later */
+	STORE_IN_USE,		/* a delete of a row other rows still name
+				   (w->affected says how many) */
 	STORE_ERROR,		/* anything else: logged by the store */
 };
 
-/* The resources the store keeps, each a table declared in store/kinds.c:
+/* The resources the store keeps, each a table declared in store/sql.c:
  * an id, the account, a seq (creation order), a rev (ETag), the public
  * rendering (body), the sealed secrets and a few text columns. */
 enum store_res {
 	STORE_EXPORTS = 0,
+	STORE_CONNECTIONS,
 	STORE_NRES
 };
 
@@ -57,6 +60,14 @@ enum export_col {
 	EXPORT_INTEGRATION_ID,
 	EXPORT_NAME,
 	EXPORT_NCOLS
+};
+
+/* The text columns of connections, in their declared order. */
+enum connection_col {
+	CONNECTION_TYPE = 0,
+	CONNECTION_INTEGRATION_ID,
+	CONNECTION_NAME,
+	CONNECTION_NCOLS
 };
 
 /* One row as stored. body is the public (masked) JSON rendering, served
@@ -111,7 +122,8 @@ enum store_write_kind {
 	STORE_CREATE,	/* mutate(NULL or source, next); insert next */
 	STORE_UPDATE,	/* mutate(current, next); replace */
 	STORE_DELETE,	/* mutate(current, NULL) may refuse; delete (and
-			   the row's side rows: an export's inbox) */
+			   the row's side rows: an export's inbox), unless
+			   rows of another kind name it (STORE_IN_USE) */
 	STORE_INBOX_APPEND,	/* add inbox entries to export id, if it
 				   exists, unless that passes inbox_cap */
 	STORE_INBOX_ACK,	/* delete export id's entries up to inbox_upto */
@@ -156,6 +168,14 @@ struct store_write {
 	 * (they must stay valid until done() runs). */
 	const struct store_side_row *side;
 	size_t			 nside;
+	/* A row of another kind the change names (an export's connection):
+	 * when ref_id is set, creates and updates read it in the account,
+	 * share-locked until COMMIT, before mutate runs; mutate finds it in
+	 * ref (ref_found false: there is none) and may refuse the write. */
+	enum store_res		 ref_res;
+	char			 ref_id[OID_HEXLEN + 1];
+	bool			 ref_found;
+	struct store_row	 ref;
 	/* inbox writes */
 	const struct inbox_entry *entries;
 	size_t			 nentries;
@@ -206,6 +226,7 @@ enum store_rec_kind {
 	STORE_REC_INBOX_COUNT,
 	STORE_REC_AUDIT,
 	STORE_REC_STATE,
+	STORE_REC_CONNECTION,
 	STORE_REC_NKINDS
 };
 
@@ -216,6 +237,7 @@ struct store_census {
 	int64_t	 export_seq;
 	int64_t	 inbox_seq;
 	int64_t	 audit_seq;
+	int64_t	 connection_seq;
 };
 
 /* One row of any table; the pointers are borrowed for one call. */
@@ -230,7 +252,8 @@ struct store_rec {
 	int64_t			 revoked_ms;	/* token, if revoked */
 	bool			 revoked;
 	unsigned char		 hash[32];	/* token */
-	struct store_row	 row;		/* STORE_REC_EXPORT */
+	struct store_row	 row;		/* STORE_REC_EXPORT,
+						   STORE_REC_CONNECTION */
 	int64_t			 seq;		/* inbox entry */
 	int64_t			 received_ms;
 	const char		*request_id;
@@ -356,7 +379,7 @@ enum store_status store_account_name(struct store *, const char *account,
 
 /* Every row in one consistent snapshot, streamed: the census first, then
  * accounts and tokens by id, exports and inbox entries by seq, inbox
- * counts by export id. */
+ * counts by export id, connections by seq. */
 enum store_status store_dump(struct store *, store_census_cb, store_rec_cb,
 		    void *arg);
 /* Whether the store holds no row at all. */

@@ -48,6 +48,24 @@ returned_row(void *arg, const struct store_val *v, int n)
 	return 1;
 }
 
+/* Read the row the write names (w->ref_id), share-locked, for mutate. */
+static enum store_status
+ref_read(struct store *s, struct store_conn *c, struct store_write *w)
+{
+	enum store_status	ret;
+
+	store_row_free(&w->ref);
+	w->ref_found = false;
+	if (w->ref_id[0] == '\0')
+		return STORE_OK;
+	ret = store_row_read(s, c, w->ref_res, K_GET_SHARE, w->account,
+	    w->ref_id, &w->ref);
+	if (ret == STORE_NOT_FOUND)
+		return STORE_OK;
+	w->ref_found = ret == STORE_OK;
+	return ret;
+}
+
 /* Insert a new row; mutate may run again with fresh ids while its keys
  * are taken. Creates of one account take turns from mutate to INSERT
  * where the driver says so, so that seq order is createdAt order. */
@@ -68,6 +86,8 @@ apply_create(struct store *s, struct store_conn *c, struct store_write *w)
 			return ret;
 		cur = &src;
 	}
+	if ((ret = ref_read(s, c, w)) != STORE_OK)
+		goto out;
 	for (w->attempts = 0; w->attempts < CREATE_ATTEMPTS; w->attempts++) {
 		if (drv->create_lock != NULL &&
 		    (ret = drv->create_lock(c, w->account)) != STORE_OK)
@@ -129,7 +149,7 @@ changed_columns(struct store_params *pa, const struct store_write *w,
 	return K_UPDATE + (int)mask;
 }
 
-/* Delete a row and its side rows. */
+/* Delete a row and its side rows, unless rows of another kind name it. */
 static enum store_status
 apply_delete(struct store *s, struct store_conn *c, struct store_write *w,
     const struct store_row *cur)
@@ -137,6 +157,7 @@ apply_delete(struct store *s, struct store_conn *c, struct store_write *w,
 	const struct store_kind	*k = &store_kinds[w->res];
 	struct store_params	 pa;
 	enum store_status	 ret;
+	int64_t			 users = 0;
 	int			 i;
 
 	if (w->mutate != NULL && w->mutate(w, cur, NULL) < 0)
@@ -144,6 +165,16 @@ apply_delete(struct store *s, struct store_conn *c, struct store_write *w,
 	memset(&pa, 0, sizeof(pa));
 	sp_text(&pa, w->id);
 	sp_text(&pa, w->account);
+	/* the row is locked: a write naming it waits for this one */
+	if (k->used) {
+		if ((ret = s->drv->run(c, store_kstmt(s, w->res, K_USERS),
+		    pa.v, pa.n, store_first_int, &users, NULL)) != STORE_OK)
+			return ret;
+		if (users > 0) {
+			w->affected = users;
+			return STORE_IN_USE;
+		}
+	}
 	if ((ret = s->drv->run(c, store_kstmt(s, w->res, K_DELETE), pa.v,
 	    pa.n, NULL, NULL, NULL)) != STORE_OK)
 		return ret;
@@ -171,6 +202,8 @@ apply_change(struct store *s, struct store_conn *c, struct store_write *w)
 		ret = apply_delete(s, c, w, &cur);
 		goto out;
 	}
+	if ((ret = ref_read(s, c, w)) != STORE_OK)
+		goto out;
 	if (w->mutate(w, &cur, &next) < 0) {
 		ret = STORE_REJECTED;
 		goto out;
@@ -343,6 +376,7 @@ apply_one(struct store *s, struct store_conn *c, struct store_write *w)
 	if (w->status != STORE_OK)
 		store_run(s, c, S_ROLLBACK_TO, NULL, NULL, NULL, NULL);
 	store_run(s, c, S_RELEASE, NULL, NULL, NULL, NULL);
+	store_row_free(&w->ref);	/* mutate has seen it */
 }
 
 /* The writes of a batch that had succeeded now fail with st. */

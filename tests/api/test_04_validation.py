@@ -40,7 +40,7 @@ def test_invalid_name(api, name):
 # adaptorType
 
 
-@pytest.mark.parametrize("adaptor", ["Bogus", "httpexport", "HTTPEXPORT", "HTTP", "RESTExport",
+@pytest.mark.parametrize("adaptor", ["Bogus", "httpexport", "HTTPEXPORT", "HTTP", "restexport",
                                      "", " HTTPExport", 5, ["HTTPExport"], True])
 def test_invalid_adaptor_type(api, adaptor):
     errs = check_422(api, http_body(adaptorType=adaptor), [(INV, "adaptorType")])

@@ -351,7 +351,7 @@ Test(secrets, mask_is_exact)
 Test(render, exact_bytes)
 {
 	struct export_meta	 m = { ID, "e0123456789", NULL, CREATED,
-				    MODIFIED };
+				    MODIFIED, NULL };
 	json_t			*doc;
 	char			*s;
 	size_t			 len = 0;
@@ -377,7 +377,7 @@ Test(render, exact_bytes)
 Test(render, source_id_last_when_set)
 {
 	struct export_meta	 m = { ID, "e00000000ff", SRC, CREATED,
-				    CREATED };
+				    CREATED, NULL };
 	json_t			*doc;
 	char			*s;
 	size_t			 len;
@@ -397,7 +397,7 @@ Test(render, source_id_last_when_set)
 
 Test(render, client_field_order_kept)
 {
-	struct export_meta	 m = { ID, "e0123456789", NULL, 0, 0 };
+	struct export_meta	 m = { ID, "e0123456789", NULL, 0, 0, NULL };
 	json_t			*doc, *back;
 	const char		*k;
 	json_t			*v;
@@ -431,7 +431,7 @@ Test(render, client_field_order_kept)
 Test(render, escapes_strings)
 {
 	struct export_meta	 m = { ID, "e0123456789", NULL, CREATED,
-				    CREATED };
+				    CREATED, NULL };
 	json_t			*doc;
 	char			*s;
 	size_t			 len;
@@ -449,7 +449,7 @@ Test(render, escapes_strings)
 Test(meta, round_trip)
 {
 	struct export_meta	 m = { ID, "e0123456789", SRC, CREATED,
-				    MODIFIED }, r;
+				    MODIFIED, NULL }, r;
 	json_t			*doc, *body;
 	char			*s;
 	size_t			 len;
@@ -473,7 +473,7 @@ Test(meta, round_trip)
 Test(meta, round_trip_without_source)
 {
 	struct export_meta	 m = { ID, "effffffffff", NULL, 0,
-				    253402300799999LL }, r;
+				    253402300799999LL, NULL }, r;
 	json_t			*doc, *body;
 	char			*s;
 	size_t			 len;

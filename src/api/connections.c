@@ -1,0 +1,373 @@
+/* /v1/connections: list, get, create, replace, patch, delete and
+ * dependencies (export-api.md §9). The shared machinery is resource.c;
+ * what is a connection's own is here: its rendering, its secrets, and
+ * the exports that use it. */
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "http/response.h"
+#include "model/connection.h"
+#include "model/export.h"
+#include "model/patch.h"
+#include "model/secrets.h"
+#include "util/isotime.h"
+#include "util/json.h"
+#include "util/xmalloc.h"
+
+const struct api_kind api_connections_kind = {
+	.res = STORE_CONNECTIONS,
+	.what = "Connection",
+	.noun = "connection",
+	.path = "/v1/connections",
+	.filters = {
+		[CONNECTION_TYPE] = "type",
+		[CONNECTION_INTEGRATION_ID] = "_integrationId",
+		[CONNECTION_NAME] = "name",
+	},
+};
+
+static char *
+dup_field(const json_t *doc, const char *key)
+{
+	const char	*s = json_string_value(json_object_get(doc, key));
+
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* Fill next from a finished document: body, sealed secrets, columns. */
+static void
+row_fill(struct store_row *next, const json_t *doc,
+    const struct connection_meta *m, unsigned char *sealed,
+    size_t sealed_len)
+{
+	next->body = connection_render(doc, m, &next->body_len);
+	next->secrets = sealed;
+	next->secrets_len = sealed_len;
+	next->col[CONNECTION_TYPE] = dup_field(doc, "type");
+	next->col[CONNECTION_INTEGRATION_ID] = dup_field(doc,
+	    "_integrationId");
+	next->col[CONNECTION_NAME] = dup_field(doc, "name");
+}
+
+/* The document of a write, its secrets taken (stored: the current ones,
+ * or NULL), sealed for the row, rendered into next; -1 (errors added)
+ * when a required secret sent as "******" has nothing stored to keep. */
+static int
+row_seal(struct request *req, struct store_write *w, const json_t *client,
+    const json_t *stored, struct connection_meta *m, struct store_row *next)
+{
+	struct api_wstate	*x = req->state;
+	json_t			*doc, *secrets;
+	unsigned char		*sealed;
+	size_t			 sealed_len;
+
+	doc = json_deep_copy(client);
+	secrets = connection_secrets_take(doc, stored);
+	if (connection_validate(doc, &x->errs) == -1) {
+		json_decref(secrets);
+		json_decref(doc);
+		return -1;
+	}
+	sealed = secrets_seal(api_context(req)->key, w->account, w->id,
+	    secrets, &sealed_len);
+	json_decref(secrets);
+	m->id = w->id;
+	m->modified_by = w->account;
+	m->modified_ms = isotime_now_ms();
+	if (m->created_ms == 0)
+		m->created_ms = m->modified_ms;	/* a create */
+	row_fill(next, doc, m, sealed, sealed_len);
+	json_decref(doc);
+	return 0;
+}
+
+static void
+write_done(struct request *req, unsigned status)
+{
+	struct api_wstate	*x = req->state;
+	char			 loc[64];
+
+	if (api_write_failed(req, &x->errs, "Connection"))
+		return;
+	api_reply_row(req, status);
+	if (status == 201) {
+		snprintf(loc, sizeof(loc), "/v1/connections/%s",
+		    api_write_get(req)->result.id);
+		reply_header(req, MHD_HTTP_HEADER_LOCATION, loc);
+	}
+}
+
+static void
+create_done(struct request *req)
+{
+	write_done(req, 201);
+}
+
+static void
+replace_done(struct request *req)
+{
+	write_done(req, 200);
+}
+
+void
+connections_list(struct request *req)
+{
+	api_list(req, &api_connections_kind);
+}
+
+void
+connections_get(struct request *req)
+{
+	api_get(req, &api_connections_kind);
+}
+
+void
+connections_delete(struct request *req)
+{
+	api_delete(req, &api_connections_kind);
+}
+
+/* ---- POST /v1/connections ---- */
+
+static int
+create_mutate(struct store_write *w, const struct store_row *cur,
+    struct store_row *next)
+{
+	struct request		*req = w->arg;
+	struct api_wstate	*x = req->state;
+	struct connection_meta	 m;
+
+	(void)cur;
+
+	if (w->attempts > 0)
+		oid_new(w->id);
+	memset(&m, 0, sizeof(m));
+	m.offline = -1;
+	return row_seal(req, w, x->doc, NULL, &m, next);
+}
+
+void
+connections_create(struct request *req)
+{
+	struct store_write	*w;
+	struct api_wstate	*x;
+	json_t			*doc;
+
+	if ((doc = api_body_object(req)) == NULL)
+		return;
+	x = api_wstate_new(req, &api_connections_kind);
+	x->doc = doc;
+	connection_normalise(doc);
+	if (connection_validate(doc, &x->errs) == -1) {
+		reply_errors(req, &x->errs);
+		return;
+	}
+	w = api_write_get(req);
+	w->kind = STORE_CREATE;
+	w->res = STORE_CONNECTIONS;
+	oid_new(w->id);
+	w->mutate = create_mutate;
+	api_write_submit(req, create_done);
+}
+
+/* ---- PUT /v1/connections/{id} ---- */
+
+static int
+replace_mutate(struct store_write *w, const struct store_row *cur,
+    struct store_row *next)
+{
+	struct request		*req = w->arg;
+	struct api_wstate	*x = req->state;
+	struct connection_meta	 m;
+	json_t			*old, *stored = NULL;
+	int			 bad, rc = -1;
+
+	if (api_precondition(x, cur) == -1)
+		return -1;
+	if ((old = json_loadb(cur->body, cur->body_len, JSON_ALLOW_NUL,
+	    NULL)) == NULL || connection_meta_read(old, &m) == -1) {
+		api_internal_error(req, x);
+		goto out;
+	}
+	stored = api_secrets_open(req->srv, cur, &bad);
+	if (bad) {
+		api_internal_error(req, x);
+		goto out;
+	}
+	rc = row_seal(req, w, x->doc, stored, &m, next);
+out:
+	json_decref(stored);
+	json_decref(old);
+	return rc;
+}
+
+void
+connections_replace(struct request *req)
+{
+	struct store_write	*w;
+	struct store_row	 row;
+	struct api_wstate	*x;
+	enum store_status	 rc;
+	const char		*t;
+	json_t			*doc;
+	char			 id[OID_HEXLEN + 1];
+
+	if (api_path_id(req, "Connection", id) == -1)
+		return;
+	/* the type never changes (exports rely on it): this read decides */
+	if ((rc = store_get(api_store(req), STORE_CONNECTIONS, req->account,
+	    id, &row)) != STORE_OK) {
+		api_store_failure(req, rc, "Connection");
+		return;
+	}
+	if ((doc = api_body_object(req)) == NULL) {
+		store_row_free(&row);
+		return;
+	}
+	x = api_wstate_new(req, &api_connections_kind);
+	x->doc = doc;
+	connection_normalise(doc);
+	t = json_string_value(json_object_get(doc, "type"));
+	if (t == NULL && row.col[CONNECTION_TYPE] != NULL)
+		json_object_set_new(doc, "type",
+		    json_string(row.col[CONNECTION_TYPE]));
+	else if (t != NULL && row.col[CONNECTION_TYPE] != NULL &&
+	    strcmp(t, row.col[CONNECTION_TYPE]) != 0)
+		errors_add(&x->errs, 422, "immutable_field", "type",
+		    "type cannot be changed (it is %s)",
+		    row.col[CONNECTION_TYPE]);
+	store_row_free(&row);
+	connection_validate(doc, &x->errs);
+	if (x->errs.n > 0) {
+		reply_errors(req, &x->errs);
+		return;
+	}
+	w = api_write_get(req);
+	w->kind = STORE_UPDATE;
+	w->res = STORE_CONNECTIONS;
+	memcpy(w->id, id, sizeof(id));
+	w->mutate = replace_mutate;
+	api_write_submit(req, replace_done);
+}
+
+/* ---- PATCH /v1/connections/{id} ---- */
+
+static int
+patch_mutate(struct store_write *w, const struct store_row *cur,
+    struct store_row *next)
+{
+	struct request		*req = w->arg;
+	struct api_wstate	*x = req->state;
+	struct connection_meta	 m;
+	json_t			*body, *doc = NULL;
+	char			*debug = NULL;
+	unsigned char		*sealed = NULL;
+	int			 rc = -1;
+
+	if (api_precondition(x, cur) == -1)
+		return -1;
+	if ((body = json_loadb(cur->body, cur->body_len, JSON_ALLOW_NUL,
+	    NULL)) == NULL || connection_meta_read(body, &m) == -1) {
+		api_internal_error(req, x);
+		goto out;
+	}
+	doc = json_deep_copy(body);
+	connection_strip_readonly(doc);
+	if (m.debug_date != NULL)
+		json_object_set_new(doc, "debugDate",
+		    json_string(m.debug_date));
+	patch_apply(doc, x->ops, connection_patch_paths);
+	if (json_is_string(json_object_get(doc, "debugDate")))
+		debug = xstrdup(json_string_value(json_object_get(doc,
+		    "debugDate")));
+	json_object_del(doc, "debugDate");
+	export_strip_nulls(doc);
+	if (connection_validate(doc, &x->errs) == -1)
+		goto out;
+	m.id = w->id;
+	m.debug_date = debug;
+	m.modified_by = w->account;
+	m.modified_ms = isotime_now_ms();
+	if (cur->secrets != NULL) {
+		sealed = xmalloc(cur->secrets_len);
+		memcpy(sealed, cur->secrets, cur->secrets_len);
+	}
+	row_fill(next, doc, &m, sealed, cur->secrets_len);
+	rc = 0;
+out:
+	free(debug);
+	json_decref(doc);
+	json_decref(body);
+	return rc;
+}
+
+void
+connections_patch(struct request *req)
+{
+	api_patch_submit(req, &api_connections_kind, connection_patch_paths,
+	    patch_mutate);
+}
+
+/* ---- GET /v1/connections/{id}/dependencies ---- */
+
+/* Each export using the connection, as {"id", "name"}. */
+static int
+dependency_row(void *arg, int64_t seq, const char *body, size_t len)
+{
+	json_t	*list = arg, *doc, *e;
+
+	(void)seq;
+
+	if ((doc = json_loadb(body, len, JSON_ALLOW_NUL, NULL)) == NULL)
+		return -1;
+	e = json_object();
+	json_object_set(e, "id", json_object_get(doc, "_id"));
+	json_object_set(e, "name", json_object_get(doc, "name"));
+	json_array_append_new(list, e);
+	json_decref(doc);
+	return 0;
+}
+
+void
+connections_dependencies(struct request *req)
+{
+	struct store		*st = api_store(req);
+	struct store_filter	 f;
+	struct store_row	 row;
+	enum store_status	 rc;
+	json_t			*out, *list;
+	int64_t			 after = 0;
+	bool			 more = true;
+	char			 id[OID_HEXLEN + 1], *body;
+	size_t			 len;
+
+	if (api_path_id(req, "Connection", id) == -1)
+		return;
+	if ((rc = store_get(st, STORE_CONNECTIONS, req->account, id, &row)) !=
+	    STORE_OK) {
+		api_store_failure(req, rc, "Connection");
+		return;
+	}
+	store_row_free(&row);
+	memset(&f, 0, sizeof(f));
+	f.eq[EXPORT_CONNECTION_ID] = id;
+	list = json_array();
+	while (more && (rc = store_list(st, STORE_EXPORTS, req->account, &f,
+	    after, 0, LIMIT_PAGE_MAX, dependency_row, list, &more, &after)) ==
+	    STORE_OK)
+		;
+	if (rc != STORE_OK) {
+		json_decref(list);
+		api_store_failure(req, rc, "Connection");
+		return;
+	}
+	out = json_object();
+	if (json_array_size(list) > 0)
+		json_object_set(out, "exports", list);
+	json_decref(list);
+	body = json_render_new(out, &len);
+	json_decref(out);
+	reply_json(req, 200, body, len);
+}
