@@ -29,6 +29,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+. bench/connection.sh
 
 if [ "$STORE" = postgres ]; then
   pgdir=$work/pg
@@ -53,9 +54,10 @@ side() {
     --threads 1 --log-level error --rate-limit-rate 0 &
   pids+=($!)
   for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/v1/health >/dev/null && break; sleep 0.1; done
+  bench_connection "http://127.0.0.1:$port" "$(cat "$dir/token")" > "$dir/conn"
   local have=0
   while [ "$have" -lt "$N" ]; do
-    TOKEN=$(cat "$dir/token") taskset -c 1 wrk -t1 -c"$CONNS" -d5s -s bench/post.lua \
+    CONN=$(cat "$dir/conn") TOKEN=$(cat "$dir/token") taskset -c 1 wrk -t1 -c"$CONNS" -d5s -s bench/post.lua \
       "http://127.0.0.1:$port/v1/exports" >/dev/null
     have=$(sql "$dir" 'SELECT count(*) FROM exports')
   done
@@ -72,7 +74,7 @@ sql() {
 # requests/s and p99 of one run of a workload against one side
 run() {
   local dir=$work/$1 port=$2 script=$3 path=$4
-  TOKEN=$(cat "$dir/token") IDS=$dir/ids.txt taskset -c 1 wrk -t1 -c"$CONNS" -d"$DUR" \
+  CONN=$(cat "$dir/conn") TOKEN=$(cat "$dir/token") IDS=$dir/ids.txt taskset -c 1 wrk -t1 -c"$CONNS" -d"$DUR" \
     --latency -s "bench/$script" "http://127.0.0.1:$port$path" |
     awk '/Requests\/sec/ {r = $2}
       $1 == "99%" { p = $2 + 0; if ($2 ~ /us$/) p /= 1000; else if ($2 ~ /[0-9]s$/) p *= 1000 }

@@ -3,5 +3,5 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
 wrk.body = '{"name":"bench","adaptorType":"HTTPExport",' ..
-  '"_connectionId":"5587092ed78128000000000a",' ..
+  '"_connectionId":"' .. os.getenv("CONN") .. '",' ..
   '"http":{"method":"GET","relativeURI":"/items"}}'

@@ -5,7 +5,7 @@ math.randomseed(11)
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
 local body = '{"name":"bench-put","adaptorType":"HTTPExport",' ..
-  '"_connectionId":"5587092ed78128000000000a",' ..
+  '"_connectionId":"' .. os.getenv("CONN") .. '",' ..
   '"http":{"method":"POST","relativeURI":"/items"}}'
 request = function()
   return wrk.format("PUT", "/v1/exports/" .. ids[math.random(#ids)], nil, body)

@@ -57,6 +57,8 @@ taskset -c 0 $BIN serve --listen 127.0.0.1:$PORT --data-dir "$work" \
 pid=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$PORT/v1/health >/dev/null && break; sleep 0.1; done
 url=http://127.0.0.1:$PORT
+. bench/connection.sh
+export CONN=$(bench_connection "$url" "$TOKEN")
 
 # requests/s of a workload, and its 99th-percentile latency in $work/p99.$1
 rate() {

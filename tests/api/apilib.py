@@ -13,6 +13,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -49,11 +50,35 @@ API_ID = re.compile(r"^e[0-9a-f]{10}$")
 JSON_CT = "application/json; charset=utf-8"
 MASK = "******"
 
-# Syntactically valid connection ids (24 lowercase hex).  exportd has no
-# connection resource, so any well-formed id is acceptable.
+# Placeholders for an account's connections.  An export's _connectionId must
+# name a real connection of the account whose type suits the export's
+# adaptorType (export-api.md section 9), so Api.request replaces each
+# placeholder in a body or a query by the real connection of its account made
+# for that placeholder and adaptor type (created on first use; see
+# Api.connection).  Four placeholders give four distinct connections of
+# each type.  An account's connections outlive its server: a restored dump
+# or a restarted store keeps them.
 CONN_A = "5f0a1b2c3d4e5f6a7b8c9d0e"
 CONN_B = "6a1b2c3d4e5f6a7b8c9d0e1f"
 CONN_C = "7b2c3d4e5f6a7b8c9d0e1f2a"
+CONN_D = "8c3d4e5f6a7b8c9d0e1f2a3b"
+CONN_PLACEHOLDERS = (CONN_A, CONN_B, CONN_C, CONN_D)
+
+# The connection type each adaptor type reads through (export-api.md section 9).
+CONNECTION_TYPE_OF = {
+    "HTTPExport": "http", "RESTExport": "rest", "FTPExport": "ftp", "AS2Export": "as2",
+    "S3Export": "s3", "NetSuiteExport": "netsuite", "SalesforceExport": "salesforce",
+    "JDBCExport": "jdbc", "RDBMSExport": "rdbms", "MongodbExport": "mongodb",
+    "DynamodbExport": "dynamodb", "WrapperExport": "wrapper",
+    "FileSystemExport": "filesystem",
+}
+
+# The smallest valid block of each connection type that validates its block.
+CONNECTION_BLOCKS = {
+    "http": {"baseURI": "https://api.example.com", "mediaType": "json"},
+    "rest": {"baseURI": "https://api.example.com", "mediaType": "json"},
+    "rdbms": {"type": "postgresql", "host": "db.example.com", "database": "d", "user": "u"},
+}
 
 # The 14 adaptor types of export-model.md section 3.
 ADAPTOR_TYPES = [
@@ -86,6 +111,14 @@ ADAPTOR_BLOCKS = {
 
 MISSING = object()
 ANY = object()
+
+# account (_userId) -> {(placeholder, connection type): real _id}
+_connections = {}
+# (base URL, token) -> account (_userId)
+_accounts = {}
+# real _id -> the placeholder it was made for
+_placeholder_of = {}
+_connections_lock = threading.Lock()
 
 
 def unique(prefix="t"):
@@ -315,9 +348,85 @@ class Api:
             return path
         return self.base_url + path
 
+    def _account_of(self, tok):
+        key = (self.base_url, tok)
+        if key not in _accounts:
+            r = self.request("GET", "/v1/tokenInfo", token=tok, placeholders=False)
+            if r.status_code != 200:
+                return None
+            _accounts[key] = body_of(r)["_userId"]
+        return _accounts[key]
+
+    def connection(self, placeholder=CONN_A, adaptor="HTTPExport", token=MISSING):
+        """The real connection of this account standing for placeholder when
+        an export of this adaptor type names it; made on first use."""
+        tok = self.token if token is MISSING else token
+        ctype = CONNECTION_TYPE_OF.get(adaptor, "http")
+        with _connections_lock:
+            conns = _connections.setdefault(self._account_of(tok), {})
+            if (placeholder, ctype) not in conns:
+                body = {"name": "conn-%s-%s" % (ctype, placeholder[:2]), "type": ctype,
+                        ctype: copy.deepcopy(CONNECTION_BLOCKS.get(ctype, {}))}
+                r = self.request("POST", "/v1/connections", json=body, token=tok,
+                                 placeholders=False)
+                assert_status(r, 201)
+                conns[(placeholder, ctype)] = body_of(r)["_id"]
+                _placeholder_of[conns[(placeholder, ctype)]] = placeholder
+            return conns[(placeholder, ctype)]
+
+    def _real(self, value, adaptor, tok):
+        """value itself, or the real connection for a placeholder (or for the
+        placeholder another account's real connection was made for)."""
+        if not isinstance(value, str):
+            return value
+        ph = value if value in CONN_PLACEHOLDERS else _placeholder_of.get(value)
+        if ph is None or tok is None or self._account_of(tok) is None:
+            return value
+        return self.connection(ph, adaptor, token=tok)
+
+    def resolve(self, body, tok=MISSING):
+        """Replace placeholders in an export body (in place, so that callers
+        comparing responses with their body see the real ids).  Without an
+        adaptorType the body's adaptor block tells the connection's type."""
+        tok = self.token if tok is MISSING else tok
+        if not isinstance(body, dict):
+            return
+        adaptor = body.get("adaptorType")
+        if not isinstance(adaptor, str) or adaptor not in CONNECTION_TYPE_OF:
+            adaptor = next((a for a, t in CONNECTION_TYPE_OF.items() if t in body), "HTTPExport")
+        if "_connectionId" in body:
+            body["_connectionId"] = self._real(body["_connectionId"], adaptor, tok)
+        cmap = body.get("connectionMap")
+        if isinstance(cmap, dict):
+            resolved = {self._real(k, "HTTPExport", tok): self._real(v, "HTTPExport", tok)
+                        for k, v in cmap.items()}
+            cmap.clear()
+            cmap.update(resolved)
+
+    def _resolve_raw(self, data, tok):
+        for ph in CONN_PLACEHOLDERS:
+            if ph.encode() in data:
+                data = data.replace(ph.encode(), self.connection(ph, token=tok).encode())
+        return data
+
     def request(self, method, path, *, json=MISSING, data=None, headers=None,
-                token=MISSING, params=None, timeout=30, retry_429=True, **kw):
+                token=MISSING, params=None, timeout=30, retry_429=True,
+                placeholders=True, **kw):
         h = {}
+        if placeholders and "/v1/exports" in path and token is not None:
+            tok = self.token if token is MISSING else token
+            if "?" in path and any(ph in path for ph in CONN_PLACEHOLDERS):
+                m = re.search(r"[?&]adaptorType=(\w+)", path)
+                for ph in CONN_PLACEHOLDERS:
+                    path = path.replace(ph, self._real(ph, m.group(1) if m else None, tok))
+            if json is not MISSING:
+                self.resolve(json, tok)
+            if isinstance(data, bytes):
+                data = self._resolve_raw(data, tok)
+            if isinstance(params, dict) and "_connectionId" in params:
+                params = dict(params)
+                params["_connectionId"] = self._real(params["_connectionId"],
+                                                     params.get("adaptorType"), tok)
         tok = self.token if token is MISSING else token
         if tok is not None:
             h["Authorization"] = "Bearer " + tok

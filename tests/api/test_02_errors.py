@@ -78,7 +78,7 @@ def test_absent_id_is_404(api):
 @pytest.mark.parametrize("method,path,allowed", [
     ("DELETE", "/v1/exports", {"GET", "POST"}),
     ("PUT", "/v1/exports", {"GET", "POST"}),
-    ("POST", "/v1/exports/%s", {"GET", "PUT", "DELETE"}),
+    ("POST", "/v1/exports/%s", {"GET", "PUT", "PATCH", "DELETE"}),
     ("GET", "/v1/exports/%s/clone", {"POST"}),
     ("PUT", "/v1/exports/%s/clone", {"POST"}),
     ("DELETE", "/v1/exports/%s/distributed", {"GET", "PUT"}),
@@ -228,7 +228,7 @@ def test_chunked_body_over_limit_is_413(api):
 
 
 def test_chunked_body_under_limit_is_accepted(api):
-    raw = json.dumps(http_body(name="chunked")).encode()
+    raw = json.dumps(http_body(name="chunked", _connectionId=api.connection())).encode()
 
     def gen():
         for i in range(0, len(raw), 10):
@@ -439,7 +439,7 @@ def test_utf8_byte_order_mark_is_ignored(fresh_api):
 
 @pytest.mark.parametrize("number", [b"9223372036854775808", b"-9223372036854775809", b"1e999"])
 def test_numbers_out_of_range_are_400_with_a_plain_reason(fresh_api, number):
-    raw = b'{"name":"n","adaptorType":"HTTPExport","_connectionId":"5587092ed78128000000000a",' \
+    raw = b'{"name":"n","adaptorType":"HTTPExport","_connectionId":"5f0a1b2c3d4e5f6a7b8c9d0e",' \
           b'"http":{"method":"GET","relativeURI":"/x"},"v":' + number + b"}"
     r = fresh_api.post("/v1/exports", data=raw, headers=JSON_HDR)
     assert_error(r, 400, "invalid_json")
@@ -450,7 +450,7 @@ def test_numbers_out_of_range_are_400_with_a_plain_reason(fresh_api, number):
 
 
 def test_largest_64_bit_integers_are_kept(fresh_api):
-    raw = b'{"name":"n","adaptorType":"HTTPExport","_connectionId":"5587092ed78128000000000a",' \
+    raw = b'{"name":"n","adaptorType":"HTTPExport","_connectionId":"5f0a1b2c3d4e5f6a7b8c9d0e",' \
           b'"http":{"method":"GET","relativeURI":"/x"},' \
           b'"big":9223372036854775807,"small":-9223372036854775808}'
     r = fresh_api.post("/v1/exports", data=raw, headers=JSON_HDR)

@@ -132,7 +132,7 @@ def test_put_updates_last_modified_only(api):
     e = api.create(http_body())
     time.sleep(0.01)
     u = api.replace(e["_id"], http_body(name=e["name"], _connectionId=CONN_B))
-    assert u["_connectionId"] == CONN_B
+    assert u["_connectionId"] == api.connection(CONN_B)
     assert u["lastModified"] > e["lastModified"]
     for k in ("_id", "createdAt", "apiIdentifier", "asynchronous", "adaptorType"):
         assert u[k] == e[k], k

@@ -49,10 +49,12 @@ def test_invalid_adaptor_type(api, adaptor):
 
 
 def test_missing_adaptor_type_not_inferable(api):
+    """Without adaptorType, a webhook or simple type, or a connection to
+    derive it from, adaptorType is missing."""
     b = http_body()
-    del b["adaptorType"]
+    del b["adaptorType"], b["_connectionId"]
     check_422(api, b, [(MRF, "adaptorType")])
-    check_422(api, {"name": "x", "type": "test", "test": {"limit": 1}, "_connectionId": CONN_A},
+    check_422(api, {"name": "x", "type": "test", "test": {"limit": 1}},
               [(MRF, "adaptorType")])
 
 

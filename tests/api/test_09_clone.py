@@ -65,12 +65,13 @@ def test_clone_with_name(api):
 
 def test_clone_connection_map(api):
     orig = api.create(http_body(_connectionId=CONN_A))
+    a, b = api.connection(CONN_A), api.connection(CONN_B)
     c, _ = clone(api, orig["_id"], json={"connectionMap": {CONN_A: CONN_B}})
-    assert c["_connectionId"] == CONN_B
-    assert api.fetch(c["_id"])["_connectionId"] == CONN_B
-    assert api.fetch(orig["_id"])["_connectionId"] == CONN_A
+    assert c["_connectionId"] == b
+    assert api.fetch(c["_id"])["_connectionId"] == b
+    assert api.fetch(orig["_id"])["_connectionId"] == a
     c2, _ = clone(api, orig["_id"], json={"connectionMap": {CONN_C: CONN_B}, "name": "n"})
-    assert c2["_connectionId"] == CONN_A
+    assert c2["_connectionId"] == a
     assert c2["name"] == "n"
 
 

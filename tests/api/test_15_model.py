@@ -52,6 +52,8 @@ def post_ok(api, body, expected=None):
     r = api.post("/v1/exports", json=body)
     assert_status(r, 201)
     got = body_of(r)
+    if expected is not None:
+        api.resolve(expected)
     exp = without_server_fields(expected if expected is not None else body)
     assert without_server_fields(got) == exp
     assert got["asynchronous"] is True
@@ -403,6 +405,8 @@ def test_required_field(api, case):
     # ... and reports exactly that field without it
     bad = copy.deepcopy(valid)
     del_path(bad, path)
+    if path == "adaptorType":           # else derived from the connection
+        del bad["_connectionId"]
     errs = post_422(api, bad, [(MRF, MISSING_PATH.get(cid, path))])
     assert errs[0]["message"] == "%s is required" % MISSING_PATH.get(cid, path)
 
@@ -764,7 +768,7 @@ def test_real_github_listener_get_put(api, leak_watch):
 
 def test_real_netsuite_restlet_delta(api):
     doc = {"name": "Delta Customer Export", "adaptorType": "NetSuiteExport",
-           "_connectionId": "5587092ed78128000000000a", "asynchronous": True, "type": "delta",
+           "_connectionId": CONN_A, "asynchronous": True, "type": "delta",
            "delta": {"dateField": "lastmodifieddate"},
            "netsuite": {"type": "restlet",
                         "restlet": {"recordType": "customer", "searchId": "69422",
@@ -781,7 +785,7 @@ def test_real_netsuite_restlet_delta(api):
 
 def test_real_netsuite_search_export(api):
     doc = {"name": "Customer Saved Search Export", "adaptorType": "NetSuiteExport",
-           "_connectionId": "5587092ed78128000000000a",
+           "_connectionId": CONN_A,
            "netsuite": {"type": "search",
                         "searches": [{"recordType": "customer", "searchId": "customsearch69422"},
                                      {"recordType": "salesorder", "searchId": "1234"}]},

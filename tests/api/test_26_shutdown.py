@@ -68,6 +68,7 @@ def test_request_in_flight_is_answered(server_factory):
     still answered (201), then the server exits 0."""
     srv = server_factory()
     a = srv.api()
+    a.connection()                     # the export's connection exists before the lock
     db = sqlite3.connect(str(srv.data_dir / "exportd.db"), isolation_level=None, timeout=10)
     db.execute("BEGIN IMMEDIATE")      # the server's write waits for this
     result = {}

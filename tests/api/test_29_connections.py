@@ -126,7 +126,7 @@ def test_exports_reference_real_connections(fresh_api, other_api):
     assert_status(r, 201)
     e = r.json()
     assert e["adaptorType"] == "HTTPExport"
-    for bad in (theirs["_id"], "5f0a1b2c3d4e5f6a7b8c9d0e", ftp["_id"]):
+    for bad in (theirs["_id"], "0123456789abcdef01234567", ftp["_id"]):
         r = fresh_api.post("/v1/exports", json={"name": "e", "adaptorType": "HTTPExport",
                                                  "_connectionId": bad})
         assert_error(r, 422, "invalid_ref", "_connectionId")

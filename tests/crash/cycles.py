@@ -72,8 +72,8 @@ class Server:
 class Load:
     """Writers that record what the server acknowledged."""
 
-    def __init__(self, srv, token, hook_id):
-        self.srv, self.hook_id = srv, hook_id
+    def __init__(self, srv, token, hook_id, conn_id):
+        self.srv, self.hook_id, self.conn_id = srv, hook_id, conn_id
         self.h = {"Authorization": "Bearer " + token}
         self.lock = threading.Lock()
         self.created = {}       # id -> body acknowledged by the 201
@@ -84,7 +84,7 @@ class Load:
 
     def body(self, name):
         return {"name": name, "adaptorType": "HTTPExport",
-                "_connectionId": "5587092ed78128000000000a",
+                "_connectionId": self.conn_id,
                 "http": {"method": "GET", "relativeURI": "/items/" + name}}
 
     def work(self, seed):
@@ -171,7 +171,11 @@ def main():
                              "provider": "custom", "verify": "token", "tokenLocation": "header",
                              "tokenHeaderName": "X-Token", "tokenHeaderScheme": "none",
                              "token": "crash"}}, timeout=10).json()["_id"]
-    load = Load(srv, token, hook)
+    conn = requests.post(srv.url("/v1/connections"), headers={"Authorization": "Bearer " + token},
+                         json={"name": "crash", "type": "http", "http": {
+                             "baseURI": "https://api.example.com", "mediaType": "json"}},
+                         timeout=10).json()["_id"]
+    load = Load(srv, token, hook, conn)
     start = time.monotonic()
     total = 0
     cycles = 0

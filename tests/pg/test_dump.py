@@ -34,7 +34,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "api"))
 
-from apilib import (BIN, CONNECTED_ADAPTORS, REPO, Api, Server,  # noqa: E402
+from apilib import (BIN, CONN_A, CONN_B, CONN_C, CONN_D,  # noqa: E402
+                    CONNECTED_ADAPTORS, REPO, Api, Server,
                     adaptor_body, assert_status, body_of, http_body,
                     netsuite_distributed_body, parse_link_next,
                     salesforce_distributed_body, sanitizer_hits, simple_body,
@@ -45,7 +46,7 @@ PSQL = "/usr/lib/postgresql/15/bin/psql"
 PUBLIC = "http://exportd.test"      # --public-url: Link headers alike on every server
 N_EXPORTS = 10200                   # created; some are deleted, some cloned
 WORKERS = 8
-CONN_IDS = ["5f0a1b2c3d4e5f6a7b8c9d%02x" % i for i in range(4)]
+CONN_IDS = [CONN_A, CONN_B, CONN_C, CONN_D]
 INTEG_IDS = ["6a0a1b2c3d4e5f6a7b8c9d%02x" % i for i in range(3)]
 HDRS = ("ETag", "Link", "Content-Type", "Location")
 
