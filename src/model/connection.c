@@ -305,7 +305,8 @@ json_t *
 connection_secrets_take(json_t *doc, const json_t *stored)
 {
 	return secrets_take(doc, stored, connection_secret_paths,
-	    CONNECTION_NSECRETS);
+	    CONNECTION_NSECRETS,
+	    "http.encrypted");
 }
 
 char *

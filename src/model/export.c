@@ -114,7 +114,7 @@ json_t *
 export_secrets_take(json_t *doc, const json_t *stored)
 {
 	return secrets_take(doc, stored, export_secret_paths,
-	    EXPORT_NSECRETS);
+	    EXPORT_NSECRETS, NULL);
 }
 
 char *

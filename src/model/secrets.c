@@ -12,7 +12,7 @@
 
 json_t *
 secrets_take(json_t *doc, const json_t *stored, const char *const *paths,
-    size_t npaths)
+    size_t npaths, const char *whole)
 {
 	json_t		*out, *v, *old;
 	size_t		 i;
@@ -20,7 +20,8 @@ secrets_take(json_t *doc, const json_t *stored, const char *const *paths,
 	out = json_object();
 	for (i = 0; i < npaths; i++) {
 		v = json_path_get(doc, paths[i]);
-		if (v == NULL || (!json_is_string(v) && !json_is_object(v)))
+		if (v == NULL || (!json_is_string(v) && (!json_is_object(v) ||
+		    whole == NULL || strcmp(paths[i], whole) != 0)))
 			continue;
 		if (json_is_string(v) &&
 		    strcmp(json_string_value(v), SECRETS_MASK) == 0) {

@@ -15,12 +15,13 @@
 
 /* Move the secrets at paths (dot paths) out of doc into a new map
  * {"http.auth.token.token": "...", ...} and leave "******" in their
- * place. A secret is a string, or a whole object (http.encrypted). A
+ * place. A secret is a string, or a whole object at the path whole
+ * (http.encrypted of a connection; NULL: none). A
  * masked value keeps the value in stored (a map as returned here, or
  * NULL); with nothing stored the field is removed. Other values are left
  * for validation. */
 json_t		*secrets_take(json_t *doc, const json_t *stored,
-		    const char *const *paths, size_t npaths);
+		    const char *const *paths, size_t npaths, const char *whole);
 
 /* Seal a secret map for the document (account, id): a new envelope (caller
  * frees) and its length in *len; NULL and *len 0 when the map is NULL or
