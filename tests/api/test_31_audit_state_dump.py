@@ -92,23 +92,27 @@ def test_dump_without_audit_or_state_restores_and_serves(server_factory, tmp_pat
 
 @ON_SQLITE
 def test_schema_3_file_is_upgraded_in_place(server_factory):
-    """A store as the release before left it: migrations 1-3, no audit or
-    state tables."""
+    """A store as the release before left it: migrations 1-3, no audit,
+    state or connections tables."""
     src = server_factory()
     a = src.api()
     e = a.create(http_body(name="kept"))
     assert src.stop() == 0
     db = sqlite3.connect(str(src.data_dir / "exportd.db"))
-    db.executescript("DROP TABLE audit; DROP TABLE state; PRAGMA user_version=3;")
+    db.executescript("DROP TABLE audit; DROP TABLE state; DROP TABLE connections;"
+                     " PRAGMA user_version=3;")
     db.close()
     src.start()
     b = Api(src.url, a.token)
     assert b.fetch(e["_id"])["name"] == "kept"
-    b.replace(e["_id"], http_body(name="upgraded"))
+    r = b.post("/v1/connections", json={"name": "new", "type": "http", "http": {
+        "baseURI": "https://api.example.com", "mediaType": "json"}})
+    assert_status(r, 201)
+    b.replace(e["_id"], http_body(name="upgraded", _connectionId=r.json()["_id"]))
     assert body_of(b.get("/v1/audit"))[0]["event"] == "update"
     assert_status(b.put("/v1/state/x", data=b"1", headers={"Content-Type": "application/json"}), 200)
     db = sqlite3.connect(str(src.data_dir / "exportd.db"))
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
     db.close()
 
 
