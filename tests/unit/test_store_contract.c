@@ -114,6 +114,11 @@ struct change {
 	bool		 refuse;
 	int		 calls;
 	bool		 done;
+	enum store_res	 res;		/* 0: exports */
+	const char	*ref_id;	/* the connection an export names */
+	bool		 ref_found;	/* what mutate saw of it */
+	char		 ref_type[16];
+	int64_t		 affected;	/* the write's, when it is done */
 };
 
 static int
@@ -126,10 +131,22 @@ mutate(struct store_write *w, const struct store_row *cur,
 	ch->calls++;
 	if (ch->refuse)
 		return -1;
+	ch->ref_found = w->ref_found;
+	if (w->ref_found)
+		snprintf(ch->ref_type, sizeof(ch->ref_type), "%s",
+		    w->ref.col[CONNECTION_TYPE]);
 	if (next == NULL)
 		return 0;
 	if (w->attempts > 0)
 		oid_new(w->id);
+	if (ch->res == STORE_CONNECTIONS) {
+		next->body = xstrdup(ch->body);
+		next->body_len = strlen(ch->body);
+		next->col[CONNECTION_TYPE] = xstrdup("http");
+		return 0;
+	}
+	if (ch->ref_id != NULL)
+		next->col[EXPORT_CONNECTION_ID] = xstrdup(ch->ref_id);
 	if (ch->calls <= ch->taken)
 		snprintf(apiid, sizeof(apiid), "%s", ch->taken_apiid);
 	else if (ch->apiid != NULL)
@@ -184,20 +201,26 @@ change(struct store *s, enum store_write_kind kind, const char *account,
 
 	memset(&w, 0, sizeof(w));
 	w.kind = kind;
-	w.res = STORE_EXPORTS;
+	w.res = ch->res;
 	snprintf(w.account, sizeof(w.account), "%s", account);
 	if (id != NULL)
 		snprintf(w.id, sizeof(w.id), "%s", id);
 	else
 		oid_new(w.id);
+	if (ch->ref_id != NULL) {
+		w.ref_res = STORE_CONNECTIONS;
+		snprintf(w.ref_id, sizeof(w.ref_id), "%s", ch->ref_id);
+	}
 	w.mutate = mutate;
 	w.done = done;
 	w.arg = ch;
 	st = write_wait(s, &w);
+	ch->affected = w.affected;
 	if (out != NULL)
 		*out = w.result;
 	else
 		store_row_free(&w.result);
+	store_row_free(&w.ref);
 	return st;
 }
 
@@ -313,6 +336,60 @@ case_conflicts(struct store *s, const char *url)
 Test(contract, taken_keys_and_refusals)
 {
 	each_driver(case_conflicts);
+}
+
+/* A write naming a connection sees it (share-locked) only in its own
+ * account; a connection an export names is not deleted. */
+static void
+case_references(struct store *s, const char *url)
+{
+	struct change		 conn = { .body = "{\"c\":1}",
+				    .res = STORE_CONNECTIONS };
+	struct change		 ch = { .body = "{}" };
+	struct store_row	 c, e, got;
+	char			 absent[OID_HEXLEN + 1];
+
+	(void)url;
+
+	cr_assert_eq(create(s, ACCOUNT_A, &conn, &c), STORE_OK);
+	cr_assert_eq(store_get(s, STORE_CONNECTIONS, ACCOUNT_A, c.id, &got),
+	    STORE_OK);
+	cr_assert_str_eq(got.col[CONNECTION_TYPE], "http");
+	store_row_free(&got);
+	/* named in the account: found, with its columns */
+	ch.ref_id = c.id;
+	cr_assert_eq(create(s, ACCOUNT_A, &ch, &e), STORE_OK);
+	cr_assert(ch.ref_found);
+	cr_assert_str_eq(ch.ref_type, "http");
+	/* another account's, or none: not found (mutate refuses then) */
+	cr_assert_eq(create(s, ACCOUNT_B, &ch, NULL), STORE_OK);
+	cr_assert_not(ch.ref_found);
+	oid_new(absent);
+	ch.ref_id = absent;
+	cr_assert_eq(create(s, ACCOUNT_A, &ch, NULL), STORE_OK);
+	cr_assert_not(ch.ref_found);
+	/* in use by one export of its account: refused, with the count */
+	cr_assert_eq(change(s, STORE_DELETE, ACCOUNT_A, c.id, &conn, NULL),
+	    STORE_IN_USE);
+	cr_assert_eq(conn.affected, 1);
+	cr_assert_eq(store_get(s, STORE_CONNECTIONS, ACCOUNT_A, c.id, &got),
+	    STORE_OK);
+	store_row_free(&got);
+	/* once that export is gone (account B's naming it does not count) */
+	ch.ref_id = NULL;
+	cr_assert_eq(change(s, STORE_DELETE, ACCOUNT_A, e.id, &ch, NULL),
+	    STORE_OK);
+	cr_assert_eq(change(s, STORE_DELETE, ACCOUNT_A, c.id, &conn, NULL),
+	    STORE_OK);
+	cr_assert_eq(store_get(s, STORE_CONNECTIONS, ACCOUNT_A, c.id, &got),
+	    STORE_NOT_FOUND);
+	store_row_free(&e);
+	store_row_free(&c);
+}
+
+Test(contract, references_between_kinds)
+{
+	each_driver(case_references);
 }
 
 /* ---- lists ---- */
