@@ -519,7 +519,6 @@ distributed_mutate(struct store_write *w, const struct store_row *cur,
 	struct export_meta	 m;
 	const char		*path;
 	json_t			*doc, *body;
-	unsigned char		*sealed = NULL;
 	int			 rc = -1;
 
 	if (precondition(x, cur) == -1)
@@ -538,11 +537,7 @@ distributed_mutate(struct store_write *w, const struct store_row *cur,
 	json_path_set_new(doc, path, json_incref(x->block));
 	m.id = w->id;
 	m.modified_ms = isotime_now_ms();
-	if (cur->secrets != NULL) {
-		sealed = xmalloc(cur->secrets_len);
-		memcpy(sealed, cur->secrets, cur->secrets_len);
-	}
-	row_fill(next, doc, &m, sealed, cur->secrets_len);
+	row_fill(next, doc, &m, api_secrets_copy(cur), cur->secrets_len);
 	x->reply = json_render_new(x->block, &x->reply_len);
 	rc = audit(w, "update", cur, next, NULL, NULL);
 out:
@@ -809,7 +804,6 @@ patch_mutate(struct store_write *w, const struct store_row *cur,
 	struct export_meta	 m;
 	json_t			*body, *doc = NULL;
 	char			*debug = NULL;
-	unsigned char		*sealed = NULL;
 	int			 rc = -1;
 
 	if (precondition(x, cur) == -1)
@@ -819,27 +813,14 @@ patch_mutate(struct store_write *w, const struct store_row *cur,
 		api_internal_error(req, x);
 		goto out;
 	}
-	doc = json_deep_copy(body);
-	export_strip_readonly(doc);
-	if (m.debug_until != NULL)
-		json_object_set_new(doc, "debugUntil",
-		    json_string(m.debug_until));
-	patch_apply(doc, x->ops, export_patch_paths);
-	if (json_is_string(json_object_get(doc, "debugUntil")))
-		debug = xstrdup(json_string_value(json_object_get(doc,
-		    "debugUntil")));
-	json_object_del(doc, "debugUntil");
-	export_strip_nulls(doc);
+	doc = patch_document(body, export_strip_readonly, "debugUntil",
+	    m.debug_until, x->ops, export_patch_paths, &debug);
 	if (export_validate(doc, &x->errs) == -1)
 		goto out;
 	m.id = w->id;
 	m.debug_until = debug;
 	m.modified_ms = isotime_now_ms();
-	if (cur->secrets != NULL) {
-		sealed = xmalloc(cur->secrets_len);
-		memcpy(sealed, cur->secrets, cur->secrets_len);
-	}
-	row_fill(next, doc, &m, sealed, cur->secrets_len);
+	row_fill(next, doc, &m, api_secrets_copy(cur), cur->secrets_len);
 	rc = audit(w, "update", cur, next, NULL, NULL);
 out:
 	free(debug);
@@ -910,7 +891,6 @@ swap_mutate(struct store_write *w, const struct store_row *cur,
 	struct xstate		*x = req->state;
 	struct export_meta	 m;
 	json_t			*body, *doc = NULL;
-	unsigned char		*sealed = NULL;
 	int			 rc = -1;
 
 	if (precondition(x, cur) == -1)
@@ -935,11 +915,7 @@ swap_mutate(struct store_write *w, const struct store_row *cur,
 	json_object_set_new(doc, "_connectionId", json_string(w->ref_id));
 	m.id = w->id;
 	m.modified_ms = isotime_now_ms();
-	if (cur->secrets != NULL) {
-		sealed = xmalloc(cur->secrets_len);
-		memcpy(sealed, cur->secrets, cur->secrets_len);
-	}
-	row_fill(next, doc, &m, sealed, cur->secrets_len);
+	row_fill(next, doc, &m, api_secrets_copy(cur), cur->secrets_len);
 	rc = audit(w, "update", cur, next, NULL, NULL);
 out:
 	json_decref(doc);

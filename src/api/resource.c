@@ -2,6 +2,7 @@
  * common.c: a write's state carried into its mutate step, If-Match inside
  * the write, and the generic get, delete and list of a resource kind. */
 #include <stddef.h>
+#include <stdio.h>
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,35 @@ out:
 	store_row_free(&row);
 }
 
+unsigned char *
+api_secrets_copy(const struct store_row *cur)
+{
+	unsigned char	*sealed;
+
+	if (cur->secrets == NULL)
+		return NULL;
+	sealed = xmalloc(cur->secrets_len);
+	memcpy(sealed, cur->secrets, cur->secrets_len);
+	return sealed;
+}
+
+/* Submit the request's write of kind wk on the row id. */
+static void
+submit_on(struct request *req, const struct api_kind *kind,
+    enum store_write_kind wk, const char *id,
+    int (*mutate)(struct store_write *, const struct store_row *,
+    struct store_row *), void (*done)(struct request *))
+{
+	struct store_write	*w;
+
+	w = api_write_get(req);
+	w->kind = wk;
+	w->res = kind->res;
+	snprintf(w->id, sizeof(w->id), "%s", id);
+	w->mutate = mutate;
+	api_write_submit(req, done);
+}
+
 /* ---- DELETE ---- */
 
 static int
@@ -140,18 +170,12 @@ delete_done(struct request *req)
 void
 api_delete(struct request *req, const struct api_kind *kind)
 {
-	struct store_write	*w;
 	char			 id[OID_HEXLEN + 1];
 
 	if (api_path_id(req, kind->what, id) == -1)
 		return;
 	api_wstate_new(req, kind);
-	w = api_write_get(req);
-	w->kind = STORE_DELETE;
-	w->res = kind->res;
-	memcpy(w->id, id, sizeof(id));
-	w->mutate = delete_mutate;
-	api_write_submit(req, delete_done);
+	submit_on(req, kind, STORE_DELETE, id, delete_mutate, delete_done);
 }
 
 /* ---- PATCH ---- */
@@ -175,8 +199,7 @@ api_patch_submit(struct request *req, const struct api_kind *kind,
     int (*mutate)(struct store_write *, const struct store_row *,
     struct store_row *))
 {
-	struct store_write	*w;
-	struct api_wstate		*x;
+	struct api_wstate	*x;
 	json_t			*ops;
 	char			 id[OID_HEXLEN + 1];
 
@@ -196,12 +219,7 @@ api_patch_submit(struct request *req, const struct api_kind *kind,
 		reply_errors(req, &x->errs);
 		return;
 	}
-	w = api_write_get(req);
-	w->kind = STORE_UPDATE;
-	w->res = kind->res;
-	memcpy(w->id, id, sizeof(id));
-	w->mutate = mutate;
-	api_write_submit(req, patch_done);
+	submit_on(req, kind, STORE_UPDATE, id, mutate, patch_done);
 }
 
 /* ---- GET a list ---- */

@@ -313,19 +313,10 @@ char *
 connection_render(const json_t *doc, const struct connection_meta *m,
     size_t *len)
 {
-	json_t		*out, *v;
-	const char	*k;
-	char		 ts[ISOTIME_LEN + 1];
+	json_t		*out;
 	char		*s;
 
-	out = json_object();
-	json_object_set_new(out, "_id", json_string(m->id));
-	json_object_foreach((json_t *)doc, k, v)
-		json_object_set(out, k, v);
-	isotime_format(m->created_ms, ts);
-	json_object_set_new(out, "createdAt", json_string(ts));
-	isotime_format(m->modified_ms, ts);
-	json_object_set_new(out, "lastModified", json_string(ts));
+	out = render_start(m->id, doc, m->created_ms, m->modified_ms);
 	json_object_set_new(out, "lastModifiedBy",
 	    json_string(m->modified_by));
 	if (m->offline >= 0)

@@ -117,22 +117,32 @@ export_secrets_take(json_t *doc, const json_t *stored)
 	    EXPORT_NSECRETS, NULL);
 }
 
-char *
-export_render(const json_t *doc, const struct export_meta *m, size_t *len)
+json_t *
+render_start(const char *id, const json_t *doc, int64_t created_ms,
+    int64_t modified_ms)
 {
 	json_t		*out, *v;
 	const char	*k;
 	char		 ts[ISOTIME_LEN + 1];
-	char		*s;
 
 	out = json_object();
-	json_object_set_new(out, "_id", json_string(m->id));
+	json_object_set_new(out, "_id", json_string(id));
 	json_object_foreach((json_t *)doc, k, v)
 		json_object_set(out, k, v);
-	isotime_format(m->created_ms, ts);
+	isotime_format(created_ms, ts);
 	json_object_set_new(out, "createdAt", json_string(ts));
-	isotime_format(m->modified_ms, ts);
+	isotime_format(modified_ms, ts);
 	json_object_set_new(out, "lastModified", json_string(ts));
+	return out;
+}
+
+char *
+export_render(const json_t *doc, const struct export_meta *m, size_t *len)
+{
+	json_t		*out;
+	char		*s;
+
+	out = render_start(m->id, doc, m->created_ms, m->modified_ms);
 	json_object_set_new(out, "apiIdentifier",
 	    json_string(m->api_identifier));
 	json_object_set_new(out, "asynchronous", json_true());

@@ -48,6 +48,10 @@ struct export_meta {
 	const char	*debug_until;	/* or NULL: set by PATCH only */
 };
 
+/* What every resource's rendering starts with: _id, the document's
+ * fields, createdAt and lastModified (a new object). */
+json_t	*render_start(const char *id, const json_t *doc, int64_t created_ms,
+	    int64_t modified_ms);
 /* The public rendering: _id first, then the document's fields in their
  * order, then the server-managed fields. Caller frees. */
 char	*export_render(const json_t *doc, const struct export_meta *,

@@ -1,9 +1,11 @@
 /* JSON Patch on the patchable paths of a resource. */
 #include <string.h>
 
+#include "model/export.h"
 #include "model/patch.h"
 #include "util/isotime.h"
 #include "util/json.h"
+#include "util/xmalloc.h"
 
 #define DEBUG_WINDOW_MS	(60 * 60 * 1000)
 
@@ -160,4 +162,23 @@ patch_apply(json_t *doc, const json_t *ops, const struct patch_path *allowed)
 			json_path_set_new(doc, dots, json_deep_copy(
 			    json_object_get(o, "value")));
 	}
+}
+
+json_t *
+patch_document(const json_t *stored, void (*strip)(json_t *),
+    const char *field, const char *value, const json_t *ops,
+    const struct patch_path *allowed, char **after)
+{
+	json_t	*doc, *v;
+
+	doc = json_deep_copy(stored);
+	strip(doc);
+	if (value != NULL)
+		json_object_set_new(doc, field, json_string(value));
+	patch_apply(doc, ops, allowed);
+	v = json_object_get(doc, field);
+	*after = json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+	json_object_del(doc, field);
+	export_strip_nulls(doc);
+	return doc;
 }

@@ -32,5 +32,13 @@ int	 patch_check(const json_t *ops, const struct patch_path *allowed,
 /* Apply checked operations to doc, all of them. */
 void	 patch_apply(json_t *doc, const json_t *ops,
 	    const struct patch_path *allowed);
+/* The document a PATCH makes of a stored one (a new one): a copy with
+ * strip applied (its read-only fields), field set to value (a field the
+ * row keeps aside, as debugUntil; NULL: absent) so that operations reach
+ * it, the operations applied, field taken out again and nulls stripped.
+ * field's value after the operations in *after (a new string, or NULL). */
+json_t	*patch_document(const json_t *stored, void (*strip)(json_t *),
+	    const char *field, const char *value, const json_t *ops,
+	    const struct patch_path *allowed, char **after);
 
 #endif
