@@ -107,6 +107,7 @@ void	connections_replace(struct request *);
 void	connections_patch(struct request *);
 void	connections_delete(struct request *);
 void	connections_dependencies(struct request *);
+void	connections_audit(struct request *);
 
 void	 audit_list(struct request *);
 void	 exports_audit(struct request *);
@@ -193,6 +194,9 @@ struct api_wstate *api_wstate_new(struct request *, const struct api_kind *);
 int	 api_precondition(struct api_wstate *, const struct store_row *cur);
 /* Inside a write: add a 500 for the request; returns -1. */
 int	 api_internal_error(struct request *, struct api_wstate *);
+/* A copy of a row's sealed secrets, for a write that keeps them as they
+ * are (NULL when it has none). */
+unsigned char *api_secrets_copy(const struct store_row *);
 struct patch_path;
 /* PATCH: check the body's operations against paths and submit an update
  * whose mutate applies them; 204 with the new ETag. */

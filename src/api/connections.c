@@ -51,17 +51,33 @@ row_fill(struct store_row *next, const json_t *doc,
 	next->col[CONNECTION_NAME] = dup_field(doc, "name");
 }
 
+/* Inside a write: its audit entry; -1 (with a 500) if it cannot be
+ * made. */
+static int
+audit(struct store_write *w, const char *event, const struct store_row *cur,
+    const struct store_row *next, const json_t *sb, const json_t *sa)
+{
+	struct request	*req = w->arg;
+
+	if (api_audit(w, "connection", event, cur, next, sb, sa) == 0)
+		return 0;
+	return api_internal_error(req, req->state);
+}
+
 /* The document of a write, its secrets taken (stored: the current ones,
- * or NULL), sealed for the row, rendered into next; -1 (errors added)
- * when a required secret sent as "******" has nothing stored to keep. */
+ * or NULL), sealed for the row, rendered into next, audited (cur: the row
+ * before, NULL for a create); -1 (errors added) when a required secret
+ * sent as "******" has nothing stored to keep. */
 static int
 row_seal(struct request *req, struct store_write *w, const json_t *client,
-    const json_t *stored, struct connection_meta *m, struct store_row *next)
+    const json_t *stored, const struct store_row *cur,
+    struct connection_meta *m, struct store_row *next)
 {
 	struct api_wstate	*x = req->state;
 	json_t			*doc, *secrets;
 	unsigned char		*sealed;
 	size_t			 sealed_len;
+	int			 rc;
 
 	doc = json_deep_copy(client);
 	secrets = connection_secrets_take(doc, stored);
@@ -72,15 +88,17 @@ row_seal(struct request *req, struct store_write *w, const json_t *client,
 	}
 	sealed = secrets_seal(api_context(req)->key, w->account, w->id,
 	    secrets, &sealed_len);
-	json_decref(secrets);
 	m->id = w->id;
 	m->modified_by = w->account;
 	m->modified_ms = isotime_now_ms();
 	if (m->created_ms == 0)
 		m->created_ms = m->modified_ms;	/* a create */
 	row_fill(next, doc, m, sealed, sealed_len);
+	rc = audit(w, cur != NULL ? "update" : "create", cur, next, stored,
+	    secrets);
+	json_decref(secrets);
 	json_decref(doc);
-	return 0;
+	return rc;
 }
 
 static void
@@ -145,7 +163,7 @@ create_mutate(struct store_write *w, const struct store_row *cur,
 		oid_new(w->id);
 	memset(&m, 0, sizeof(m));
 	m.offline = -1;
-	return row_seal(req, w, x->doc, NULL, &m, next);
+	return row_seal(req, w, x->doc, NULL, NULL, &m, next);
 }
 
 void
@@ -196,7 +214,7 @@ replace_mutate(struct store_write *w, const struct store_row *cur,
 		api_internal_error(req, x);
 		goto out;
 	}
-	rc = row_seal(req, w, x->doc, stored, &m, next);
+	rc = row_seal(req, w, x->doc, stored, cur, &m, next);
 out:
 	json_decref(stored);
 	json_decref(old);
@@ -263,7 +281,6 @@ patch_mutate(struct store_write *w, const struct store_row *cur,
 	struct connection_meta	 m;
 	json_t			*body, *doc = NULL;
 	char			*debug = NULL;
-	unsigned char		*sealed = NULL;
 	int			 rc = -1;
 
 	if (api_precondition(x, cur) == -1)
@@ -273,29 +290,16 @@ patch_mutate(struct store_write *w, const struct store_row *cur,
 		api_internal_error(req, x);
 		goto out;
 	}
-	doc = json_deep_copy(body);
-	connection_strip_readonly(doc);
-	if (m.debug_date != NULL)
-		json_object_set_new(doc, "debugDate",
-		    json_string(m.debug_date));
-	patch_apply(doc, x->ops, connection_patch_paths);
-	if (json_is_string(json_object_get(doc, "debugDate")))
-		debug = xstrdup(json_string_value(json_object_get(doc,
-		    "debugDate")));
-	json_object_del(doc, "debugDate");
-	export_strip_nulls(doc);
+	doc = patch_document(body, connection_strip_readonly, "debugDate",
+	    m.debug_date, x->ops, connection_patch_paths, &debug);
 	if (connection_validate(doc, &x->errs) == -1)
 		goto out;
 	m.id = w->id;
 	m.debug_date = debug;
 	m.modified_by = w->account;
 	m.modified_ms = isotime_now_ms();
-	if (cur->secrets != NULL) {
-		sealed = xmalloc(cur->secrets_len);
-		memcpy(sealed, cur->secrets, cur->secrets_len);
-	}
-	row_fill(next, doc, &m, sealed, cur->secrets_len);
-	rc = 0;
+	row_fill(next, doc, &m, api_secrets_copy(cur), cur->secrets_len);
+	rc = audit(w, "update", cur, next, NULL, NULL);
 out:
 	free(debug);
 	json_decref(doc);
@@ -370,4 +374,13 @@ connections_dependencies(struct request *req)
 	body = json_render_new(out, &len);
 	json_decref(out);
 	reply_json(req, 200, body, len);
+}
+
+/* ---- GET /v1/connections/{id}/audit ---- */
+
+void
+connections_audit(struct request *req)
+{
+	audit_resource_list(req, STORE_CONNECTIONS, "connection",
+	    "Connection");
 }

@@ -25,6 +25,7 @@ const struct route api_routes[] = {
 	{ M_DELETE, "/v1/connections/:id", connections_delete, 0 },
 	{ M_GET, "/v1/connections/:id/dependencies",
 	  connections_dependencies, 0 },
+	{ M_GET, "/v1/connections/:id/audit", connections_audit, 0 },
 	{ M_GET, "/v1/exports/:id/distributed", exports_distributed_get, 0 },
 	{ M_PUT, "/v1/exports/:id/distributed", exports_distributed_put, 0 },
 	{ M_POST, "/v1/exports/:id/clone", exports_clone, 0 },
