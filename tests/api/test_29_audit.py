@@ -43,7 +43,7 @@ def test_create_update_delete_clone_are_audited(fresh_api):
     cl = entries(a, "/v1/exports/%s/audit" % c["_id"])
     assert [x["event"] for x in cl] == ["create"]
     # /v1/audit holds them all, newest first
-    allx = entries(a, "/v1/audit")
+    allx = entries(a, "/v1/audit", resourceType="export")
     assert len(allx) == 4
     assert allx[0]["event"] == "delete"
     user = body_of(a.get("/v1/tokenInfo"))["_userId"]
@@ -102,26 +102,29 @@ def test_failed_writes_leave_no_entry(fresh_api):
     assert_status(a.put("/v1/exports/" + e["_id"], json=http_body(), headers={"If-Match": '"nope"'}), 412)
     assert_status(a.delete("/v1/exports/" + e["_id"], headers={"If-Match": '"nope"'}), 412)
     assert_status(a.post("/v1/exports", json={"name": "no adaptor"}), 422)
-    assert [x["event"] for x in entries(a, "/v1/audit")] == ["create"]
+    assert [x["event"] for x in entries(a, "/v1/audit")] == ["create", "create"]
+    assert [x["resourceType"] for x in entries(a, "/v1/audit")] == ["export", "connection"]
 
 
 def test_filters(fresh_api):
     a = fresh_api
+    conn = a.connection()               # the exports' connection: the first entry
     e1 = a.create(http_body(name="one"))
     e2 = a.create(http_body(name="two"))
     a.replace(e1["_id"], http_body(name="one b"))
     user = body_of(a.get("/v1/tokenInfo"))["_userId"]
     assert len(entries(a, "/v1/audit", resourceType="export")) == 3
-    assert entries(a, "/v1/audit", resourceType="connection") == []
+    assert [x["_resourceId"] for x in entries(a, "/v1/audit", resourceType="connection")] == [conn]
     assert [x["event"] for x in entries(a, "/v1/audit", _resourceId=e1["_id"])] == ["update", "create"]
-    assert [x["_resourceId"] for x in entries(a, "/v1/audit", action="create")] == [e2["_id"], e1["_id"]]
-    assert len(entries(a, "/v1/audit", source="api")) == 3
+    assert [x["_resourceId"] for x in entries(a, "/v1/audit", action="create")] == \
+        [e2["_id"], e1["_id"], conn]
+    assert len(entries(a, "/v1/audit", source="api")) == 4
     assert entries(a, "/v1/audit", source="ui") == []
-    assert len(entries(a, "/v1/audit", _byUserId=user)) == 3
+    assert len(entries(a, "/v1/audit", _byUserId=user)) == 4
     assert entries(a, "/v1/audit", _byUserId="0" * 24) == []
     times = [x["time"] for x in entries(a, "/v1/audit")]
     newest, oldest = times[0], times[-1]
-    assert len(entries(a, "/v1/audit", **{"from": oldest, "to": newest})) == 3
+    assert len(entries(a, "/v1/audit", **{"from": oldest, "to": newest})) == 4
     assert len(entries(a, "/v1/audit", **{"from": newest})) >= 1
     assert entries(a, "/v1/audit", to="2000-01-01T00:00:00.000Z") == []
     assert entries(a, "/v1/audit", **{"from": "2999-01-01T00:00:00.000Z"}) == []
@@ -148,7 +151,7 @@ def test_from_after_to_is_400(fresh_api):
 def test_paging_newest_first_with_link(fresh_api):
     a = fresh_api
     ids = [a.create(http_body(name="p%d" % i))["_id"] for i in range(7)]
-    seen, url, pages = [], "/v1/audit?limit=3&action=create", 0
+    seen, url, pages = [], "/v1/audit?limit=3&action=create&resourceType=export", 0
     while url:
         r = a.get(url)
         assert_status(r, 200)
@@ -209,7 +212,7 @@ def test_acknowledged_writes_have_entries_after_kill9(server_factory):
     a2 = Api(srv.url, a.token)
     items, _ = a2.list_all()
     stored = {x["_id"] for x in items}
-    log = entries(a2, "/v1/audit", limit=1000)
+    log = entries(a2, "/v1/audit", limit=1000, resourceType="export")
     created = {x["_resourceId"] for x in log if x["event"] == "create"}
     # every acknowledged create has its entry; every create entry is a stored export
     for ev, rid, _ in acked:

@@ -225,3 +225,30 @@ def test_patch(fresh_api):
     assert_error(fresh_api.request("PATCH", "/v1/exports/" + e["_id"], json=[
         {"op": "replace", "path": "/netsuite.distributed.disabled", "value": "yes"}]),
         422, "invalid_field", "/netsuite.distributed.disabled")
+
+
+def test_connection_writes_are_audited_with_secrets_masked(fresh_api, leak_watch):
+    """Create, PUT, PATCH and DELETE of a connection each leave one entry
+    (spec §10), under /v1/connections/{_id}/audit; a changed secret shows
+    only as "******"."""
+    a = fresh_api
+    s1, s2 = secret_value("caud1"), secret_value("caud2")
+    leak_watch.extend([s1, s2])
+    c = make_conn(a, http_conn(name="aud", token=s1))
+    assert_status(a.put("/v1/connections/" + c["_id"], json=http_conn(name="aud", token=s2)), 200)
+    assert_status(a.request("PATCH", "/v1/connections/" + c["_id"],
+                            json=[{"op": "replace", "path": "/name", "value": "aud2"}]), 204)
+    assert_status(a.delete("/v1/connections/" + c["_id"]), 204)
+    r = a.get("/v1/connections/%s/audit" % c["_id"])
+    assert_status(r, 200)
+    assert s1 not in r.text and s2 not in r.text
+    got = r.json()
+    assert [x["event"] for x in got] == ["delete", "update", "update", "create"]
+    assert all(x["resourceType"] == "connection" and x["_resourceId"] == c["_id"] for x in got)
+    assert {"fieldPath": "http.auth.token.token", "oldValue": MASK, "newValue": MASK} in \
+        got[2]["fieldChanges"]
+    assert {"fieldPath": "name", "oldValue": "aud", "newValue": "aud2"} in got[1]["fieldChanges"]
+    assert [x["event"] for x in body_of(a.get("/v1/audit", params={"resourceType": "connection"}))] \
+        == ["delete", "update", "update", "create"]
+    # a deleted connection's entries stay readable; an unknown id is 404
+    assert_error(a.get("/v1/connections/0123456789abcdef01234567/audit"), 404, "not_found")
