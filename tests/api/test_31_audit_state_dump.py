@@ -123,7 +123,9 @@ def test_old_entries_are_pruned(server_factory, tmp_path):
     srv = server_factory(data_dir=tmp_path / "p", extra_args=["--audit-retention-days", "30"])
     b = Api(srv.url, a.token)
     deadline = time.time() + 10
-    while time.time() < deadline and len(body_of(b.get("/v1/audit"))) != 1:
+    kept = sum(1 for l in lines if l["kind"] == "audit") - 1
+    while time.time() < deadline and len(body_of(b.get("/v1/audit"))) != kept:
         time.sleep(0.1)
     got = body_of(b.get("/v1/audit"))
-    assert [x["_id"] for x in got] == [l["id"] for l in lines if l["kind"] == "audit"][1:]
+    # newest first: the dump's entries but the oldest, in reverse
+    assert [x["_id"] for x in got] == [l["id"] for l in lines if l["kind"] == "audit"][1:][::-1]

@@ -98,7 +98,7 @@ def test_checker_accepts_conforming_answers():
     (("GET", EID, 404, JSON, b'{"error":"x"}'), "'errors' is a required property"),
     (("GET", EID, 404, {"Content-Type": "text/html"}, b"<p>"), "Content-Type"),
     (("DELETE", EID, 204, {}, b"x"), "a body where none is documented"),
-    (("PATCH", EID, 405, dict(JSON, Allow="GET"), ERR), "Allow"),
+    (("POST", EID, 405, dict(JSON, Allow="GET"), ERR), "Allow"),
     (("GET", "/v1/tokenInfo", 401, JSON, ERR), "WWW-Authenticate is missing"),
     (("GET", "/v1/tokenInfo", 429, JSON, ERR), "Retry-After is missing"),
     (("GET", "/v1/exports", 200, dict(JSON, Link="</x>"), b'[{"_id":"a"}]'), "header Link"),
