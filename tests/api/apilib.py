@@ -413,6 +413,16 @@ class Api:
             cmap.clear()
             cmap.update(resolved)
 
+    def resolve_path(self, path, tok=MISSING):
+        """path with the placeholders of its query replaced (by connections
+        of the query's adaptorType, else http ones)."""
+        tok = self.token if tok is MISSING else tok
+        if "?" in path and any(ph in path for ph in CONN_PLACEHOLDERS):
+            m = re.search(r"[?&]adaptorType=(\w+)", path)
+            for ph in CONN_PLACEHOLDERS:
+                path = path.replace(ph, self._real(ph, m.group(1) if m else None, tok))
+        return path
+
     def _resolve_raw(self, data, tok):
         for ph in CONN_PLACEHOLDERS:
             if ph.encode() in data:
@@ -425,10 +435,7 @@ class Api:
         h = {}
         if placeholders and "/v1/exports" in path and token is not None:
             tok = self.token if token is MISSING else token
-            if "?" in path and any(ph in path for ph in CONN_PLACEHOLDERS):
-                m = re.search(r"[?&]adaptorType=(\w+)", path)
-                for ph in CONN_PLACEHOLDERS:
-                    path = path.replace(ph, self._real(ph, m.group(1) if m else None, tok))
+            path = self.resolve_path(path, tok)
             if json is not MISSING:
                 self.resolve(json, tok)
             if isinstance(data, bytes):
