@@ -51,6 +51,7 @@
 #define LIMIT_EGRESS_RETRIES	2		/* retries after a 5xx, 429 or failed connect (configurable) */
 #define LIMIT_EGRESS_RETRY_AFTER 30		/* longest Retry-After waited for, seconds (configurable) */
 #define LIMIT_EGRESS_BACKOFF_MS	500		/* first wait before a retry; doubles */
+#define LIMIT_PINGS		16		/* connection pings in flight at once */
 #define LIMIT_RDBMS_PAGE_ROWS	10000		/* rows of one RDBMS page */
 #define LIMIT_RDBMS_PAGE_BYTES	16777216	/* one RDBMS page's values as the server sent them, bytes */
 #define LIMIT_RDBMS_STATEMENT_MS 60000		/* one RDBMS statement (DECLARE, each FETCH), ms */
