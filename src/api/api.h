@@ -108,6 +108,8 @@ void	connections_patch(struct request *);
 void	connections_delete(struct request *);
 void	connections_dependencies(struct request *);
 void	connections_audit(struct request *);
+void	connections_ping(struct request *);
+void	connections_ping_unsaved(struct request *);
 
 void	 audit_list(struct request *);
 void	 exports_audit(struct request *);
@@ -184,6 +186,8 @@ struct api_wstate {
 	char		*if_match;	/* header copy, or NULL */
 	char		*reply;		/* a reply body made by mutate */
 	size_t		 reply_len;
+	void		*extra;		/* a handler's own, freed with */
+	void		(*extra_free)(void *);
 	struct errors	 errs;		/* why mutate refused; last: large */
 };
 

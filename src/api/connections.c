@@ -3,6 +3,7 @@
  * what is a connection's own is here: its rendering, its secrets, and
  * the exports that use it. */
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,8 @@
 #include "model/export.h"
 #include "model/patch.h"
 #include "model/secrets.h"
+#include "run/ping.h"
+#include "util/limits.h"
 #include "util/isotime.h"
 #include "util/json.h"
 #include "util/xmalloc.h"
@@ -383,4 +386,229 @@ connections_audit(struct request *req)
 {
 	audit_resource_list(req, STORE_CONNECTIONS, "connection",
 	    "Connection");
+}
+
+/* ---- GET|POST /v1/connections/{id}/ping, POST /v1/connections/ping ---- */
+
+/* A ping on its own thread, and what it found. */
+struct ping_job {
+	struct request		*req;
+	json_t			*doc;		/* secrets in plain text */
+	json_t			*secrets;	/* their map */
+	const struct egress	*egress;
+	struct fetch_limits	 limits;
+	enum ping_result	 rc;
+	char			*message;
+	int			 saved;
+	int			 offline;	/* before: -1 never pinged */
+};
+
+static int pings_in_flight;
+
+static void
+ping_job_free(void *p)
+{
+	struct ping_job	*job = p;
+
+	json_decref(job->doc);
+	json_decref(job->secrets);
+	free(job->message);
+	free(job);
+}
+
+/* 200 {"code":200}, or 422 ping_failed / invalid_type with the message. */
+static void
+ping_reply(struct request *req, const struct ping_job *job)
+{
+	struct errors	errs;
+
+	if (job->rc == PING_OK) {
+		reply_json_static(req, 200, "{\"code\":200}", 12);
+		return;
+	}
+	errors_init(&errs);
+	errors_add(&errs, 422, job->rc == PING_FAILED ? "ping_failed" :
+	    "invalid_type", NULL, "%s", job->message);
+	reply_errors(req, &errs);
+}
+
+static void
+ping_written(struct request *req)
+{
+	struct api_wstate	*x = req->state;
+
+	if (api_write_failed(req, &x->errs, "Connection"))
+		return;
+	ping_reply(req, x->extra);
+}
+
+/* Inside the write: the stored connection with offline set as the ping
+ * found it; lastModified stays (the document did not change). */
+static int
+offline_mutate(struct store_write *w, const struct store_row *cur,
+    struct store_row *next)
+{
+	struct request		*req = w->arg;
+	struct api_wstate	*x = req->state;
+	struct ping_job		*job = x->extra;
+	struct connection_meta	 m;
+	json_t			*body, *doc = NULL;
+	int			 rc = -1;
+
+	if ((body = json_loadb(cur->body, cur->body_len, JSON_ALLOW_NUL,
+	    NULL)) == NULL || connection_meta_read(body, &m) == -1) {
+		api_internal_error(req, x);
+		goto out;
+	}
+	doc = json_deep_copy(body);
+	connection_strip_readonly(doc);
+	m.offline = job->rc != PING_OK;
+	row_fill(next, doc, &m, api_secrets_copy(cur), cur->secrets_len);
+	rc = audit(w, "update", cur, next, NULL, NULL);
+out:
+	json_decref(doc);
+	json_decref(body);
+	return rc;
+}
+
+/* Back on a server thread: a saved connection whose offline changes is
+ * written (and audited), then the answer. */
+static void
+ping_done(struct request *req)
+{
+	struct api_wstate	*x = req->state;
+	struct ping_job		*job = x->extra;
+	struct store_write	*w;
+	int			 offline = job->rc != PING_OK;
+
+	__atomic_sub_fetch(&pings_in_flight, 1, __ATOMIC_SEQ_CST);
+	if (!job->saved || job->rc == PING_UNSUPPORTED ||
+	    job->offline == offline) {
+		ping_reply(req, job);
+		return;
+	}
+	w = api_write_get(req);
+	w->kind = STORE_UPDATE;
+	w->res = STORE_CONNECTIONS;
+	memcpy(w->id, json_string_value(json_object_get(job->doc, "_id")),
+	    OID_HEXLEN + 1);
+	w->mutate = offline_mutate;
+	api_write_submit(req, ping_written);
+}
+
+static void *
+ping_thread(void *arg)
+{
+	struct ping_job	*job = arg;
+
+	job->rc = ping_connection(job->doc, job->secrets, job->egress,
+	    &job->limits, &job->message);
+	request_resume(job->req);
+	return NULL;
+}
+
+/* Ping doc (takes ownership of doc and secrets) on a thread of its own:
+ * the server's threads never wait for a remote. */
+static void
+ping_start(struct request *req, json_t *doc, json_t *secrets, int saved,
+    int offline)
+{
+	struct api_context	*ctx = api_context(req);
+	struct api_wstate	*x = api_wstate_new(req, &api_connections_kind);
+	struct ping_job		*job = xcalloc(1, sizeof(*job));
+	pthread_attr_t		 attr;
+	pthread_t		 t;
+	int			 started;
+
+	job->req = req;
+	job->doc = doc;
+	job->secrets = secrets;
+	job->egress = ctx->egress;
+	job->limits = ctx->fetch_limits;
+	job->saved = saved;
+	job->offline = offline;
+	x->extra = job;
+	x->extra_free = ping_job_free;
+	if (__atomic_add_fetch(&pings_in_flight, 1, __ATOMIC_SEQ_CST) >
+	    LIMIT_PINGS) {
+		__atomic_sub_fetch(&pings_in_flight, 1, __ATOMIC_SEQ_CST);
+		errors_add(&x->errs, 429, "rate_limited", NULL,
+		    "%d pings are in flight; try again", LIMIT_PINGS);
+		reply_header(req, "Retry-After", "1");
+		reply_errors(req, &x->errs);
+		return;
+	}
+	request_suspend(req, ping_done);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	started = pthread_create(&t, &attr, ping_thread, job) == 0;
+	pthread_attr_destroy(&attr);
+	if (!started) {
+		job->rc = PING_FAILED;
+		job->message = xstrdup("no thread for the ping");
+		request_resume(req);
+	}
+}
+
+/* Put each secret of map back at its path in doc. */
+static void
+secrets_restore(json_t *doc, const json_t *map)
+{
+	const char	*path;
+	json_t		*v;
+
+	json_object_foreach((json_t *)map, path, v)
+		json_path_set_new(doc, path, json_incref(v));
+}
+
+void
+connections_ping(struct request *req)
+{
+	struct connection_meta	 m;
+	struct store_row	 row;
+	enum store_status	 rc;
+	json_t			*doc, *secrets;
+	char			 id[OID_HEXLEN + 1];
+	int			 bad;
+
+	if (api_path_id(req, "Connection", id) == -1)
+		return;
+	if ((rc = store_get(api_store(req), STORE_CONNECTIONS, req->account,
+	    id, &row)) != STORE_OK) {
+		api_store_failure(req, rc, "Connection");
+		return;
+	}
+	doc = json_loadb(row.body, row.body_len, JSON_ALLOW_NUL, NULL);
+	secrets = api_secrets_open(req->srv, &row, &bad);
+	store_row_free(&row);
+	if (doc == NULL || bad || connection_meta_read(doc, &m) == -1) {
+		json_decref(doc);
+		json_decref(secrets);
+		api_store_failure(req, STORE_ERROR, "Connection");
+		return;
+	}
+	secrets_restore(doc, secrets);
+	ping_start(req, doc, secrets, 1, m.offline);
+}
+
+void
+connections_ping_unsaved(struct request *req)
+{
+	struct errors	 errs;
+	json_t		*doc, *copy, *secrets;
+
+	if ((doc = api_body_object(req)) == NULL)
+		return;
+	connection_normalise(doc);
+	errors_init(&errs);
+	if (connection_validate(doc, &errs) == -1) {
+		json_decref(doc);
+		reply_errors(req, &errs);
+		return;
+	}
+	/* the secrets as they came, to keep out of the answer */
+	copy = json_deep_copy(doc);
+	secrets = connection_secrets_take(copy, NULL);
+	json_decref(copy);
+	ping_start(req, doc, secrets, 0, -1);
 }

@@ -29,6 +29,8 @@ api_wstate_free(void *p)
 	free(x->clone_name);
 	free(x->if_match);
 	free(x->reply);
+	if (x->extra_free != NULL)
+		x->extra_free(x->extra);
 	free(x);
 }
 
