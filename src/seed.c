@@ -1,7 +1,9 @@
-/* serve --seed FILE: read, check, then store exports with their ids. The
- * checks are POST /v1/exports's own (api_object_parse, exports_doc_check)
- * and so is the row (exports_row_create): a seeded export is stored
- * exactly as if it had been posted, only its _id is the file's. */
+/* serve --seed FILE: read, check, then store connections and exports
+ * with their ids. The checks are the POSTs' own (api_object_parse,
+ * connections_doc_check, exports_doc_check_ref) and so are the rows
+ * (connections_row_create, exports_row_create): a seeded record is stored
+ * exactly as if it had been posted, only its _id is the file's. An export
+ * names a connection of the seed, or one its account already has. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "model/connection.h"
 #include "seed.h"
 #include "util/buf.h"
 #include "util/errors.h"
@@ -19,9 +22,12 @@
 #include "util/xmalloc.h"
 
 struct seed_rec {
-	char	 id[OID_HEXLEN + 1];
-	json_t	*doc;		/* normalised and valid */
-	int	 keep;		/* already in the account: not written */
+	enum store_res	 res;	/* STORE_EXPORTS or STORE_CONNECTIONS */
+	char		 id[OID_HEXLEN + 1];
+	json_t		*doc;	/* normalised and valid */
+	int		 keep;	/* already in the account: not written */
+	int		 later;	/* an export naming a connection the seed
+				   lacks: checked against the store */
 };
 
 struct seed {
@@ -70,8 +76,33 @@ seed_read(struct seed *sd, struct buf *b)
 	return rc;
 }
 
-/* Check record number no (from 1) as POST would and keep it; takes
- * ownership of doc. -1 after a message naming every problem. */
+/* Print every error of errs as a problem of record no. */
+static void
+seed_errors(const struct seed *sd, size_t no, const struct errors *errs)
+{
+	const struct seed_rec	*r = &sd->rec[no - 1];
+	size_t			 i;
+
+	for (i = 0; i < errs->n; i++)
+		seed_bad(sd, "record %zu (%s %s)%s%s: %s", no,
+		    r->res == STORE_CONNECTIONS ? "connection" : "export",
+		    r->id, errs->e[i].field[0] != '\0' ? ", field " : "",
+		    errs->e[i].field, errs->e[i].message);
+}
+
+/* A connection, not an export: no adaptorType, and a connection's type. */
+static enum store_res
+seed_kind(const json_t *doc)
+{
+	return json_object_get(doc, "adaptorType") == NULL &&
+	    connection_type_known(json_string_value(json_object_get(doc,
+	    "type"))) ? STORE_CONNECTIONS : STORE_EXPORTS;
+}
+
+/* Keep record number no (from 1); takes ownership of doc. A connection
+ * is checked as POST would now; an export once every record is read
+ * (seed_check_exports), since its connection may come later. -1 after a
+ * message. */
 static int
 seed_add(struct seed *sd, size_t no, json_t *doc)
 {
@@ -85,9 +116,11 @@ seed_add(struct seed *sd, size_t no, json_t *doc)
 	errors_init(errs);
 	sd->rec = xrealloc(sd->rec, (sd->n + 1) * sizeof(*sd->rec));
 	r = &sd->rec[sd->n];
+	memset(r, 0, sizeof(*r));
+	r->res = seed_kind(doc);
 	if (id == NULL || oid_normalize(id, strlen(id), r->id) == -1) {
 		seed_bad(sd, "record %zu: _id is required, as 24 hex digits "
-		    "(a seeded export keeps its id)", no);
+		    "(a seeded record keeps its id)", no);
 		goto out;
 	}
 	for (i = 0; i < sd->n; i++)
@@ -96,17 +129,14 @@ seed_add(struct seed *sd, size_t no, json_t *doc)
 			    no, r->id, i + 1);
 			goto out;
 		}
-	if (exports_doc_check(doc, NULL, errs) == -1) {
-		for (i = 0; i < errs->n; i++)
-			seed_bad(sd, "record %zu (_id %s)%s%s: %s", no, r->id,
-			    errs->e[i].field[0] != '\0' ? ", field " : "",
-			    errs->e[i].field, errs->e[i].message);
-		goto out;
-	}
 	r->doc = doc;
-	r->keep = 0;
 	doc = NULL;
 	sd->n++;
+	if (r->res == STORE_CONNECTIONS &&
+	    connections_doc_check(r->doc, errs) == -1) {
+		seed_errors(sd, no, errs);
+		goto out;
+	}
 	rc = 0;
 out:
 	json_decref(doc);
@@ -114,7 +144,62 @@ out:
 	return rc;
 }
 
-/* A JSON array of export objects. */
+/* The seed's connection of that id, or NULL. */
+static const struct seed_rec *
+seed_connection(const struct seed *sd, const char *cid)
+{
+	char	id[OID_HEXLEN + 1];
+	size_t	i;
+
+	if (oid_normalize(cid, strlen(cid), id) == -1)
+		return NULL;
+	for (i = 0; i < sd->n; i++)
+		if (sd->rec[i].res == STORE_CONNECTIONS &&
+		    strcmp(sd->rec[i].id, id) == 0)
+			return &sd->rec[i];
+	return NULL;
+}
+
+/* Check export i with the type of the connection it names (NULL: none
+ * in the account); -1 after a message. */
+static int
+seed_check_export(struct seed *sd, size_t i, const char *ctype)
+{
+	struct errors	*errs = xmalloc(sizeof(*errs));
+	int		 rc;
+
+	errors_init(errs);
+	if ((rc = exports_doc_check_ref(sd->rec[i].doc, NULL, ctype,
+	    errs)) == -1)
+		seed_errors(sd, i + 1, errs);
+	free(errs);
+	return rc;
+}
+
+/* Check every export whose connection is the seed's (or which names
+ * none); the others wait for the store (seed_census). */
+static int
+seed_check_exports(struct seed *sd)
+{
+	const struct seed_rec	*c;
+	const char		*cid;
+	size_t			 i;
+
+	for (i = 0; i < sd->n; i++) {
+		if (sd->rec[i].res != STORE_EXPORTS)
+			continue;
+		cid = exports_doc_connection(sd->rec[i].doc);
+		c = cid != NULL ? seed_connection(sd, cid) : NULL;
+		if (cid != NULL && c == NULL)
+			sd->rec[i].later = 1;
+		else if (seed_check_export(sd, i, c != NULL ? json_string_value(
+		    json_object_get(c->doc, "type")) : NULL) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* A JSON array of records. */
 static int
 seed_parse_array(struct seed *sd, const struct buf *b)
 {
@@ -131,8 +216,8 @@ seed_parse_array(struct seed *sd, const struct buf *b)
 		return -1;
 	}
 	if (!json_is_array(all)) {
-		seed_bad(sd, "a JSON array of exports, or one export a line, "
-		    "is expected");
+		seed_bad(sd, "a JSON array of connections and exports, or one "
+		    "a line, is expected");
 		rc = -1;
 	}
 	json_array_foreach(all, i, e) {
@@ -152,7 +237,7 @@ seed_parse_array(struct seed *sd, const struct buf *b)
 	return rc;
 }
 
-/* One export a line; blank lines are skipped and not counted. */
+/* One record a line; blank lines are skipped and not counted. */
 static int
 seed_parse_lines(struct seed *sd, const struct buf *b)
 {
@@ -203,7 +288,7 @@ seed_load(const char *path)
 		rc = seed_parse_array(sd, &b);
 	else
 		rc = seed_parse_lines(sd, &b);
-	if (rc == -1)
+	if (rc == -1 || seed_check_exports(sd) == -1)
 		goto fail;
 	buf_free(&b);
 	return sd;
@@ -229,7 +314,12 @@ seed_mutate(struct store_write *w, const struct store_row *cur,
 		return -1;
 	for (i = 0; strcmp(sd->rec[i].id, w->id) != 0; i++)
 		;
-	exports_row_create(sd->key, w->account, w->id, sd->rec[i].doc, next);
+	if (w->res == STORE_CONNECTIONS)
+		connections_row_create(sd->key, w->account, w->id,
+		    sd->rec[i].doc, next);
+	else
+		exports_row_create(sd->key, w->account, w->id, sd->rec[i].doc,
+		    next);
 	return 0;
 }
 
@@ -239,23 +329,52 @@ seed_done(struct store_write *w)
 	(void)w;	/* no writer threads yet: the write is done in place */
 }
 
-/* Which records the account holds already; -1 (and a message) when an id
- * belongs to another account or the store cannot say. */
+/* The type of the account's stored connection cid (caller frees), or
+ * NULL; -1 if the store cannot say. */
+static int
+seed_stored_type(struct store *st, const char *account, const char *cid,
+    char **type)
+{
+	struct store_row	row;
+	enum store_status	rc;
+	char			id[OID_HEXLEN + 1];
+
+	*type = NULL;
+	if (oid_normalize(cid, strlen(cid), id) == -1)
+		return 0;
+	memset(&row, 0, sizeof(row));
+	rc = store_get(st, STORE_CONNECTIONS, account, id, &row);
+	if (rc == STORE_OK) {
+		*type = row.col[CONNECTION_TYPE];
+		row.col[CONNECTION_TYPE] = NULL;
+	}
+	store_row_free(&row);
+	return rc == STORE_OK || rc == STORE_NOT_FOUND ? 0 : -1;
+}
+
+/* Which records the account holds already, and the exports whose
+ * connection only the store can have; -1 (and a message) when an id
+ * belongs to another account, such an export is not valid, or the store
+ * cannot say. */
 static int
 seed_census(struct seed *sd, struct store *st, const char *account)
 {
 	struct store_row	 row;
 	enum store_status	 rc;
+	char			*ctype;
 	size_t			 i;
+	int			 bad;
 
 	for (i = 0; i < sd->n; i++) {
 		memset(&row, 0, sizeof(row));
-		rc = store_get_any(st, STORE_EXPORTS, sd->rec[i].id, &row);
+		rc = store_get_any(st, sd->rec[i].res, sd->rec[i].id, &row);
 		if (rc == STORE_OK && strcmp(row.account, account) == 0)
 			sd->rec[i].keep = 1;
 		else if (rc == STORE_OK)
-			seed_bad(sd, "record %zu: _id %s belongs to an export "
-			    "of another account", i + 1, sd->rec[i].id);
+			seed_bad(sd, "record %zu: _id %s belongs to %s of "
+			    "another account", i + 1, sd->rec[i].id,
+			    sd->rec[i].res == STORE_CONNECTIONS ?
+			    "a connection" : "an export");
 		store_row_free(&row);
 		if (rc != STORE_OK && rc != STORE_NOT_FOUND)
 			seed_bad(sd, "the store cannot be read (%s)",
@@ -263,28 +382,35 @@ seed_census(struct seed *sd, struct store *st, const char *account)
 		if ((rc == STORE_OK && !sd->rec[i].keep) ||
 		    (rc != STORE_OK && rc != STORE_NOT_FOUND))
 			return -1;
+		if (!sd->rec[i].later || sd->rec[i].keep)
+			continue;
+		if (seed_stored_type(st, account, exports_doc_connection(
+		    sd->rec[i].doc), &ctype) == -1) {
+			seed_bad(sd, "the store cannot be read");
+			return -1;
+		}
+		bad = seed_check_export(sd, i, ctype);
+		free(ctype);
+		if (bad == -1)
+			return -1;
 	}
 	return 0;
 }
 
-int
-seed_apply(struct seed *sd, struct store *st,
-    const unsigned char key[CRYPTO_KEYLEN], const char *account)
+/* Store the records of one kind; -1 after a message. */
+static int
+seed_store(struct seed *sd, struct store *st, const char *account,
+    enum store_res res, size_t *added)
 {
 	struct store_write	 w;
-	size_t			 i, added = 0;
+	size_t			 i;
 
-	if (seed_census(sd, st, account) == -1) {
-		seed_bad(sd, "nothing was loaded");
-		return -1;
-	}
-	sd->key = key;
 	for (i = 0; i < sd->n; i++) {
-		if (sd->rec[i].keep)
+		if (sd->rec[i].keep || sd->rec[i].res != res)
 			continue;
 		memset(&w, 0, sizeof(w));
 		w.kind = STORE_CREATE;
-		w.res = STORE_EXPORTS;
+		w.res = res;
 		memcpy(w.account, account, sizeof(w.account));
 		memcpy(w.id, sd->rec[i].id, sizeof(w.id));
 		w.mutate = seed_mutate;
@@ -295,12 +421,30 @@ seed_apply(struct seed *sd, struct store *st,
 		if (w.status != STORE_OK) {
 			seed_bad(sd, "record %zu (_id %s) cannot be stored "
 			    "(%s); %zu of %zu were", i + 1, sd->rec[i].id,
-			    store_status_str(w.status), added, sd->n);
+			    store_status_str(w.status), *added, sd->n);
 			return -1;
 		}
-		added++;
+		(*added)++;
 	}
-	log_info("seed %s: %zu export(s) added, %zu already there", sd->path,
+	return 0;
+}
+
+int
+seed_apply(struct seed *sd, struct store *st,
+    const unsigned char key[CRYPTO_KEYLEN], const char *account)
+{
+	size_t	added = 0;
+
+	if (seed_census(sd, st, account) == -1) {
+		seed_bad(sd, "nothing was loaded");
+		return -1;
+	}
+	sd->key = key;
+	/* connections first: the exports name them */
+	if (seed_store(sd, st, account, STORE_CONNECTIONS, &added) == -1 ||
+	    seed_store(sd, st, account, STORE_EXPORTS, &added) == -1)
+		return -1;
+	log_info("seed %s: %zu record(s) added, %zu already there", sd->path,
 	    added, sd->n - added);
 	return 0;
 }

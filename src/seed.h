@@ -1,8 +1,12 @@
-/* serve --seed FILE: exports loaded into the --dev-token account at start.
- * FILE is a JSON array of exports or JSON lines (one export a line, blank
- * lines skipped). Every record is parsed, capped, normalised and
- * validated as POST /v1/exports does, and its secrets sealed the same
- * way; each must carry its _id (24 hex digits), which it keeps. */
+/* serve --seed FILE: connections and exports loaded into the --dev-token
+ * account at start. FILE is a JSON array of records or JSON lines (one
+ * record a line, blank lines skipped). A record without adaptorType whose
+ * type is a connection type is a connection; any other is an export.
+ * Every record is parsed, capped, normalised and validated as POST
+ * /v1/connections or POST /v1/exports does (an export's _connectionId
+ * names a connection of the seed or of the account), and its secrets
+ * sealed the same way; each must carry its _id (24 hex digits), which it
+ * keeps. */
 #ifndef EXPORTD_SEED_H
 #define EXPORTD_SEED_H
 

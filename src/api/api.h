@@ -154,6 +154,20 @@ void	 state_delete(struct request *, enum store_res, const char *what);
  * api identifier, timestamps, the rendering. */
 int	exports_doc_check(json_t *doc, const char *stored_adaptor,
 	    struct errors *);
+/* The connection id a document names (24 hex digits), or NULL. */
+const char *exports_doc_connection(const json_t *doc);
+/* exports_doc_check with the reference the document names resolved by
+ * the caller: ctype is the type of the account's connection it names, or
+ * NULL if there is none. An absent adaptorType is derived from it; a
+ * missing or unsuitable connection is 422 invalid_ref. */
+int	exports_doc_check_ref(json_t *doc, const char *stored_adaptor,
+	    const char *ctype, struct errors *);
+/* The same for POST /v1/connections: connections_doc_check normalises and
+ * validates; connections_row_create fills next for a new connection. */
+int	connections_doc_check(json_t *doc, struct errors *);
+void	connections_row_create(const unsigned char key[CRYPTO_KEYLEN],
+	    const char *account, const char *id, const json_t *checked,
+	    struct store_row *next);
 void	exports_row_create(const unsigned char key[CRYPTO_KEYLEN],
 	    const char *account, const char *id, const json_t *checked,
 	    struct store_row *next);

@@ -67,6 +67,49 @@ audit(struct store_write *w, const char *event, const struct store_row *cur,
 	return api_internal_error(req, req->state);
 }
 
+/* Seal secrets for (account, id) and fill next from doc (its secrets
+ * taken) with the meta's times completed. */
+static void
+row_seal_fill(const unsigned char key[CRYPTO_KEYLEN], const char *account,
+    const char *id, const json_t *doc, const json_t *secrets,
+    struct connection_meta *m, struct store_row *next)
+{
+	unsigned char	*sealed;
+	size_t		 sealed_len;
+
+	sealed = secrets_seal(key, account, id, secrets, &sealed_len);
+	m->id = id;
+	m->modified_by = account;
+	m->modified_ms = isotime_now_ms();
+	if (m->created_ms == 0)
+		m->created_ms = m->modified_ms;	/* a create */
+	row_fill(next, doc, m, sealed, sealed_len);
+}
+
+int
+connections_doc_check(json_t *doc, struct errors *errs)
+{
+	connection_normalise(doc);
+	return connection_validate(doc, errs);
+}
+
+void
+connections_row_create(const unsigned char key[CRYPTO_KEYLEN],
+    const char *account, const char *id, const json_t *checked,
+    struct store_row *next)
+{
+	struct connection_meta	 m;
+	json_t			*doc, *secrets;
+
+	doc = json_deep_copy(checked);
+	secrets = connection_secrets_take(doc, NULL);
+	memset(&m, 0, sizeof(m));
+	m.offline = -1;
+	row_seal_fill(key, account, id, doc, secrets, &m, next);
+	json_decref(secrets);
+	json_decref(doc);
+}
+
 /* The document of a write, its secrets taken (stored: the current ones,
  * or NULL), sealed for the row, rendered into next, audited (cur: the row
  * before, NULL for a create); -1 (errors added) when a required secret
@@ -78,8 +121,6 @@ row_seal(struct request *req, struct store_write *w, const json_t *client,
 {
 	struct api_wstate	*x = req->state;
 	json_t			*doc, *secrets;
-	unsigned char		*sealed;
-	size_t			 sealed_len;
 	int			 rc;
 
 	doc = json_deep_copy(client);
@@ -89,14 +130,8 @@ row_seal(struct request *req, struct store_write *w, const json_t *client,
 		json_decref(doc);
 		return -1;
 	}
-	sealed = secrets_seal(api_context(req)->key, w->account, w->id,
-	    secrets, &sealed_len);
-	m->id = w->id;
-	m->modified_by = w->account;
-	m->modified_ms = isotime_now_ms();
-	if (m->created_ms == 0)
-		m->created_ms = m->modified_ms;	/* a create */
-	row_fill(next, doc, m, sealed, sealed_len);
+	row_seal_fill(api_context(req)->key, w->account, w->id, doc, secrets,
+	    m, next);
 	rc = audit(w, cur != NULL ? "update" : "create", cur, next, stored,
 	    secrets);
 	json_decref(secrets);
@@ -108,15 +143,17 @@ static void
 write_done(struct request *req, unsigned status)
 {
 	struct api_wstate	*x = req->state;
-	char			 loc[64];
+	char			 path[64], *loc;
 
 	if (api_write_failed(req, &x->errs, "Connection"))
 		return;
 	api_reply_row(req, status);
 	if (status == 201) {
-		snprintf(loc, sizeof(loc), "/v1/connections/%s",
+		snprintf(path, sizeof(path), "/v1/connections/%s",
 		    api_write_get(req)->result.id);
+		loc = request_location(req, path);
 		reply_header(req, MHD_HTTP_HEADER_LOCATION, loc);
+		free(loc);
 	}
 }
 
@@ -180,8 +217,7 @@ connections_create(struct request *req)
 		return;
 	x = api_wstate_new(req, &api_connections_kind);
 	x->doc = doc;
-	connection_normalise(doc);
-	if (connection_validate(doc, &x->errs) == -1) {
+	if (connections_doc_check(doc, &x->errs) == -1) {
 		reply_errors(req, &x->errs);
 		return;
 	}

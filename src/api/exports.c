@@ -132,9 +132,8 @@ adaptor_known(const json_t *at)
 	return false;
 }
 
-/* The connection id a document names, when it is an ObjectId. */
-static const char *
-doc_connection(const json_t *doc)
+const char *
+exports_doc_connection(const json_t *doc)
 {
 	json_t	*c = json_object_get(doc, "_connectionId");
 
@@ -168,26 +167,36 @@ static int
 doc_prepare(struct request *req, json_t *doc, const char *stored_adaptor,
     struct errors *errs)
 {
-	const char	*cid, *derived;
+	const char	*cid;
 	char		*ctype = NULL;
-	json_t		*at;
-	int		 found = 0;
+	int		 rc;
 
 	export_normalise(doc, stored_adaptor);
-	if ((cid = doc_connection(doc)) != NULL &&
-	    (found = connection_type_get(req, cid, &ctype, errs)) == -1)
+	if ((cid = exports_doc_connection(doc)) != NULL &&
+	    connection_type_get(req, cid, &ctype, errs) == -1)
 		return -1;
-	if (json_object_get(doc, "adaptorType") == NULL && found == 1 &&
+	rc = exports_doc_check_ref(doc, stored_adaptor, ctype, errs);
+	free(ctype);
+	return rc;
+}
+
+int
+exports_doc_check_ref(json_t *doc, const char *stored_adaptor,
+    const char *ctype, struct errors *errs)
+{
+	const char	*cid = exports_doc_connection(doc), *derived;
+	json_t		*at;
+
+	if (json_object_get(doc, "adaptorType") == NULL && ctype != NULL &&
 	    (derived = connection_adaptor(ctype, json_is_object(
 	    json_object_get(doc, "rest")))) != NULL)
 		json_object_set_new(doc, "adaptorType", json_string(derived));
 	exports_doc_check(doc, stored_adaptor, errs);
 	at = json_object_get(doc, "adaptorType");
-	if (cid != NULL && (found == 0 || (adaptor_known(at) &&
+	if (cid != NULL && (ctype == NULL || (adaptor_known(at) &&
 	    export_infer_adaptor(doc) == NULL && !connection_suits(ctype,
 	    json_string_value(at)))))
 		invalid_ref(errs);
-	free(ctype);
 	return errs->n > 0 ? -1 : 0;
 }
 
@@ -339,7 +348,7 @@ exports_create(struct request *req)
 	w = api_write_get(req);
 	w->kind = STORE_CREATE;
 	oid_new(w->id);
-	ref_name(w, doc_connection(doc));
+	ref_name(w, exports_doc_connection(doc));
 	w->mutate = create_mutate;
 	api_write_submit(req, create_done);
 }
@@ -432,7 +441,7 @@ exports_replace(struct request *req)
 	w = api_write_get(req);
 	w->kind = STORE_UPDATE;
 	memcpy(w->id, id, sizeof(id));
-	ref_name(w, doc_connection(doc));
+	ref_name(w, exports_doc_connection(doc));
 	w->mutate = replace_mutate;
 	api_write_submit(req, replace_done);
 }

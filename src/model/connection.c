@@ -367,6 +367,17 @@ static const struct {
 	{ "filesystem", "FileSystemExport" },
 };
 
+bool
+connection_type_known(const char *type)
+{
+	size_t	i;
+
+	for (i = 0; type != NULL && connection_types[i] != NULL; i++)
+		if (strcmp(type, connection_types[i]) == 0)
+			return true;
+	return false;
+}
+
 const char *
 connection_adaptor(const char *type, bool rest_block)
 {

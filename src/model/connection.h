@@ -42,6 +42,8 @@ void	 connection_strip_readonly(json_t *doc);
  * rest_block tells whether the export carries the legacy rest block.
  * NULL for a type no export reads through (mcp, van). */
 const char *connection_adaptor(const char *type, bool rest_block);
+/* Whether type is one of the connection types (export-api.md §9). */
+bool	 connection_type_known(const char *type);
 /* Whether an export of adaptorType may read through a connection of
  * type (export-api.md §9). */
 bool	 connection_suits(const char *type, const char *adaptor);

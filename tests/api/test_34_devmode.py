@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from apilib import (BIN, MASK, REPO, Api, assert_error, assert_status, data_dir_bytes,
+from apilib import (BIN, CONN_A, MASK, REPO, Api, assert_error, assert_status, data_dir_bytes,
                     free_port, needs_binary, sanitizer_hits)
 
 pytestmark = needs_binary
@@ -34,9 +34,28 @@ def hook_record(oid, secret):
             "webhook": {"provider": "custom", "verify": "secret_url", "token": secret}}
 
 
-def http_record(oid, name="Items"):
+SEED_CONN = None     # the seed's own connection: a new id each test, since a
+                     # shared PostgreSQL store keeps the dev account's rows
+
+
+@pytest.fixture(autouse=True)
+def seed_connection_id():
+    global SEED_CONN
+    SEED_CONN = oid_like()
+
+
+def conn_record(oid=None, password="pw-" + uuid.uuid4().hex, ctype="http"):
+    oid = oid or SEED_CONN
+    block = ({"baseURI": "https://api.example.com", "mediaType": "json",
+              "auth": {"type": "basic", "basic": {"username": "u", "password": password}}}
+             if ctype == "http" else {"hostURI": "ftp.example.com", "username": "u",
+                                      "password": password})
+    return {"_id": oid, "type": ctype, "name": "Source API", ctype: block}
+
+
+def http_record(oid, name="Items", conn=None):
     return {"_id": oid, "name": name, "adaptorType": "HTTPExport",
-            "_connectionId": "5f0a1b2c3d4e5f6a7b8c9d0e",
+            "_connectionId": conn or SEED_CONN,
             "http": {"method": "GET", "relativeURI": "/items"}}
 
 
@@ -127,7 +146,8 @@ def ephemeral_dir(srv):
 def test_ephemeral_dev_token_seed_serve_and_vanish(serve, tmp_path, sig):
     tok, secret = dev_token(), "SeCrEt-" + uuid.uuid4().hex
     a, b = oid_like(), oid_like()
-    seed = write_json(tmp_path / "exports.json", [hook_record(a, secret), http_record(b)])
+    seed = write_json(tmp_path / "exports.json",
+                      [hook_record(a, secret), http_record(b), conn_record(password=secret)])
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     srv = serve(["--ephemeral", "--dev-token", tok, "--seed", seed],
@@ -144,6 +164,13 @@ def test_ephemeral_dev_token_seed_serve_and_vanish(serve, tmp_path, sig):
     assert [e["_id"] for e in items] == [a, b]
     hook = api.fetch(a)
     assert hook["webhook"]["token"] == MASK and secret not in json.dumps(items)
+    # the seed's connection, listed after the export naming it in the file
+    r = api.get("/v1/connections")
+    assert_status(r, 200)
+    conns = r.json()
+    assert [c["_id"] for c in conns] == [SEED_CONN]
+    assert conns[0]["http"]["auth"]["basic"]["password"] == MASK
+    assert api.fetch(b)["_connectionId"] == SEED_CONN
     assert hook["adaptorType"] == "WebhookExport" and hook["apiIdentifier"].startswith("e")
     # the sealed secret is the real one: the listener verifies with it
     r = requests.post(srv.url + "/v1/exports/%s/%s/data" % (a, secret), json={"n": 1},
@@ -208,7 +235,8 @@ def test_dev_token_and_seed_persist_once(serve, tmp_path):
     tok, secret = dev_token(), "SeCrEt-" + uuid.uuid4().hex
     a, b = oid_like(), oid_like()
     seed = tmp_path / "exports.jsonl"
-    seed.write_text(json.dumps(hook_record(a, secret)) + "\n\n" +
+    seed.write_text(json.dumps(conn_record()) + "\n" +
+                    json.dumps(hook_record(a, secret)) + "\n\n" +
                     json.dumps(http_record(b)) + "\n")
     args = persistent_args(tmp_path) + ["--seed", seed]
     srv = serve(args, env={"EXPORTD_DEV_TOKEN": tok})
@@ -228,7 +256,7 @@ def test_dev_token_and_seed_persist_once(serve, tmp_path):
     api = Api(srv.url, tok)
     assert api.fetch(b)["name"] == "Changed through the API"
     assert api.fetch(a)["webhook"]["token"] == MASK
-    assert "0 export(s) added, 2 already there" in srv.stderr()
+    assert "0 record(s) added, 3 already there" in srv.stderr()
     assert srv.stop() == 0
     srv.check_output(tok, secret)
     cp = subprocess.run([str(BIN), "token", "list", "--data-dir", str(tmp_path / "data")],
@@ -250,11 +278,18 @@ def test_dev_token_and_seed_persist_once(serve, tmp_path):
     ([{"_id": "5f0a1b2c3d4e5f6a7b8c9d11", "name": "n", "type": "webhook",
        "webhook": {"provider": "github", "key": 42}}], "field webhook.key"),
     (["not an object"], "record 2 must be a JSON object"),
+    # or one of a type it cannot read through
+    ([conn_record("5f0a1b2c3d4e5f6a7b8c9d22", ctype="ftp"),
+      http_record("5f0a1b2c3d4e5f6a7b8c9d11", conn="5f0a1b2c3d4e5f6a7b8c9d22")],
+     "record 3 (export 5f0a1b2c3d4e5f6a7b8c9d11), field _connectionId"),
+    # a connection that is not valid
+    ([{"_id": "5f0a1b2c3d4e5f6a7b8c9d33", "type": "http", "name": "no block"}],
+     "record 2 (connection 5f0a1b2c3d4e5f6a7b8c9d33)"),
 ])
 def test_invalid_seed_stops_start_and_creates_nothing(serve, tmp_path, records, problem):
     tok = dev_token()
     first = http_record(oid_like())
-    seed = write_json(tmp_path / "exports.json", [first] + records)
+    seed = write_json(tmp_path / "exports.json", [first] + records + [conn_record()])
     srv = serve(persistent_args(tmp_path) + ["--dev-token", tok, "--seed", seed],
                 ready=False)
     assert srv.wait_exit() == 1
@@ -291,12 +326,12 @@ def test_malformed_seed_file(serve, tmp_path, text, problem):
 def test_seed_id_of_another_account_is_refused(serve, server_factory, tmp_path):
     # another account's export, in the store the seed goes to
     other = server_factory(data_dir=tmp_path / "data")
-    body = http_record(oid_like())
+    body = http_record(oid_like(), conn=CONN_A)     # a real connection of theirs
     del body["_id"]
     theirs = other.api().create(body)
     other.stop()
     mine = http_record(oid_like())
-    seed = write_json(tmp_path / "s.json", [mine, http_record(theirs["_id"])])
+    seed = write_json(tmp_path / "s.json", [mine, http_record(theirs["_id"]), conn_record()])
     tok = dev_token()
     srv = serve(persistent_args(tmp_path) + ["--dev-token", tok, "--seed", seed],
                 ready=False)
@@ -326,3 +361,54 @@ def test_help_lists_the_developer_options():
     assert cp.returncode == 0
     for flag in ("--ephemeral", "--dev-token TOKEN", "--seed FILE", "EXPORTD_DEV_TOKEN"):
         assert flag in cp.stdout, flag
+
+
+def test_seed_derives_adaptor_and_names_a_stored_connection(serve, tmp_path):
+    """An export without adaptorType takes it from the seed's connection,
+    as a POST does; a later seed may name a connection the account already
+    has in the store."""
+    tok, pw = dev_token(), "pw-" + uuid.uuid4().hex
+    a, b = oid_like(), oid_like()
+    first = http_record(a)
+    del first["adaptorType"]
+    seed = write_json(tmp_path / "one.json", [first, conn_record(password=pw)])
+    args = persistent_args(tmp_path) + ["--dev-token", tok]
+    srv = serve(args + ["--seed", seed])
+    api = Api(srv.url, tok)
+    assert api.fetch(a)["adaptorType"] == "HTTPExport"
+    for rid in (a, SEED_CONN):                  # a seed writes no audit entry
+        assert_status(api.get("/v1/audit", params={"_resourceId": rid}), 204)
+    assert srv.stop() == 0
+    if not ON_PG:
+        files = data_dir_bytes(tmp_path / "data")
+        assert not any(pw.encode() in v for v in files.values())
+    # the second seed has only an export, naming the stored connection
+    seed2 = write_json(tmp_path / "two.json", [http_record(b)])
+    srv = serve(args + ["--seed", seed2])
+    api = Api(srv.url, tok)
+    assert api.fetch(b)["_connectionId"] == SEED_CONN
+    # deleting the connection the seeded exports use is refused
+    assert_error(api.delete("/v1/connections/" + SEED_CONN), 409, "conflict")
+    assert srv.stop() == 0
+    srv.check_output(tok, pw)
+
+
+def test_seed_naming_no_connection_loads_nothing(serve, tmp_path):
+    """An export naming a connection neither the seed nor the account has
+    is refused once the store is open, before anything is written."""
+    tok = dev_token()
+    first = http_record(oid_like())
+    lost = http_record(oid_like(), conn="5f0a1b2c3d4e5f6a7b8c9dff")
+    seed = write_json(tmp_path / "s.json", [conn_record(), first, lost])
+    args = persistent_args(tmp_path) + ["--dev-token", tok]
+    srv = serve(args + ["--seed", seed], ready=False)
+    assert srv.wait_exit() == 1
+    err = srv.stderr()
+    assert "record 3 (export %s), field _connectionId: Invalid reference" % lost["_id"] \
+        in err, err
+    assert "nothing was loaded" in err
+    srv = serve(args)
+    api = Api(srv.url, tok)
+    assert_error(api.get("/v1/exports/" + first["_id"]), 404, "not_found")
+    assert_error(api.get("/v1/connections/" + SEED_CONN), 404, "not_found")
+    assert srv.stop() == 0
