@@ -164,8 +164,9 @@ const struct config_option config_options[] = {
 	  "at start if new; prefer the variable to the flag",
 	  CONFIG_SERVE, OPT_STR(dev_token) },
 	{ "seed", "EXPORTD_SEED", NULL, "FILE",
-	  "developer mode: load the exports of FILE (a JSON array or JSON "
-	  "lines, each with its _id) into the --dev-token account at start; "
+	  "developer mode: load the connections and exports of FILE (a JSON "
+	  "array or JSON lines, each with its _id) into the --dev-token "
+	  "account at start; "
 	  "ids already there are kept as they are", CONFIG_SERVE,
 	  OPT_STR(seed) },
 	{ "log-level", "EXPORTD_LOG_LEVEL", "info", "LEVEL",
