@@ -78,6 +78,16 @@ const struct config_option config_options[] = {
 	  "longest Retry-After waited for before sending again; a longer one "
 	  "is not waited for, and the 429 or 503 is the answer", CONFIG_SERVE,
 	  OPT_LONG(egress_max_retry_after) },
+	{ "run-workers", "EXPORTD_RUN_WORKERS", XSTR(LIMIT_RUN_WORKERS), "N",
+	  "threads that exports run on (invoke, preview, virtual exports); "
+	  "runs past these wait their turn", CONFIG_SERVE,
+	  OPT_LONG(run_workers) },
+	{ "run-max-pages", "EXPORTD_RUN_MAX_PAGES", XSTR(LIMIT_RUN_PAGES), "N",
+	  "pages (requests) one run of an export may make", CONFIG_SERVE,
+	  OPT_LONG(run_max_pages) },
+	{ "run-max-records", "EXPORTD_RUN_MAX_RECORDS", XSTR(LIMIT_RUN_RECORDS),
+	  "N", "records one run of an export may return", CONFIG_SERVE,
+	  OPT_LONG(run_max_records) },
 	{ "tls-cert", "EXPORTD_TLS_CERT", NULL, "FILE",
 	  "serve HTTPS (TLS 1.2 and 1.3) with this PEM certificate, followed "
 	  "by its intermediates; read again on SIGHUP", CONFIG_SERVE,

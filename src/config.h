@@ -23,6 +23,9 @@ struct config {
 	long	 egress_max_response;	/* bytes */
 	long	 egress_retries;
 	long	 egress_max_retry_after;	/* seconds */
+	long	 run_workers;	/* threads of export runs */
+	long	 run_max_pages;	/* per run */
+	long	 run_max_records;	/* per run */
 	char	*log_level;
 	char	*log_format;	/* text or json */
 	char	*metrics_token;	/* NULL: /metrics is open */

@@ -362,6 +362,13 @@ serve_egress_load(const struct config *c, struct egress **e,
 		    LIMIT_EGRESS_RESPONSE_MAX);
 		return -1;
 	}
+	if (c->run_workers < 1 || c->run_workers > 256 ||
+	    c->run_max_pages < 1 || c->run_max_records < 1) {
+		fprintf(stderr, "exportd serve: --run-workers must be from 1 "
+		    "to 256, --run-max-pages and --run-max-records at least "
+		    "1\n");
+		return -1;
+	}
 	/* developer mode reaches the services of the developer's machine */
 	if ((*e = egress_new((const char *const *)c->egress_allow,
 	    c->egress_allow_loopback != 0 || c->ephemeral != 0,
@@ -548,6 +555,9 @@ cmd_serve(int argc, char **argv)
 	ao.metrics_token = c.metrics_token;
 	ao.egress = egress;
 	ao.fetch_limits = fetch_limits;
+	ao.run_workers = (unsigned)c.run_workers;
+	ao.run_limits.max_pages = c.run_max_pages;
+	ao.run_limits.max_records = c.run_max_records;
 	api_context_init(&app, st, key, &ao);
 	srv.app = &app;
 	srv.hooks = &api_hooks;

@@ -14,6 +14,8 @@
 #include "model/project.h"
 #include "run/egress.h"
 #include "run/fetch.h"
+#include "run/pool.h"
+#include "run/run.h"
 #include "store/store.h"
 #include "util/errors.h"
 
@@ -37,6 +39,8 @@ struct api_context {
 	 * thread, made with these */
 	const struct egress	*egress;	/* not owned */
 	struct fetch_limits	 fetch_limits;
+	struct run_pool		*runs;		/* the workers of runs */
+	struct run_limits	 run_limits;
 };
 
 struct api_options {
@@ -51,6 +55,8 @@ struct api_options {
 	long	 audit_retention_days;
 	const struct egress *egress;	/* not owned; outlives the context */
 	struct fetch_limits fetch_limits;
+	unsigned run_workers;
+	struct run_limits run_limits;
 };
 
 /* A request's write (api_write_get), with what it adds beside the change:
@@ -171,6 +177,12 @@ void	connections_row_create(const unsigned char key[CRYPTO_KEYLEN],
 void	exports_row_create(const unsigned char key[CRYPTO_KEYLEN],
 	    const char *account, const char *id, const json_t *checked,
 	    struct store_row *next);
+
+/* Exports that run (runs.c). */
+void	 exports_invoke(struct request *);
+void	 exports_preview(struct request *);
+void	 connections_export(struct request *);
+void	 connections_export_pages(struct request *);
 
 void	 listener_receive(struct request *);
 void	 inbox_get(struct request *);

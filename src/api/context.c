@@ -31,6 +31,13 @@ api_context_init(struct api_context *ctx, struct store *st,
 	ctx->audit_retention_days = o->audit_retention_days;
 	ctx->egress = o->egress;
 	ctx->fetch_limits = o->fetch_limits;
+	ctx->run_limits = o->run_limits;
+	if (ctx->run_limits.max_pages <= 0)
+		ctx->run_limits.max_pages = LIMIT_RUN_PAGES;
+	if (ctx->run_limits.max_records <= 0)
+		ctx->run_limits.max_records = LIMIT_RUN_RECORDS;
+	ctx->runs = run_pool_new(o->run_workers > 0 ? o->run_workers :
+	    LIMIT_RUN_WORKERS, LIMIT_RUN_QUEUE, o->egress, &o->fetch_limits);
 	audit_pruner_start(ctx);
 }
 
@@ -38,6 +45,7 @@ void
 api_context_free(struct api_context *ctx)
 {
 	audit_pruner_stop(ctx);
+	run_pool_free(ctx->runs);
 	ratelimit_free(&ctx->listener_rl);
 	ratelimit_free(&ctx->listener_failed_rl);
 	crypto_wipe(ctx->key, sizeof(ctx->key));

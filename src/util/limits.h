@@ -55,6 +55,12 @@
 #define LIMIT_RDBMS_PAGE_ROWS	10000		/* rows of one RDBMS page */
 #define LIMIT_RDBMS_PAGE_BYTES	16777216	/* one RDBMS page's values as the server sent them, bytes */
 #define LIMIT_RDBMS_STATEMENT_MS 60000		/* one RDBMS statement (DECLARE, each FETCH), ms */
+#define LIMIT_RUN_PAGES		1000		/* pages (requests) of one run of an export (configurable) */
+#define LIMIT_RUN_RECORDS	100000		/* records of one run (configurable) */
+#define LIMIT_RUN_WORKERS	8		/* threads that runs happen on (configurable) */
+#define LIMIT_RUN_QUEUE		1024		/* runs waiting for a worker; beyond, 503 */
+#define LIMIT_RUN_PAGE_SIZE	20		/* records of a first page (export.pageSize's default) */
+#define LIMIT_PAGED_STATE_S	3600		/* a pagedExportState is good for this many seconds */
 #define LIMIT_TEMPLATE_SOURCE	1048576		/* a handlebars template, bytes */
 #define LIMIT_TEMPLATE_DEPTH	64		/* nested blocks and subexpressions of a template */
 #define LIMIT_TEMPLATE_OUTPUT	4194304		/* a rendered template, bytes (the caller may set less or more) */
