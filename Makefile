@@ -99,7 +99,7 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 # page against --help, and the Debian package installed, run and purged.
 PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider
 
-test: deps layering openapi-lint build build-asan build-clang fuzz-build
+test: deps layering openapi-lint build build-asan build-clang fuzz-build test-sources
 	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
 	tests/pg/with-cluster.sh meson test -C $(ASAN_BUILD) --suite contract --print-errorlogs
 	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
@@ -121,16 +121,29 @@ $(REDOCLY): tests/openapi/package.json tests/openapi/package-lock.json
 	cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The third-party API that the tests of running exports read from
+# (tests/api/sources.py): json-server 0.17 (its _page/_limit paging with
+# Link headers, _start/_end), pinned in tests/sources/package-lock.json
+# and installed there (git-ignored) from npm.
+JSON_SERVER := tests/sources/node_modules/.bin/json-server
+
+$(JSON_SERVER): tests/sources/package.json tests/sources/package-lock.json
+	cd tests/sources && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: test-sources
+test-sources: $(JSON_SERVER)
+
 openapi-lint: $(REDOCLY)
 	$(REDOCLY) lint openapi/exportd.json --config tests/openapi/redocly.yaml
 
 unit: build-asan
 	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
 
-api: build-asan
+api: build-asan test-sources
 	env -u EXPORTD_DB EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
 
-api-pg: build-asan
+api-pg: build-asan test-sources
 	tests/pg/with-cluster.sh env EXPORTD_BIN=$(ASAN_BUILD)/exportd $(PYTEST) tests/api
 
 # Install the binary, the manual page exportd(1) (written by the build
