@@ -27,7 +27,8 @@ declare -A SRCS=(
 	    util/buf.c util/xmalloc.c"
 	[router]="http/router.c api/routes.c util/xmalloc.c"
 	[token]="auth/token.c crypto/crypto.c util/xmalloc.c"
-	[model]="model/export.c model/validate.c model/rules.c util/oid.c
+	[model]="model/export.c model/validate.c model/rules.c model/secrets.c
+	    crypto/crypto.c util/oid.c
 	    util/random.c util/isotime.c util/errors.c util/json.c util/buf.c
 	    util/xmalloc.c"
 	[project]="model/project.c util/json.c util/buf.c util/xmalloc.c"
