@@ -73,6 +73,10 @@ fail:
 	return 0;
 }
 
+/* The routes whose pattern takes the path with the fewest parameters are
+ * the path's routes (a literal segment beats a parameter: POST
+ * /v1/connections/ping is not a GET of /v1/connections/:id); among them
+ * the first that accepts the method wins. */
 enum router_result
 router_match(const struct route *routes, size_t n, const char *path,
     unsigned method, const struct route **match,
@@ -80,23 +84,41 @@ router_match(const struct route *routes, size_t n, const char *path,
 {
 	char	*tmp[ROUTE_MAX_PARAMS];
 	size_t	 i;
-	int	 np;
+	int	 np, best = ROUTE_MAX_PARAMS + 1;
 	unsigned want = method == M_HEAD ? M_GET : method;
 
 	*allowed = 0;
 	*nparams = 0;
+	*match = NULL;
 	for (i = 0; i < n; i++) {
 		if (!pattern_match(routes[i].pattern, path, tmp, &np))
 			continue;
+		if (np > best || (np == best && *match != NULL)) {
+			if (np == best)
+				*allowed |= routes[i].methods;
+			router_params_free(tmp, np);
+			continue;
+		}
+		if (np < best) {	/* fewer parameters: forget the others */
+			if (*match != NULL)
+				router_params_free(params, *nparams);
+			*match = NULL;
+			*nparams = 0;
+			*allowed = 0;
+			best = np;
+		}
+		*allowed |= routes[i].methods;
 		if (routes[i].methods & want) {
 			*match = &routes[i];
 			memcpy(params, tmp, sizeof(tmp));
 			*nparams = np;
-			return ROUTER_OK;
-		}
-		*allowed |= routes[i].methods;
-		router_params_free(tmp, np);
+			if (np == 0)
+				return ROUTER_OK;
+		} else
+			router_params_free(tmp, np);
 	}
+	if (*match != NULL)
+		return ROUTER_OK;
 	return *allowed != 0 ? ROUTER_BAD_METHOD : ROUTER_NOT_FOUND;
 }
 

@@ -19,7 +19,9 @@ struct route {
 
 enum router_result { ROUTER_OK, ROUTER_NOT_FOUND, ROUTER_BAD_METHOD };
 
-/* Match path and method against n routes. On ROUTER_OK sets *match and
+/* Match path and method against n routes: the routes whose pattern takes
+ * the path with the fewest parameters are its routes, the first of them
+ * that accepts the method the match. On ROUTER_OK sets *match and
  * fills params (pointers into a copy the caller frees with
  * router_params_free). On ROUTER_BAD_METHOD sets *allowed to the methods
  * the path accepts. */

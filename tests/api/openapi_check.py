@@ -61,7 +61,9 @@ class Spec:
         return node
 
     def match(self, path):
-        """The documented paths that match path, the most fixed first."""
+        """The documented paths that match path with the most fixed
+        segments (the router's rule: fewest parameters win), in the
+        document's order."""
         segs = path.strip("/").split("/") if path != "/" else [""]
         out = []
         for tmpl, tsegs, item in self.paths:
@@ -78,8 +80,8 @@ class Spec:
                     fixed += 1
             else:
                 out.append((fixed, tmpl, item))
-        out.sort(key=lambda x: -x[0])
-        return [(tmpl, item) for _, tmpl, item in out]
+        most = max((f for f, _, _ in out), default=0)
+        return [(tmpl, item) for f, tmpl, item in out if f == most]
 
     @staticmethod
     def methods(item):

@@ -34,6 +34,7 @@ static const struct route routes[] = {
 	  ROUTE_PUBLIC },						/* 9 */
 	{ M_GET, "/p/:a/:b/:c/:d", h_four, 0 },				/* 10 */
 	{ M_GET, "/q/:a/:b/:c/:d/:e", h_five, 0 },			/* 11 */
+	{ M_POST, "/v1/exports/ping", h_create, 0 },			/* 12 */
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -264,6 +265,29 @@ Test(router, later_route_wins_for_method)
 	cr_assert_eq(r.match->handler, h_delete);
 	cr_assert_eq(r.nparams, 1);
 	cr_assert_str_eq(r.params[0], "abc");
+	done(&r);
+}
+
+Test(router, literal_segment_beats_a_parameter)
+{
+	struct result	r;
+
+	/* the literal route is the path's, though an :id route comes first */
+	run("/v1/exports/ping", M_POST, &r);
+	cr_assert_eq(r.rc, ROUTER_OK);
+	cr_assert_eq(r.match, &routes[12]);
+	cr_assert_eq(r.nparams, 0);
+	done(&r);
+	/* so a GET of it is a wrong method, not a GET of /v1/exports/:id */
+	run("/v1/exports/ping", M_GET, &r);
+	cr_assert_eq(r.rc, ROUTER_BAD_METHOD);
+	cr_assert_eq(r.allowed, M_POST);
+	cr_assert_eq(r.nparams, 0);
+	done(&r);
+	/* other ids still reach the :id routes */
+	run("/v1/exports/pong", M_GET, &r);
+	cr_assert_eq(r.rc, ROUTER_OK);
+	cr_assert_eq(r.match->handler, h_get);
 	done(&r);
 }
 
