@@ -254,3 +254,18 @@ def test_docs_cite_only_files_that_ship():
                 continue            # a folder
             missing.append("%s cites %s" % (Path(doc).name, path))
     assert not missing, missing
+
+
+def test_readme_options_table_has_every_serve_option():
+    """The README's table of options lists every option `serve --help`
+    shows, with its environment variable, so a new option cannot be left
+    out of it."""
+    cp = subprocess.run([str(BIN), "serve", "--help"], capture_output=True, text=True,
+                        timeout=10)
+    assert cp.returncode == 0
+    helped = re.findall(r"^  --([a-z-]+).*\n\s+\[env (EXPORTD_[A-Z_]+)", cp.stdout, re.M)
+    assert len(helped) > 30, cp.stdout
+    readme = (REPO / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `--([a-z-]+)[^`]*` \| `(EXPORTD_[A-Z_]+)` \|", readme, re.M))
+    missing = [(flag, env) for flag, env in helped if rows.get(flag) != env]
+    assert not missing, missing
