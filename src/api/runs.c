@@ -26,6 +26,7 @@
 
 #define DELTA_KEY	"lastExportDateTime"	/* the export's state key */
 #define PAGED_AAD	"exportd/pagedExportState/v1"
+#define RUNS_ALL_ROWS	1000	/* rows per FETCH of an RDBMS run of all pages */
 
 enum job_kind { JOB_INVOKE, JOB_PREVIEW, JOB_EXPORT, JOB_PAGES };
 
@@ -178,7 +179,7 @@ body_record(const json_t *body)
 static struct run *
 run_build(struct request *req, const json_t *exp, const char *conn_id,
     const char *conn_field, const json_t *body, const char *state_last,
-    const json_t *cursor, bool stages)
+    const json_t *cursor, bool stages, int rows)
 {
 	struct api_context	*ctx = api_context(req);
 	struct run_input	 in;
@@ -214,6 +215,8 @@ run_build(struct request *req, const json_t *exp, const char *conn_id,
 	in.stages = stages;
 	in.now_ms = isotime_now_ms();
 	in.limits = ctx->run_limits;
+	in.egress = ctx->egress;
+	in.rdbms_rows = rows;
 	if ((run = run_new(&in, why, sizeof why)) == NULL)
 		reply_error(req, 422, "invalid_field", NULL, "The export cannot "
 		    "run: %s", why);
@@ -402,6 +405,7 @@ exports_invoke(struct request *req)
 	char			 id[OID_HEXLEN + 1], *last = NULL;
 	struct run		*run;
 	struct run_job		*job;
+	bool			 all;
 
 	if (api_path_id(req, "Export", id) == -1)
 		return;
@@ -419,7 +423,8 @@ exports_invoke(struct request *req)
 	adaptor = json_string_value(json_object_get(exp, "adaptorType"));
 	if ((cid = json_string_value(json_object_get(exp, "_connectionId"))) ==
 	    NULL || adaptor == NULL || (strcmp(adaptor, "HTTPExport") != 0 &&
-	    strcmp(adaptor, "RESTExport") != 0)) {
+	    strcmp(adaptor, "RESTExport") != 0 &&
+	    strcmp(adaptor, "RDBMSExport") != 0)) {
 		reply_error(req, 422, "invalid_type", "adaptorType", "running "
 		    "%s exports is not supported", adaptor != NULL ? adaptor :
 		    "these");
@@ -428,11 +433,12 @@ exports_invoke(struct request *req)
 	type = json_string_value(json_object_get(exp, "type"));
 	if (type != NULL && strcmp(type, "delta") == 0)
 		last = delta_state(req, id);
+	all = json_is_true(json_object_get(body, "all"));
 	if ((run = run_build(req, exp, cid, "_connectionId", body, last, NULL,
-	    false)) == NULL)
+	    false, all ? RUNS_ALL_ROWS : (int)first_page(exp))) == NULL)
 		goto out;
 	job = job_new(JOB_INVOKE, run);
-	job->all = json_is_true(json_object_get(body, "all"));
+	job->all = all;
 	job->first = job->all ? 0 : first_page(exp);
 	job_submit(req, job);
 out:
@@ -472,7 +478,7 @@ exports_preview(struct request *req)
 	exp = json_deep_copy(body);
 	json_object_del(exp, "postData");
 	run = run_build(req, exp, cid, "_connectionId", body, NULL, NULL,
-	    true);
+	    true, (int)first_page(body));
 	json_decref(exp);
 	if (run == NULL)
 		goto out;
@@ -575,7 +581,8 @@ connections_run(struct request *req, enum job_kind kind)
 		goto out;
 	}
 	if ((run = run_build(req, exp, id, NULL, body, NULL, cursor,
-	    false)) == NULL) {
+	    false, kind == JOB_EXPORT ? RUNS_ALL_ROWS :
+	    (int)job->page_size)) == NULL) {
 		job_free(job);
 		goto out;
 	}

@@ -16,6 +16,8 @@
 #define RUN_MIN_SECRET		4	/* shorter values are not masked */
 #define RUN_TIME_LEN		64	/* a formatted cutoff */
 
+struct rdbms_run;
+
 struct run {
 	json_t		*http;		/* the export's http block (copy) */
 	json_t		*conn;		/* the connection's http block (copy) */
@@ -40,6 +42,16 @@ struct run {
 	bool		 want_stages;
 	int64_t		 now_ms;
 	char		 current[RUN_TIME_LEN];
+	/* RDBMSExport: the rendered query, its reader once started, the
+	 * rows a resumed run skips */
+	bool		 rdbms;
+	char		*sql;
+	struct rdbms_run *db;
+	const json_t	*db_conn;	/* the connection document */
+	json_t		*db_conn_ref;
+	const struct egress *egress;
+	int		 db_rows;
+	int64_t		 db_skip;
 };
 
 /* One request as sent: its headers own their strings. */
@@ -106,6 +118,14 @@ char	*run_reply_message(const struct run *, const struct fetch_response *,
 	    const json_t *doc);
 /* Value at path compared as integrator.io compares: as strings. */
 bool	 run_value_in(const json_t *v, const json_t *values, bool any_elem);
+
+/* page.c: keep at most what the caps and test.limit still allow of recs
+ * (r->done once they are reached). */
+void	 run_cap(struct run *, json_t *recs);
+
+/* rdbms.c's pages as a run's (sql.c). */
+int	 run_sql_next(struct run *, json_t **records);
+void	 run_sql_free(struct run *);
 
 /* slots.c: at most level requests at once per connection key (0: no
  * bound); -1 if a slot did not free up in time. */

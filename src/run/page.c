@@ -347,8 +347,7 @@ run_raw_stage(const struct run *r, const struct fetch_response *resp)
 	return stage;
 }
 
-/* Keep at most what the caps and test.limit still allow of recs. */
-static void
+void
 run_cap(struct run *r, json_t *recs)
 {
 	int64_t	 room = r->lim.max_records - r->records;
@@ -379,6 +378,8 @@ run_next(struct run *r, struct fetch_client *fc, json_t **records)
 	long			 last;
 	char			*msg;
 
+	if (r->rdbms)
+		return run_sql_next(r, records);
 	*records = json_array();
 	if (r->done)
 		return 1;

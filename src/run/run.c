@@ -398,6 +398,9 @@ run_supported(const char *adaptor, const char *conn_type, char *why,
 	    strcmp(adaptor, "RESTExport") == 0) && conn_type != NULL &&
 	    (strcmp(conn_type, "http") == 0 || strcmp(conn_type, "rest") == 0))
 		return 1;
+	if (adaptor != NULL && strcmp(adaptor, "RDBMSExport") == 0 &&
+	    conn_type != NULL && strcmp(conn_type, "rdbms") == 0)
+		return 1;
 	snprintf(why, whysz, "running %s exports is not supported",
 	    adaptor != NULL ? adaptor : "these");
 	return 0;
@@ -455,6 +458,9 @@ run_check(struct run *r, const json_t *exp, char *why, size_t whysz)
 	return 0;
 }
 
+static struct run *run_sql_new(struct run *, const struct run_input *, char *,
+		    size_t);
+
 struct run *
 run_new(const struct run_input *in, char *why, size_t whysz)
 {
@@ -496,6 +502,9 @@ run_new(const struct run_input *in, char *why, size_t whysz)
 	    json_incref((json_t *)in->settings) : json_object());
 	json_object_set_new(r->ctx, "record", in->record != NULL ?
 	    json_incref((json_t *)in->record) : json_object());
+	if (json_object_get(in->export, "rdbms") != NULL ||
+	    json_object_get(in->connection, "rdbms") != NULL)
+		return run_sql_new(r, in, why, whysz);
 	if (run_check(r, in->export, why, whysz) == -1)
 		goto fail;
 	run_times(r, in);
@@ -523,11 +532,62 @@ fail:
 	return NULL;
 }
 
+/* An RDBMSExport's run: its query rendered now, sent by run_next. */
+static struct run *
+run_sql_new(struct run *r, const struct run_input *in, char *why,
+    size_t whysz)
+{
+	const char	*q = run_str(in->export, "rdbms.query");
+	const char	*t = run_str(in->connection, "rdbms.type");
+
+	r->rdbms = true;
+	if (t == NULL || strcmp(t, "postgresql") != 0) {
+		snprintf(why, whysz, "running RDBMSExport exports on a %s "
+		    "connection is not supported (postgresql is)",
+		    t != NULL ? t : "non-rdbms");
+		goto fail;
+	}
+	if (q == NULL || *q == '\0') {
+		snprintf(why, whysz, "rdbms.query is required");
+		goto fail;
+	}
+	run_times(r, in);
+	if (in->cursor != NULL) {
+		json_object_set(r->ctx, "lastExportDateTime",
+		    json_object_get(in->cursor, "last"));
+		run_resume(r, in->cursor);
+		r->db_skip = r->records;
+	}
+	if ((r->sql = run_render(r, q, "rdbms.query")) == NULL) {
+		snprintf(why, whysz, "%s", json_string_value(json_object_get(
+		    json_array_get(r->errors, 0), "message")));
+		goto fail;
+	}
+	if (run_str(in->export, "type") != NULL &&
+	    strcmp(run_str(in->export, "type"), "test") == 0) {
+		r->test_limit = json_integer_value(json_path_get(in->export,
+		    "test.limit"));
+		if (r->test_limit <= 0)
+			r->test_limit = 1;
+	}
+	r->db_conn_ref = json_incref((json_t *)in->connection);
+	r->db_conn = r->db_conn_ref;
+	r->egress = in->egress;
+	r->db_rows = in->rdbms_rows > 0 ? in->rdbms_rows : LIMIT_RUN_PAGE_SIZE;
+	return r;
+fail:
+	run_free(r);
+	return NULL;
+}
+
 void
 run_free(struct run *r)
 {
 	if (r == NULL)
 		return;
+	run_sql_free(r);
+	json_decref(r->db_conn_ref);
+	free(r->sql);
 	json_decref(r->http);
 	json_decref(r->conn);
 	json_decref(r->ctx);

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "run/egress.h"
 #include "run/fetch.h"
 
 /* The caps of one run (limits.h's defaults, --run-max-* options). */
@@ -40,6 +41,8 @@ struct run_input {
 	const char	*state_last;	/* delta: the export's state, or NULL */
 	const json_t	*cursor;	/* resume (run_cursor), or NULL */
 	bool		 stages;	/* keep preview stages */
+	const struct egress *egress;	/* RDBMS: the policy it connects under */
+	int		 rdbms_rows;	/* RDBMS: rows of one page */
 	int64_t		 now_ms;
 	struct run_limits limits;
 };
@@ -78,8 +81,9 @@ int64_t		 run_pages(const struct run *);
 /* The delta cutoff this run passed as currentExportDateTime. */
 const char	*run_current(const struct run *);
 
-/* Whether the run engine can run this export ("HTTPExport",
- * "RESTExport"): 1, or 0 with why filled. */
+/* Whether the run engine can run this export ("HTTPExport" or
+ * "RESTExport" through an http or rest connection, "RDBMSExport" through
+ * an rdbms one): 1, or 0 with why filled. */
 int		 run_supported(const char *adaptor, const char *conn_type,
 		    char *why, size_t whysz);
 
