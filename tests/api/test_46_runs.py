@@ -6,8 +6,10 @@ start on 127.0.0.1 — json-server from npm and a local source API
 every auth type; failures of the source in errors with 200; delta; the
 signed pagedExportState; secrets never shown."""
 
-import copy
+import os
+import subprocess
 import time
+import urllib.parse
 
 import pytest
 
@@ -169,3 +171,574 @@ def test_json_server_skip(rapi, jsonserver):
         "paging": {"method": "skip"}}}}, timeout=60)
     assert_status(r, 200)
     assert r.json()["errors"] == [] and ids(r.json()["data"]) == list(range(1, 96))
+
+
+# ---- auth: every type ----
+
+def test_basic_auth(rapi, src):
+    conn = connection(rapi, src.url, {"type": "basic", "basic": {
+        "username": BASIC[0], "password": BASIC[1]}})
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/basic"})
+    assert out["errors"] == [] and ids(out["data"]) == [1, 2, 3]
+    bad = connection(rapi, src.url, {"type": "basic", "basic": {
+        "username": BASIC[0], "password": "wrong-password"}})
+    out = run_all(rapi, bad, {"method": "GET", "relativeURI": "/basic"})
+    assert out["data"] == []
+    assert [(e["code"], e["statusCode"], e["source"]) for e in out["errors"]] == \
+        [("http_status", 401, "application")]
+
+
+@pytest.mark.parametrize("token", [
+    {"location": "header", "scheme": "Bearer"},
+    {"location": "header"},
+    {"location": "url"},
+    {"location": "header", "headerName": "X-Api-Key", "scheme": " "},
+], ids=["bearer", "default-scheme", "url", "custom-header"])
+def test_token_auth(rapi, src, token):
+    token = dict(token, token=TOKEN)
+    conn = connection(rapi, src.url, {"type": "token", "token": token})
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/bearer"})
+    assert out["errors"] == [] and ids(out["data"]) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("oauth", [
+    {"grantType": "clientcredentials", "clientId": OAUTH_CLIENT[0],
+     "clientSecret": OAUTH_CLIENT[1], "scope": ["read", "write"]},
+    {"grantType": "clientcredentials", "clientId": OAUTH_CLIENT[0],
+     "clientSecret": OAUTH_CLIENT[1], "clientCredentialsLocation": "body"},
+    {"grantType": "password", "clientId": OAUTH_CLIENT[0], "clientSecret": OAUTH_CLIENT[1],
+     "username": OAUTH_USER[0], "password": OAUTH_USER[1]},
+], ids=["clientcredentials", "credentials-in-body", "password"])
+def test_oauth_token_fetched_cached_and_refreshed(rapi, src, oauth):
+    conn = connection(rapi, src.url, {"type": "oauth", "failStatusCode": 401,
+                                      "oauth": dict(oauth, tokenURI=src.url + "/oauth/token")})
+    eid = export(rapi, conn, {"method": "GET", "relativeURI": "/oauth/items"})
+    before = src.token_requests
+    assert ids(invoke(rapi, eid)["data"]) == [1, 2, 3, 4]
+    assert ids(invoke(rapi, eid)["data"]) == [1, 2, 3, 4]
+    assert src.token_requests == before + 1          # cached per connection
+    src.expire_tokens()
+    out = invoke(rapi, eid)                          # 401, a new token, again
+    assert out["errors"] == [] and ids(out["data"]) == [1, 2, 3, 4]
+    assert src.token_requests == before + 2
+
+
+def test_oauth_bad_client_is_an_error_without_the_secret(rapi, src, runner):
+    secret = "wrong-secret-" + unique("x")
+    conn = connection(rapi, src.url, {"type": "oauth", "oauth": {
+        "grantType": "clientcredentials", "clientId": OAUTH_CLIENT[0], "clientSecret": secret,
+        "tokenURI": src.url + "/oauth/token"}})
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/oauth/items"})
+    assert out["data"] == []
+    assert [(e["code"], e.get("statusCode")) for e in out["errors"]] == [("auth_failed", 401)]
+    assert secret not in str(out)
+    assert secret not in runner.stderr_text()
+
+
+def test_cookie_login(rapi, src):
+    conn = connection(rapi, src.url, {"type": "cookie", "cookie": {
+        "uri": src.url + "/login", "method": "POST", "body": json_text(LOGIN),
+        "successStatusCode": 200}})
+    eid = export(rapi, conn, {"method": "GET", "relativeURI": "/session/items"})
+    before = src.login_requests
+    assert ids(invoke(rapi, eid)["data"]) == [1, 2]
+    assert ids(invoke(rapi, eid)["data"]) == [1, 2]
+    assert src.login_requests == before + 1
+    src.expire_tokens()                              # the session is gone: log in again
+    out = invoke(rapi, eid)
+    assert out["errors"] == [] and ids(out["data"]) == [1, 2]
+    assert src.login_requests == before + 2
+
+
+def test_custom_auth_with_encrypted_values(rapi, src):
+    conn = connection(rapi, src.url, {"type": "custom"},
+                      encrypted={"apiKey": TOKEN},
+                      headers=[{"name": "X-Api-Key",
+                                "value": "{{{connection.http.encrypted.apiKey}}}"}])
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/bearer"})
+    assert out["errors"] == [] and ids(out["data"]) == [1, 2, 3]
+
+
+def json_text(v):
+    import json
+    return json.dumps(v)
+
+
+# ---- the request as built ----
+
+def test_request_building(rapi, src):
+    conn = connection(rapi, src.url + "/", None,
+                      headers=[{"name": "X-Both", "value": "connection"},
+                               {"name": "X-Conn", "value": "c-{{connection.name}}"}])
+    r = rapi.post("/v1/exports/preview", json={
+        "_connectionId": conn, "adaptorType": "HTTPExport",
+        "http": {"method": "POST", "relativeURI": "/echo?since={{{lastExportDateTime}}}&s="
+                 "{{settings.shop}}&r={{record.id}}",
+                 "body": '{"q": "{{{settings.shop}}}"}', "requestMediaType": "json",
+                 "headers": [{"name": "x-both", "value": "export"}]},
+        "postData": {"lastExportDateTime": "2024-01-02T03:04:05.000Z"}})
+    assert_status(r, 200)
+    out = r.json()
+    req = out["stages"][0]["data"][0]
+    assert out["stages"][0]["name"] == "request"
+    assert req["method"] == "POST"
+    assert req["url"] == src.url + "/echo?since=2024-01-02T03:04:05.000Z&s=&r="
+    seen = out["data"][0]
+    assert seen["headers"]["Content-Type"] == "application/json"
+    assert seen["headers"]["X-Both"] == "export"
+    assert seen["headers"]["X-Conn"].startswith("c-c")
+    assert seen["body"] == '{"q": ""}'
+    assert [s["name"] for s in out["stages"]] == ["request", "raw", "parse"]
+    # settings and data reach templates on invoke
+    eid = export(rapi, conn, {"method": "GET",
+                              "relativeURI": "/echo?s={{settings.shop}}&r={{record.id}}"})
+    out = invoke(rapi, eid, settings={"shop": "north"}, data={"id": 77})
+    assert out["data"][0]["path"] == "/echo?s=north&r=77"
+
+
+def test_preview_masks_every_secret(rapi, src, runner):
+    conn = connection(rapi, src.url, {"type": "token", "token": {
+        "token": TOKEN, "location": "url"}}, encrypted={"k": "enc-secret-6f5e4d3c"},
+        headers=[{"name": "X-K", "value": "{{{connection.http.encrypted.k}}}"}])
+    r = rapi.post("/v1/exports/preview", json={
+        "_connectionId": conn, "http": {"method": "GET", "relativeURI": "/bearer"}})
+    assert_status(r, 200)
+    text = r.text
+    assert TOKEN not in text and "enc-secret-6f5e4d3c" not in text
+    req = r.json()["stages"][0]["data"][0]
+    assert req["url"].endswith("access_token=******")
+    assert req["headers"]["X-K"] == "******"
+    assert ids(r.json()["data"]) == [1, 2, 3]
+    basic = connection(rapi, src.url, {"type": "basic", "basic": {
+        "username": BASIC[0], "password": BASIC[1]}})
+    r = rapi.post("/v1/exports/preview", json={
+        "_connectionId": basic, "http": {"method": "GET", "relativeURI": "/basic"}})
+    assert r.json()["stages"][0]["data"][0]["headers"]["Authorization"] == "******"
+    assert BASIC[1] not in r.text
+    log = runner.stderr_text()
+    for s in (TOKEN, "enc-secret-6f5e4d3c", BASIC[1]):
+        assert s not in log
+
+
+# ---- answers ----
+
+def test_xml_csv_and_text_answers(rapi, src):
+    conn = connection(rapi, src.url)
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/xml",
+                               "response": {"resourcePath": "list.item"}})
+    assert out["errors"] == [] and [r["id"] for r in out["data"]] == ["1", "2"]
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/csv"})
+    assert out["errors"] == [] and [r["name"] for r in out["data"]] == ["a", "b", "c"]
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/text"})
+    assert out["errors"] == [] and out["data"] == [{"data": "hello there"}]
+    # successMediaType overrides the Content-Type
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/csv",
+                               "successMediaType": "plaintext"})
+    assert out["data"] == [{"data": "id,name\n1,a\n2,b\n3,c\n"}]
+
+
+def test_success_and_fail_paths(rapi, src):
+    conn = connection(rapi, src.url)
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/okfail",
+                               "response": {"resourcePath": "data", "failPath": "status",
+                                            "failValues": ["error"],
+                                            "errorPath": "message"}})
+    assert out["data"] == []
+    assert out["errors"] == [{"code": "application_error", "message": "quota exceeded",
+                              "source": "application", "statusCode": 200}]
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/okfail",
+                               "response": {"successPath": "status", "successValues": ["ok"]}})
+    assert [e["code"] for e in out["errors"]] == ["application_error"]
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/fail?status=400&why=nope",
+                               "response": {"errorPath": "error.message"}})
+    assert out["errors"] == [{"code": "http_status", "message": "the source says no: nope",
+                              "source": "application", "statusCode": 400}]
+
+
+def test_a_wrong_resource_path_gives_no_records_and_an_object_is_one(rapi, src):
+    conn = connection(rapi, src.url)
+    assert run_all(rapi, conn, {"method": "GET", "relativeURI": "/page",
+                                "response": {"resourcePath": "nope"}})["data"] == []
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/page?limit=2"})
+    assert len(out["data"]) == 1 and "meta" in out["data"][0]
+
+
+def test_type_test_limits_records(rapi, src):
+    conn = connection(rapi, src.url)
+    eid = export(rapi, conn, {"method": "GET", "relativeURI": "/link",
+                              "paging": {"method": "linkheader"}},
+                 type="test", test={"limit": 13})
+    out = invoke(rapi, eid, all=True)
+    assert ids(out["data"]) == list(range(1, 14)) and out["errors"] == []
+
+
+# ---- failures of the source ----
+
+def test_5xx_retried_then_answered(rapi, src):
+    conn = connection(rapi, src.url)
+    src.flaky["a"] = 2
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/flaky?key=a"})
+    assert out["errors"] == [] and ids(out["data"]) == [1, 2]
+    src.flaky["b"] = 5                               # more than the retries
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/flaky?key=b"})
+    assert out["data"] == [] and [(e["code"], e["statusCode"]) for e in out["errors"]] == \
+        [("http_status", 503)]
+
+
+def test_429_retry_after_honoured(rapi, src):
+    conn = connection(rapi, src.url)
+    src.flaky["c"] = 1
+    t = time.monotonic()
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/flaky?key=c&status=429&ra=1"})
+    assert out["errors"] == [] and ids(out["data"]) == [1, 2]
+    assert time.monotonic() - t >= 0.9
+
+
+def test_redirect_drops_authorization_across_hosts(rapi, src):
+    conn = connection(rapi, src.url, {"type": "token", "token": {"token": TOKEN}})
+    # same origin: kept
+    out = run_all(rapi, conn, {"method": "GET",
+                               "relativeURI": "/redirect?to=/echo"})
+    assert out["data"][0]["headers"].get("Authorization") == "Bearer " + TOKEN
+    # another host (localhost is not 127.0.0.1): dropped
+    other = src.url.replace("127.0.0.1", "localhost") + "/echo"
+    out = run_all(rapi, conn, {"method": "GET",
+                               "relativeURI": "/redirect?to=" + other})
+    assert out["errors"] == [] and "Authorization" not in out["data"][0]["headers"]
+
+
+def test_slow_and_oversized_answers(rapi, src):
+    conn = connection(rapi, src.url)
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/slow?s=3.5"})
+    assert out["data"] == [] and [e["code"] for e in out["errors"]] == ["timeout"]
+    out = run_all(rapi, conn, {"method": "GET", "relativeURI": "/big?n=200000"})
+    assert out["data"] == [] and [e["code"] for e in out["errors"]] == ["too_large"]
+
+
+def test_egress_to_a_denied_address_never_leaves(src, tmp_path_factory):
+    """A production server (no --egress-allow-loopback) refuses loopback:
+    the source sees nothing, the error is egress_denied."""
+    root = tmp_path_factory.mktemp("exportd-denied")
+    srv = Server(root / "data", root / "logs")
+    srv.start()
+    try:
+        api = srv.api()
+        conn = connection(api, src.url)
+        before = len(src.seen("/denied"))
+        r = api.post("/v1/connections/%s/export" % conn, json={"export": {"http": {
+            "method": "GET", "relativeURI": "/denied"}}}, timeout=30)
+        assert_status(r, 200)
+        out = r.json()
+        assert out["data"] == []
+        assert [(e["code"], e["statusCode"]) for e in out["errors"]] == [("egress_denied", 422)]
+        assert len(src.seen("/denied")) == before
+    finally:
+        assert srv.stop() == 0
+        assert not srv.sanitizer_report()
+
+
+# ---- delta ----
+
+def test_delta_fetches_only_what_changed(rapi, src):
+    src.changes = [{"id": 1, "updatedAt": "2024-01-01T00:00:00.000Z"},
+                   {"id": 2, "updatedAt": "2024-03-01T00:00:00.000Z"},
+                   {"id": 3, "updatedAt": "2024-05-01T00:00:00.000Z"}]
+    conn = connection(rapi, src.url)
+    eid = export(rapi, conn, {"method": "GET",
+                              "relativeURI": "/changes?since={{{lastExportDateTime}}}",
+                              "response": {"resourcePath": "data"}},
+                 type="delta", delta={"lagOffset": 0})
+    assert ids(invoke(rapi, eid)["data"]) == [1, 2, 3]      # first run: everything
+    r = rapi.put("/v1/exports/%s/state/lastExportDateTime" % eid,
+                 json="2024-02-01T00:00:00.000Z")
+    assert r.status_code in (200, 201)
+    assert ids(invoke(rapi, eid)["data"]) == [2, 3]
+    # lagOffset (ms) moves the cutoff back
+    eid2 = export(rapi, conn, {"method": "GET",
+                               "relativeURI": "/changes?since={{{lastExportDateTime}}}",
+                               "response": {"resourcePath": "data"}},
+                  type="delta", delta={"lagOffset": 86400000 * 40})
+    rapi.put("/v1/exports/%s/state/lastExportDateTime" % eid2, json="2024-03-15T00:00:00.000Z")
+    assert ids(invoke(rapi, eid2)["data"]) == [2, 3]
+    # postData wins over the state; startDate is the first run's bound
+    assert ids(invoke(rapi, eid, postData={
+        "lastExportDateTime": "2024-04-01T00:00:00.000Z"})["data"]) == [3]
+    eid3 = export(rapi, conn, {"method": "GET",
+                               "relativeURI": "/changes?since={{{lastExportDateTime}}}",
+                               "response": {"resourcePath": "data"}},
+                  type="delta", delta={"startDate": "2024-04-01T00:00:00.000Z"})
+    assert ids(invoke(rapi, eid3)["data"]) == [3]
+    # invoke does not advance the state
+    assert rapi.get("/v1/exports/%s/state/lastExportDateTime" % eid).json() == \
+        "2024-02-01T00:00:00.000Z"
+
+
+# ---- virtual exports: pages and their signed state ----
+
+PAGED = {"pageSize": 10, "http": {"method": "GET", "relativeURI": "/link",
+                                  "paging": {"method": "linkheader"}}}
+
+
+def pages_call(api, conn, state=None, export_doc=PAGED):
+    body = {"export": export_doc}
+    if state is not None:
+        body["pagedExportState"] = state
+    return api.post("/v1/connections/%s/export/pages" % conn, json=body, timeout=60)
+
+
+def test_pages_one_per_call_every_record_once(rapi, src):
+    conn = connection(rapi, src.url)
+    got, state, calls = [], None, 0
+    while True:
+        r = pages_call(rapi, conn, state)
+        assert_status(r, 200)
+        out = r.json()
+        assert out["errors"] == []
+        got += ids(out["data"])
+        state = out["pagedExportState"]
+        calls += 1
+        assert state["pageIndex"] == calls and state["pageSize"] == 10
+        if state["done"]:
+            break
+        assert calls < 20
+    assert got == ALL and calls == 6
+    # a finished state gives an empty, done page
+    r = pages_call(rapi, conn, state)
+    assert r.json()["data"] == [] and r.json()["pagedExportState"]["done"] is True
+
+
+def test_pages_state_tampered_or_expired(rapi, src, runner):
+    import hashlib
+    import hmac
+    import json as js
+    conn = connection(rapi, src.url)
+    state = pages_call(rapi, conn).json()["pagedExportState"]
+    for field, value in (("pageIndex", 5), ("done", True), ("issuedAt", state["issuedAt"] + 1),
+                         ("cursor", state["cursor"][:-2] + ("00" if state["cursor"][-2:] != "00"
+                                                             else "11")),
+                         ("sig", "0" * 64)):
+        bad = dict(state, **{field: value})
+        assert_error(pages_call(rapi, conn, bad), 422, "invalid_field", "pagedExportState")
+    for bad in ("x", {"pageIndex": 1}, dict(state, sig=None)):
+        assert_error(pages_call(rapi, conn, bad), 422, "invalid_field", "pagedExportState")
+    # another export, another connection: the state does not carry over
+    other = dict(PAGED, pageSize=11)
+    assert_error(pages_call(rapi, conn, state, other), 422, "invalid_field",
+                 "pagedExportState")
+    conn2 = connection(rapi, src.url)
+    assert_error(pages_call(rapi, conn2, state), 422, "invalid_field", "pagedExportState")
+    # an hour old, signed with the server's key: expired
+    key = bytes.fromhex((runner.data_dir / "secret.key").read_text().strip())
+    aad = b"exportd/pagedExportState/v1"
+    sub = hmac.new(key, aad, hashlib.sha256).digest()
+    ehash = hashlib.sha256(js.dumps(PAGED, sort_keys=True, separators=(",", ":"))
+                           .encode()).digest()
+
+    def sign(s):
+        msg = b"%s\n%s\n%s\n" % (aad, rapi._account_of(rapi.token).encode(), conn.encode()) + ehash + \
+            b"\n%d\n%d\n%d\n%d\n%s" % (s["pageIndex"], s["pageSize"], 1 if s["done"] else 0,
+                                       s["issuedAt"], s["cursor"].encode())
+        return hmac.new(sub, msg, hashlib.sha256).hexdigest()
+    assert sign(state) == state["sig"]               # the test signs as the server does
+    old = dict(state, issuedAt=state["issuedAt"] - 3601)
+    old["sig"] = sign(old)
+    r = pages_call(rapi, conn, old)
+    assert_error(r, 422, "invalid_field", "pagedExportState")
+    assert "expired" in r.json()["errors"][0]["message"]
+    fresh = dict(state, issuedAt=state["issuedAt"] - 10)
+    fresh["sig"] = sign(fresh)
+    assert_status(pages_call(rapi, conn, fresh), 200)
+
+
+# ---- what does not run, and bad input ----
+
+def test_other_adaptors_and_bad_input(rapi, src):
+    conn = connection(rapi, src.url)
+    r = rapi.post("/v1/connections", json={"name": unique("ftp"), "type": "ftp",
+                                           "ftp": {"hostURI": "ftp.example.com",
+                                                   "username": "u", "password": "p"}})
+    assert_status(r, 201)
+    ftp = r.json()["_id"]
+    r = rapi.post("/v1/exports/preview", json={"_connectionId": ftp,
+                                               "ftp": {"directoryPath": "/"}})
+    assert_error(r, 422, "invalid_type", "adaptorType")
+    assert "running FTPExport exports is not supported" in r.text
+    r = rapi.post("/v1/exports", json={"name": unique("e"), "_connectionId": ftp,
+                                       "ftp": {"directoryPath": "/"}})
+    assert_status(r, 201)
+    assert_error(rapi.post("/v1/exports/%s/invoke" % r.json()["_id"], json={}), 422,
+                 "invalid_type", "adaptorType")
+    r = rapi.post("/v1/exports/preview", json={"_connectionId": "nope", "http": {}})
+    assert_error(r, 422, "invalid_field", "_connectionId")
+    r = rapi.post("/v1/exports/preview", json={"_connectionId": "6f0a1b2c3d4e5f6a7b8c9d77",
+                                               "http": {}})
+    assert_error(r, 422, "invalid_field", "_connectionId")
+    r = rapi.post("/v1/exports/preview", json={"_connectionId": conn, "http": {
+        "method": "GET", "relativeURI": "/x{{#if}}"}})
+    assert_error(r, 422, "invalid_field")
+    r = rapi.post("/v1/exports/preview", json={"_connectionId": conn, "http": {
+        "method": "GET", "relativeURI": "/x", "paging": {"method": "sideways"}}})
+    assert_error(r, 422, "invalid_field")
+    r = rapi.post("/v1/connections/%s/export" % conn, json={"export": "x"})
+    assert_error(r, 422, "invalid_field", "export")
+    r = rapi.post("/v1/connections/6f0a1b2c3d4e5f6a7b8c9d77/export", json={"export": {}})
+    assert_error(r, 404, "not_found")
+    eid = export(rapi, conn, {"method": "GET", "relativeURI": "/link"})
+    for body, field in (({"all": "yes"}, "all"), ({"postData": []}, "postData"),
+                        ({"data": 3}, "data"), ({"settings": "s"}, "settings"),
+                        ({"postData": {"lastExportDateTime": 5}},
+                         "postData.lastExportDateTime")):
+        assert_error(rapi.post("/v1/exports/%s/invoke" % eid, json=body), 422,
+                     "invalid_field", field)
+    r = rapi.post("/v1/exports/%s/invoke" % eid, data=b"{nope",
+                  headers={"Content-Type": "application/json"})
+    assert_status(r, 400)
+    assert_error(rapi.post("/v1/exports/6f0a1b2c3d4e5f6a7b8c9d77/invoke", json={}), 404,
+                 "not_found")
+    # invoke with no body at all runs the first page
+    r = rapi.post("/v1/exports/%s/invoke" % eid, timeout=30)
+    assert_status(r, 200)
+    assert ids(r.json()["data"]) == list(range(1, 11))
+
+
+def test_legacy_rest_export_runs_on_the_same_runner(rapi, src):
+    r = rapi.post("/v1/connections", json={"name": unique("rest"), "type": "rest", "rest": {
+        "baseURI": src.url, "mediaType": "json", "authType": "token",
+        "bearerToken": TOKEN}})
+    assert_status(r, 201)
+    conn = r.json()["_id"]
+    r = rapi.post("/v1/exports", json={"name": unique("e"), "_connectionId": conn,
+                                       "rest": {"relativeURI": "/bearer", "method": "GET"}})
+    assert_status(r, 201)
+    assert r.json()["adaptorType"] == "RESTExport"
+    out = invoke(rapi, r.json()["_id"], all=True)
+    assert out["errors"] == [] and ids(out["data"]) == [1, 2, 3]
+
+
+def test_run_caps(src, tmp_path_factory):
+    root = tmp_path_factory.mktemp("exportd-caps")
+    srv = Server(root / "data", root / "logs",
+                 extra_args=["--egress-allow-loopback", "--run-max-pages", "3",
+                             "--run-max-records", "25"])
+    srv.start()
+    try:
+        api = srv.api()
+        conn = connection(api, src.url)
+        out = run_all(api, conn, {"method": "GET", "relativeURI": "/link",
+                                  "paging": {"method": "linkheader"}})
+        assert ids(out["data"]) == list(range(1, 26))
+        assert [e["code"] for e in out["errors"]] == ["max_records"]
+        out = run_all(api, conn, {"method": "GET", "relativeURI": "/page?limit=5&page="
+                                  "{{export.http.paging.page}}", "paging": {"method": "page",
+                                                                             "page": 1},
+                                  "response": {"resourcePath": "data"}})
+        assert ids(out["data"]) == list(range(1, 16))
+        assert [e["code"] for e in out["errors"]] == ["max_pages"]
+    finally:
+        assert srv.stop() == 0
+        assert not srv.sanitizer_report()
+
+
+def test_runs_do_not_block_other_requests(rapi, src, runner):
+    """Slow runs fill the workers; the server still answers at once."""
+    import threading
+    conn = connection(rapi, src.url)
+    done = []
+
+    def slow():
+        r = rapi.post("/v1/connections/%s/export" % conn, json={"export": {"http": {
+            "method": "GET", "relativeURI": "/slow?s=1.5"}}}, timeout=60)
+        done.append(r.status_code)
+    ts = [threading.Thread(target=slow) for _ in range(10)]
+    for t in ts:
+        t.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    assert_status(rapi.get("/v1/exports"), 200)
+    assert time.monotonic() - t0 < 1.0
+    for t in ts:
+        t.join(60)
+    assert done == [200] * 10
+
+
+def test_concurrency_level_bounds_requests_per_connection(rapi, src):
+    import threading
+    conn = connection(rapi, src.url, concurrencyLevel=1)
+    t0 = time.monotonic()
+    outs = []
+
+    def slow():
+        outs.append(run_all(rapi, conn, {"method": "GET", "relativeURI": "/slow?s=0.6"}))
+    ts = [threading.Thread(target=slow) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    assert all(o["errors"] == [] for o in outs)
+    assert time.monotonic() - t0 >= 1.7              # one at a time
+
+
+# ---- RDBMS exports on PostgreSQL (the test cluster) ----
+
+PG = os.environ.get("EXPORTD_DB", "")
+needs_pg = pytest.mark.skipif(not PG.startswith("postgresql://"),
+                              reason="needs EXPORTD_DB naming a PostgreSQL server "
+                                     "(tests/pg/with-cluster.sh)")
+
+
+def psql(sql):
+    cp = subprocess.run(["psql", PG, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                        capture_output=True, text=True, timeout=30)
+    assert cp.returncode == 0, cp.stderr
+    return cp.stdout.strip()
+
+
+@needs_pg
+def test_rdbms_export_on_postgresql(rapi):
+    table = "runs_" + unique("t").replace("-", "_")
+    psql("CREATE TABLE %s (id int PRIMARY KEY, name text, at timestamptz)" % table)
+    psql("INSERT INTO %s SELECT g, 'n' || g, timestamptz '2024-01-01' + g * interval '1 day' "
+         "FROM generate_series(1, 45) g" % table)
+    u = urllib.parse.urlsplit(PG)
+    r = rapi.post("/v1/connections", json={
+        "name": unique("pg"), "type": "rdbms",
+        "rdbms": {"type": "postgresql", "host": u.hostname, "port": u.port,
+                  "database": u.path.lstrip("/"), "user": u.username or "postgres"}})
+    assert_status(r, 201)
+    conn = r.json()["_id"]
+    query = ("SELECT id, name FROM %s WHERE at > "
+             "'{{#if lastExportDateTime}}{{lastExportDateTime}}{{else}}1970-01-01{{/if}}' "
+             "ORDER BY id" % table)
+    r = rapi.post("/v1/exports", json={"name": unique("e"), "_connectionId": conn,
+                                       "adaptorType": "RDBMSExport", "pageSize": 7,
+                                       "type": "delta", "delta": {"dateField": "at"},
+                                       "rdbms": {"query": query}})
+    assert_status(r, 201)
+    eid = r.json()["_id"]
+    out = invoke(rapi, eid)
+    assert ids(out["data"]) == list(range(1, 8)) and out["errors"] == []
+    out = invoke(rapi, eid, all=True)
+    assert ids(out["data"]) == list(range(1, 46)) and out["data"][0] == {"id": 1, "name": "n1"}
+    rapi.put("/v1/exports/%s/state/lastExportDateTime" % eid, json="2024-02-10T00:00:00Z")
+    assert ids(invoke(rapi, eid, all=True)["data"]) == list(range(41, 46))
+    # one page per call through the connection
+    doc = {"pageSize": 10, "rdbms": {"query": "SELECT id FROM %s ORDER BY id" % table}}
+    got, state = [], None
+    for _ in range(8):
+        body = {"export": doc}
+        if state:
+            body["pagedExportState"] = state
+        r = rapi.post("/v1/connections/%s/export/pages" % conn, json=body, timeout=60)
+        assert_status(r, 200)
+        got += ids(r.json()["data"])
+        state = r.json()["pagedExportState"]
+        if state["done"]:
+            break
+    assert got == list(range(1, 46))
+    # a query the server refuses is an error of the run
+    r = rapi.post("/v1/connections/%s/export" % conn,
+                  json={"export": {"rdbms": {"query": "SELECT nope FROM %s" % table}}})
+    assert_status(r, 200)
+    assert r.json()["data"] == [] and \
+        [e["code"] for e in r.json()["errors"]] == ["query_failed"]
+    psql("DROP TABLE %s" % table)
