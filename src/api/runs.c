@@ -43,6 +43,7 @@ struct run_job {
 	unsigned char		 export_hash[CRYPTO_SHA256LEN];
 	int64_t			 page_index;
 	int64_t			 page_size;
+	char			 what[48];	/* for the log: kind and id */
 	/* the answer, written by the worker */
 	unsigned		 status;
 	char			*reply;
@@ -300,7 +301,7 @@ job_run(void *arg, struct fetch_client *fc)
 	struct run_job	*job = arg;
 	struct buf	 b;
 	json_t		*recs, *rec;
-	int64_t		 n = 0, i;
+	int64_t		 n = 0, i, started = isotime_mono_us();
 	size_t		 k;
 	int		 rc;
 
@@ -340,6 +341,12 @@ job_run(void *arg, struct fetch_client *fc)
 		paged_state(job, &b);
 	}
 	buf_addc(&b, '}');
+	log_info("run: %s: %lld page%s, %lld record%s, %zu error%s, %lld ms",
+	    job->what, (long long)run_pages(job->run),
+	    run_pages(job->run) == 1 ? "" : "s", (long long)n, n == 1 ? "" : "s",
+	    json_array_size(run_errors(job->run)),
+	    json_array_size(run_errors(job->run)) == 1 ? "" : "s",
+	    (long long)((isotime_mono_us() - started) / 1000));
 	job->status = 200;
 	job->reply = buf_steal(&b, &job->reply_len);
 	request_resume(job->req);
@@ -439,6 +446,7 @@ exports_invoke(struct request *req)
 		goto out;
 	job = job_new(JOB_INVOKE, run);
 	job->all = all;
+	snprintf(job->what, sizeof job->what, "invoke of export %s", id);
 	job->first = job->all ? 0 : first_page(exp);
 	job_submit(req, job);
 out:
@@ -483,6 +491,7 @@ exports_preview(struct request *req)
 	if (run == NULL)
 		goto out;
 	job = job_new(JOB_PREVIEW, run);
+	snprintf(job->what, sizeof job->what, "preview");
 	job->first = first_page(body);
 	job_submit(req, job);
 out:
@@ -567,6 +576,8 @@ connections_run(struct request *req, enum job_kind kind)
 	if (body_check(req, body) == -1)
 		goto out;
 	job = job_new(kind, NULL);
+	snprintf(job->what, sizeof job->what, "%s of connection %s",
+	    kind == JOB_PAGES ? "page" : "export", id);
 	job->key = api_context(req)->key;
 	snprintf(job->account, sizeof job->account, "%s", req->account);
 	snprintf(job->conn_id, sizeof job->conn_id, "%s", id);

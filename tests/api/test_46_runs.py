@@ -13,7 +13,7 @@ import urllib.parse
 
 import pytest
 
-from apilib import EXTERNAL, Server, assert_error, assert_status, unique
+from apilib import EXTERNAL, Server, assert_error, assert_status, unique, wait_for_log
 from sources import BASIC, LOGIN, OAUTH_CLIENT, OAUTH_USER, TOKEN, JsonServer, Source
 
 pytestmark = pytest.mark.skipif(EXTERNAL, reason="starts its own servers")
@@ -134,12 +134,15 @@ def test_paging_every_record_once(rapi, src, http):
     assert out["errors"] == [] and ids(out["data"]) == ALL
 
 
-def test_invoke_first_page_is_pagesize(rapi, src):
+def test_invoke_first_page_is_pagesize(rapi, src, runner):
     conn = connection(rapi, src.url)
-    eid = export(rapi, conn, {"method": "GET", "relativeURI": "/link"}, pageSize=4)
+    eid = export(rapi, conn, {"method": "GET", "relativeURI": "/link",
+                              "paging": {"method": "linkheader"}}, pageSize=4)
+    before = len(src.seen("/link"))
     out = invoke(rapi, eid)
     assert ids(out["data"]) == [1, 2, 3, 4] and out["errors"] == []
-    assert len(src.seen("/link")) >= 1
+    assert len(src.seen("/link")) == before + 1      # one request, not the run
+    wait_for_log(runner, "run: invoke of export %s: 1 page, 4 records, 0 errors" % eid)
 
 
 # ---- json-server, a third-party API from npm ----
