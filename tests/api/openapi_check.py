@@ -23,6 +23,7 @@ urllib tests hand their responses in with check_raw() and check().
 """
 
 import json
+import os
 import re
 import socket
 import sys
@@ -36,6 +37,11 @@ import requests
 DOC_PATH = Path(__file__).resolve().parents[2] / "openapi" / "exportd.json"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 BODY_CAP = 64 * 1024 * 1024     # streamed bodies longer than this: not kept
+
+
+# The suite may run against a server behind a front (EXPORTD_URL: nginx in
+# tests/scale); an answer without exportd's X-Request-Id is the front's.
+FRONTED = bool(os.environ.get("EXPORTD_URL"))
 
 
 def load_doc():
@@ -143,6 +149,8 @@ class Spec:
         """Problems of one response, as strings (none: it conforms).
         headers: a case-insensitive mapping; body: bytes, or None when it
         was not read (streamed and left unread)."""
+        if FRONTED and headers.get("X-Request-Id") is None:
+            return []       # the front's own answer (nginx's 414, ...), not exportd's
         where, resp, allowed, responses = self.lookup(method, url, status)
         if resp is None:
             return ["%s: status %d is not documented (documented: %s)" % (
