@@ -10,6 +10,7 @@
  * on a server thread only to send it.
  */
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,30 @@
 #define DELTA_KEY	"lastExportDateTime"	/* the export's state key */
 #define PAGED_AAD	"exportd/pagedExportState/v1"
 #define RUNS_ALL_ROWS	1000	/* rows per FETCH of an RDBMS run of all pages */
+#define STREAM_AHEAD	262144	/* bytes a streamed run may be ahead of its
+				   reader before it waits */
 
 enum job_kind { JOB_INVOKE, JOB_PREVIEW, JOB_EXPORT, JOB_PAGES };
+
+/*
+ * The answer of a run of all pages, streamed while the run goes on: the
+ * worker appends each page's records, the content reader sends them. The
+ * worker waits while it is STREAM_AHEAD bytes ahead (so memory is one
+ * page and that much), the reader pauses the connection while there is
+ * nothing to send. Shared by the two, freed by the last to let go.
+ */
+struct run_stream {
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 drained;
+	struct buf	 out;		/* written, not yet sent from off */
+	size_t		 off;
+	uint64_t	 sent;		/* for the access log */
+	bool		 done;		/* the worker wrote the end */
+	bool		 paused;	/* the reader paused the connection */
+	bool		 gone;		/* the response is freed */
+	int		 refs;
+	struct request	*req;		/* while !gone */
+};
 
 struct run_job {
 	struct request		*req;
@@ -44,6 +67,7 @@ struct run_job {
 	int64_t			 page_index;
 	int64_t			 page_size;
 	char			 what[48];	/* for the log: kind and id */
+	struct run_stream	*stream;	/* an all run, streamed */
 	/* the answer, written by the worker */
 	unsigned		 status;
 	char			*reply;
@@ -58,6 +82,96 @@ job_free(void *p)
 	run_free(job->run);
 	free(job->reply);
 	free(job);
+}
+
+/* ---- a streamed answer ---- */
+
+static void
+stream_release(struct run_stream *st)
+{
+	bool	 last;
+
+	pthread_mutex_lock(&st->lock);
+	last = --st->refs == 0;
+	pthread_mutex_unlock(&st->lock);
+	if (!last)
+		return;
+	pthread_mutex_destroy(&st->lock);
+	pthread_cond_destroy(&st->drained);
+	buf_free(&st->out);
+	free(st);
+}
+
+/* The response is gone (sent, or the client left): stop the worker. */
+static void
+stream_gone(void *cls)
+{
+	struct run_stream	*st = cls;
+
+	pthread_mutex_lock(&st->lock);
+	st->gone = true;
+	st->req = NULL;
+	pthread_cond_broadcast(&st->drained);
+	pthread_mutex_unlock(&st->lock);
+	stream_release(st);
+}
+
+/* libmicrohttpd's content reader (a server thread): never waits. */
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *dst, size_t max)
+{
+	struct run_stream	*st = cls;
+	size_t			 n;
+	ssize_t			 rc;
+
+	pthread_mutex_lock(&st->lock);
+	n = st->out.len - st->off;
+	if (n > max)
+		n = max;
+	if (n > 0) {
+		memcpy(dst, st->out.data + st->off, n);
+		st->off += n;
+		if (st->off == st->out.len) {
+			buf_reset(&st->out);
+			st->off = 0;
+		}
+		st->sent = pos + n;
+		pthread_cond_broadcast(&st->drained);
+		rc = (ssize_t)n;
+	} else if (st->done)
+		rc = MHD_CONTENT_READER_END_OF_STREAM;
+	else {
+		/* under the lock, so the worker's wake cannot be missed */
+		st->paused = true;
+		request_stream_pause(st->req);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* Hand b's bytes to the reader; wait while it is far behind. false if
+ * the response is gone (the run should stop). */
+static bool
+stream_put(struct run_stream *st, struct buf *b, bool done)
+{
+	bool	 alive;
+
+	pthread_mutex_lock(&st->lock);
+	while (!st->gone && st->out.len - st->off > STREAM_AHEAD)
+		pthread_cond_wait(&st->drained, &st->lock);
+	if (!st->gone) {
+		buf_add(&st->out, b->data, b->len);
+		st->done = done;
+		if (st->paused) {
+			st->paused = false;
+			request_stream_wake(st->req);
+		}
+	}
+	alive = !st->gone;
+	pthread_mutex_unlock(&st->lock);
+	buf_reset(b);
+	return alive;
 }
 
 /* ---- reading what a run needs ---- */
@@ -322,6 +436,8 @@ job_run(void *arg, struct fetch_client *fc)
 			json_render(&b, rec);
 		}
 		json_decref(recs);
+		if (job->stream != NULL && !stream_put(job->stream, &b, false))
+			break;
 	} while (rc == 0 && job->all);
 	buf_adds(&b, "]");
 	if (job->kind == JOB_EXPORT || job->kind == JOB_PAGES) {
@@ -341,6 +457,21 @@ job_run(void *arg, struct fetch_client *fc)
 		paged_state(job, &b);
 	}
 	buf_addc(&b, '}');
+	if (job->stream != NULL) {
+		stream_put(job->stream, &b, true);
+		buf_free(&b);
+		log_info("run: %s: %lld page%s, %lld record%s, %zu error%s, "
+		    "%lld ms (streamed)", job->what,
+		    (long long)run_pages(job->run),
+		    run_pages(job->run) == 1 ? "" : "s", (long long)n,
+		    n == 1 ? "" : "s", json_array_size(run_errors(job->run)),
+		    json_array_size(run_errors(job->run)) == 1 ? "" : "s",
+		    (long long)((isotime_mono_us() - started) / 1000));
+		stream_release(job->stream);
+		job->stream = NULL;
+		job_free(job);
+		return;
+	}
 	log_info("run: %s: %lld page%s, %lld record%s, %zu error%s, %lld ms",
 	    job->what, (long long)run_pages(job->run),
 	    run_pages(job->run) == 1 ? "" : "s", (long long)n, n == 1 ? "" : "s",
@@ -367,10 +498,40 @@ job_done(struct request *req)
 	job->reply = NULL;
 }
 
+/* A run of all pages: its answer streams while it runs. The worker owns
+ * the job (the request may end first: the client left). */
+static void
+job_stream(struct request *req, struct run_job *job)
+{
+	struct run_stream	*st = xcalloc(1, sizeof *st);
+
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_cond_init(&st->drained, NULL);
+	buf_init(&st->out, 0);
+	st->refs = 2;
+	st->req = req;
+	job->stream = st;
+	if (run_pool_submit(api_context(req)->runs, job_run, job) == -1) {
+		job->stream = NULL;
+		stream_release(st);
+		stream_release(st);
+		job_free(job);
+		reply_error(req, 503, "unavailable", NULL, "Too many exports "
+		    "are running; retry shortly");
+		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		return;
+	}
+	reply_json_stream(req, 200, stream_read, st, stream_gone, &st->sent);
+}
+
 /* Hand the run to a worker and suspend the request (takes run). */
 static void
 job_submit(struct request *req, struct run_job *job)
 {
+	if (job->all) {
+		job_stream(req, job);
+		return;
+	}
 	job->req = req;
 	req->state = job;
 	req->free_state = job_free;

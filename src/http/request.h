@@ -102,5 +102,11 @@ void		 request_id_new(char id[17]);
 void		 request_suspend(struct request *, void (*cont)(struct request *));
 /* Wake a suspended request; safe from any thread, once per suspend. */
 void		 request_resume(struct request *);
+/* A streamed answer with nothing to send yet: its content reader calls
+ * request_stream_pause and returns 0; the connection waits, without
+ * polling, until request_stream_wake (from any thread, once per
+ * pause). */
+void		 request_stream_pause(struct request *);
+void		 request_stream_wake(struct request *);
 
 #endif

@@ -148,6 +148,18 @@ request_resume(struct request *req)
 }
 
 void
+request_stream_pause(struct request *req)
+{
+	MHD_suspend_connection(req->conn);
+}
+
+void
+request_stream_wake(struct request *req)
+{
+	MHD_resume_connection(req->conn);
+}
+
+void
 request_suspend(struct request *req, void (*cont)(struct request *))
 {
 	req->resume = cont;
