@@ -279,6 +279,14 @@ class Source:
                 n = int(q.get("n", 100000))
                 self.reply(200, [{"x": "y" * 100}] * (n // 110))
 
+            def route_wide(self, q, body):
+                # pages of 1000 records of about 1 KiB, up to `pages`
+                page, pages = int(q.get("page", 1)), int(q.get("pages", 80))
+                pad = "w" * 1000
+                recs = [] if page > pages else \
+                    [{"id": (page - 1) * 1000 + i, "pad": pad} for i in range(1, 1001)]
+                self.reply(200, recs)
+
             def route_xml(self, q, body):
                 self.reply(200, b"<list><item><id>1</id><name>a</name></item>"
                            b"<item><id>2</id><name>b</name></item></list>",

@@ -7,6 +7,7 @@ every auth type; failures of the source in errors with 200; delta; the
 signed pagedExportState; secrets never shown."""
 
 import os
+import re
 import subprocess
 import time
 import urllib.parse
@@ -745,3 +746,54 @@ def test_rdbms_export_on_postgresql(rapi):
     assert r.json()["data"] == [] and \
         [e["code"] for e in r.json()["errors"]] == ["query_failed"]
     psql("DROP TABLE %s" % table)
+
+
+# ---- a run of all pages streams: memory of a page, not of the run ----
+
+def test_all_run_streams_in_bounded_memory(src, tmp_path_factory):
+    import json
+    from test_24_page_memory import SMALL_QUARANTINE, Peak, status_bytes
+    root = tmp_path_factory.mktemp("exportd-stream")
+    srv = Server(root / "data", root / "logs", env=SMALL_QUARANTINE,
+                 extra_args=["--egress-allow-loopback"])
+    srv.start()
+    try:
+        api = srv.api()
+        conn = connection(api, src.url)
+        eid = export(api, conn, {"method": "GET",
+                                 "relativeURI": "/wide?pages=60&page={{export.http.paging.page}}",
+                                 "paging": {"method": "page", "page": 1}})
+        base = status_bytes(srv.proc.pid, "VmRSS")
+        peak = Peak(srv.proc.pid)
+        got = bytearray()
+        with api.s.post(api.url("/v1/exports/%s/invoke" % eid), json={"all": True},
+                        headers={"Authorization": "Bearer " + api.token},
+                        stream=True, timeout=120) as r:
+            assert_status(r, 200)
+            for chunk in r.iter_content(1 << 20):
+                got += chunk
+                time.sleep(0.01)                     # a reader slower than the source
+        peak.close()
+        out = json.loads(bytes(got))
+        assert len(got) > 58 << 20                   # an answer of over 58 MiB ...
+        assert out["errors"] == [] and ids(out["data"]) == list(range(1, 60001))
+        grew = peak.value() - base
+        assert grew < 48 << 20, "RSS grew by %.1f MiB" % (grew / (1 << 20))   # ... in far less
+        # a client that leaves mid-answer stops the run
+        with api.s.post(api.url("/v1/exports/%s/invoke" % eid), json={"all": True},
+                        headers={"Authorization": "Bearer " + api.token},
+                        stream=True, timeout=120) as r:
+            next(r.iter_content(1 << 20))
+        deadline = time.monotonic() + 60
+        while True:
+            runs = re.findall(r"run: invoke of export \w+: (\d+) pages?, (\d+) records?, "
+                              r"\d+ errors?, \d+ ms \(streamed\)", srv.stderr_text())
+            if len(runs) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert runs[0] == ("61", "60000"), runs      # 60 pages and the empty one
+        assert len(runs) == 2 and int(runs[1][0]) < 61, runs
+        assert_status(api.get("/v1/health"), 200)
+    finally:
+        assert srv.stop() == 0
+        assert not srv.sanitizer_report(), srv.sanitizer_report()
