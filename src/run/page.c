@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "run/internal.h"
+#include "run/link.h"
 #include "util/json.h"
 #include "util/xmalloc.h"
 
@@ -54,88 +55,19 @@ value_count(const json_t *doc, const char *path)
 	return -1;
 }
 
-/* The target of the Link header's entry with rel (RFC 8288), or NULL;
- * caller frees. */
+/* The target of the first Link header entry with rel, or NULL; caller
+ * frees. */
 static char *
 link_find(const struct fetch_response *resp, const char *rel)
 {
-	const char	*p, *lt, *gt, *end, *q;
-	size_t		 i, rl = strlen(rel);
+	char	*t;
+	size_t	 i;
 
-	for (i = 0; i < resp->nheaders; i++) {
-		if (strcasecmp(resp->headers[i].name, "Link") != 0)
-			continue;
-		for (p = resp->headers[i].value; (lt = strchr(p, '<')) !=
-		    NULL; p = end) {
-			if ((gt = strchr(lt, '>')) == NULL)
-				break;
-			if ((end = strchr(gt, '<')) == NULL)
-				end = gt + strlen(gt);
-			for (q = gt; q < end; q++) {
-				if (strncasecmp(q, "rel=", 4) != 0)
-					continue;
-				q += 4;
-				if (*q == '"')
-					q++;
-				/* rel may list several space-separated */
-				while (q < end && *q != '"' && *q != ';' &&
-				    *q != ',') {
-					if (strncmp(q, rel, rl) == 0 &&
-					    (q[rl] == '"' || q[rl] == ' ' ||
-					    q[rl] == ';' || q[rl] == ',' ||
-					    q[rl] == '\0'))
-						return xstrndup(lt + 1,
-						    (size_t)(gt - lt - 1));
-					while (q < end && *q != ' ' &&
-					    *q != '"' && *q != ';')
-						q++;
-					while (q < end && *q == ' ')
-						q++;
-				}
-			}
-		}
-	}
+	for (i = 0; i < resp->nheaders; i++)
+		if (strcasecmp(resp->headers[i].name, "Link") == 0 &&
+		    (t = link_next(resp->headers[i].value, rel)) != NULL)
+			return t;
 	return NULL;
-}
-
-/* ref (a next-page link) made absolute against base, the URL it came
- * in answer to; caller frees. */
-static char *
-url_resolve(const char *base, const char *ref)
-{
-	const char	*p, *q;
-	size_t		 n;
-	struct buf	 b;
-
-	if (strncasecmp(ref, "http://", 7) == 0 ||
-	    strncasecmp(ref, "https://", 8) == 0 || base == NULL)
-		return xstrdup(ref);
-	buf_init(&b, 0);
-	p = strstr(base, "://");
-	p = p != NULL ? p + 3 : base;
-	if (ref[0] == '/' && ref[1] == '/')
-		n = (size_t)(strstr(base, "//") != NULL ?
-		    strstr(base, "//") - base : 0);
-	else if (ref[0] == '/')
-		n = strcspn(p, "/?#") + (size_t)(p - base);
-	else if (ref[0] == '?')
-		n = strcspn(base, "?#");
-	else {
-		n = strcspn(base, "?#");
-		for (q = base + n; q > p && q[-1] != '/'; q--)
-			;
-		n = q > p ? (size_t)(q - base) : n;
-		if (q <= p) {
-			buf_add(&b, base, n);
-			buf_addc(&b, '/');
-			n = 0;
-		}
-	}
-	if (n > 0)
-		buf_add(&b, base, n);
-	buf_adds(&b, ref);
-	buf_addc(&b, '\0');
-	return buf_steal(&b, NULL);
 }
 
 /* previous_page for the paging templates of page 2+. */
@@ -243,7 +175,7 @@ run_advance(struct run *r, const struct fetch_response *resp,
 			r->done = true;
 		else if (run_prepare(r, false) == 0) {
 			free(r->next_url);
-			r->next_url = url_resolve(prev_url, next);
+			r->next_url = link_resolve(prev_url, next);
 		} else
 			r->done = true;
 	} else {
