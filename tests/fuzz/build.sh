@@ -33,11 +33,12 @@ declare -A SRCS=(
 	    util/xmalloc.c"
 	[project]="model/project.c util/json.c util/buf.c util/xmalloc.c"
 	[head]="http/head.c"
+	[link]="run/link.c util/buf.c util/xmalloc.c"
 	[handlebars]="template/parse.c template/render.c template/helpers.c
 	    template/value.c template/date.c util/json.c util/buf.c
 	    util/isotime.c util/xmalloc.c"
 )
-ALL="json webhook_parse webhook_verify template router token model project head handlebars"
+ALL="json webhook_parse webhook_verify template router token model project head handlebars link"
 
 if ! command -v "$CC" >/dev/null; then
 	echo "build.sh: $CC not found (apt-get install clang libclang-rt-14-dev)" >&2
