@@ -5,6 +5,7 @@
  * every request). Fetched tokens and cookies are cached per connection
  * (its id and revision, so a changed connection fetches again) until
  * they expire or the API says the auth failed (failStatusCode, failPath).
+ * A connection's ping signs its one request here too (run_auth_sign).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -374,6 +375,30 @@ auth_fetches(const struct run *r)
 }
 
 int
+run_auth_check(const json_t *conn, char *why, size_t whysz)
+{
+	const char	*auth = run_str(conn, "auth.type");
+	const char	*grant = run_str(conn, "auth.oauth.grantType");
+
+	if (auth != NULL && strcmp(auth, "basic") != 0 &&
+	    strcmp(auth, "token") != 0 && strcmp(auth, "oauth") != 0 &&
+	    strcmp(auth, "custom") != 0 && strcmp(auth, "cookie") != 0) {
+		snprintf(why, whysz, "the connection's auth type %s is not "
+		    "supported for running exports", auth);
+		return -1;
+	}
+	if (auth != NULL && strcmp(auth, "oauth") == 0 && grant != NULL &&
+	    strcmp(grant, "clientcredentials") != 0 &&
+	    strcmp(grant, "password") != 0 &&
+	    run_str(conn, "auth.token.token") == NULL) {
+		snprintf(why, whysz, "the connection's oauth grant %s needs a "
+		    "token in http.auth.token.token", grant);
+		return -1;
+	}
+	return 0;
+}
+
+int
 run_auth_apply(struct run *r, struct fetch_client *fc, struct run_req *q)
 {
 	const char	*t = run_str(r->conn, "auth.type");
@@ -406,12 +431,14 @@ run_auth_apply(struct run *r, struct fetch_client *fc, struct run_req *q)
 			token_place(r, q, p);
 		return 0;
 	}
-	if ((v = cache_get(r->conn_key, now)) == NULL) {
+	/* a connection without an id (unsaved) shares no cache entry */
+	if (*r->conn_id == '\0' || (v = cache_get(r->conn_key, now)) == NULL) {
 		v = strcmp(t, "cookie") == 0 ? cookie_fetch(r, fc) :
 		    oauth_fetch(r, fc, &exp);
 		if (v == NULL)
 			return -1;
-		cache_put(r->conn_key, v, exp, now);
+		if (*r->conn_id != '\0')
+			cache_put(r->conn_key, v, exp, now);
 	}
 	run_secret(r, v);
 	if (strcmp(t, "cookie") == 0)
@@ -452,4 +479,59 @@ run_auth_forget(struct run *r)
 			cache_drop(&auth_cache[i]);
 	pthread_mutex_unlock(&auth_lock);
 	return 1;
+}
+
+enum run_auth_result
+run_auth_sign(const struct run_input *in, struct fetch_client *fc,
+    const char *url, struct run_signed *out)
+{
+	struct run		*r = run_base_new(in);
+	struct run_req		 q;
+	char			 why[RUN_MAX_MESSAGE];
+	enum run_auth_result	 rc = RUN_AUTH_UNSUPPORTED;
+
+	memset(out, 0, sizeof *out);
+	memset(&q, 0, sizeof q);
+	q.url = xstrdup(url);
+	if (run_auth_check(r->conn, why, sizeof why) == -1) {
+		out->why = xstrdup(why);
+		goto out;
+	}
+	rc = RUN_AUTH_FAILED;
+	run_auth_forget(r);
+	if (run_auth_apply(r, fc, &q) == -1) {
+		out->why = xstrdup(run_str(json_array_get(r->errors, 0),
+		    "message") ? run_str(json_array_get(r->errors, 0),
+		    "message") : "the login failed");
+		goto out;
+	}
+	rc = RUN_AUTH_OK;
+	out->url = q.url;
+	q.url = NULL;
+	if (q.nh > 0) {
+		out->name = xstrdup(q.hname[0]);
+		out->value = xstrdup(q.hvalue[0]);
+	}
+out:
+	out->masks = json_incref(r->secrets);
+	if (q.nh > 0)
+		crypto_wipe(q.hvalue[0], strlen(q.hvalue[0]));
+	run_req_free(&q);
+	run_free(r);
+	return rc;
+}
+
+void
+run_signed_free(struct run_signed *s)
+{
+	if (s->value != NULL)
+		crypto_wipe(s->value, strlen(s->value));
+	if (s->url != NULL)
+		crypto_wipe(s->url, strlen(s->url));
+	free(s->url);
+	free(s->name);
+	free(s->value);
+	free(s->why);
+	json_decref(s->masks);
+	memset(s, 0, sizeof *s);
 }

@@ -69,6 +69,9 @@ struct run_req {
 void	 run_error(struct run *, const char *code, const char *source,
 	    long status, const char *fmt, ...)
 	    __attribute__((format(printf, 5, 6)));
+/* A run with its connection, masks and context only: no export read,
+ * nothing to send yet (run_free frees it). */
+struct run *run_base_new(const struct run_input *);
 /* Render text over the run's context: a new string, or NULL after an
  * error about field was added. */
 char	*run_render(struct run *, const char *text, const char *field);
@@ -97,6 +100,9 @@ json_t	*run_req_stage(const struct run *, const struct run_req *);
  * cookie first if it needs one (cached per connection); -1 with an error
  * added. */
 int	 run_auth_apply(struct run *, struct fetch_client *, struct run_req *);
+/* 0 if the engine does the auth of conn (an http block); -1 with why
+ * filled (no secret in it) if not. */
+int	 run_auth_check(const json_t *conn, char *why, size_t whysz);
 /* Whether resp says the auth failed (failStatusCode, failPath). */
 bool	 run_auth_failed(const struct run *, long status, const json_t *doc);
 /* Forget the cached token or cookie of the run's connection; 1 if the

@@ -410,8 +410,6 @@ run_supported(const char *adaptor, const char *conn_type, char *why,
 static int
 run_check(struct run *r, const json_t *exp, char *why, size_t whysz)
 {
-	const char	*auth = run_str(r->conn, "auth.type");
-	const char	*grant = run_str(r->conn, "auth.oauth.grantType");
 	const char	*m = run_str(r->http, "method");
 	size_t		 i;
 
@@ -433,21 +431,8 @@ run_check(struct run *r, const json_t *exp, char *why, size_t whysz)
 		    "PUT, PATCH, DELETE");
 		return -1;
 	}
-	if (auth != NULL && strcmp(auth, "basic") != 0 &&
-	    strcmp(auth, "token") != 0 && strcmp(auth, "oauth") != 0 &&
-	    strcmp(auth, "custom") != 0 && strcmp(auth, "cookie") != 0) {
-		snprintf(why, whysz, "the connection's auth type %s is not "
-		    "supported for running exports", auth);
+	if (run_auth_check(r->conn, why, whysz) == -1)
 		return -1;
-	}
-	if (auth != NULL && strcmp(auth, "oauth") == 0 && grant != NULL &&
-	    strcmp(grant, "clientcredentials") != 0 &&
-	    strcmp(grant, "password") != 0 &&
-	    run_str(r->conn, "auth.token.token") == NULL) {
-		snprintf(why, whysz, "the connection's oauth grant %s needs a "
-		    "token in http.auth.token.token", grant);
-		return -1;
-	}
 	if (run_str(exp, "type") != NULL &&
 	    strcmp(run_str(exp, "type"), "test") == 0) {
 		r->test_limit = json_integer_value(json_path_get(exp,
@@ -461,19 +446,16 @@ run_check(struct run *r, const json_t *exp, char *why, size_t whysz)
 static struct run *run_sql_new(struct run *, const struct run_input *, char *,
 		    size_t);
 
+/* What a run and a request signed outside one (run_auth_sign) start
+ * from: the connection's block, its secrets to mask, the caches' key and
+ * the templates' context. */
 struct run *
-run_new(const struct run_input *in, char *why, size_t whysz)
+run_base_new(const struct run_input *in)
 {
 	struct run	*r = xcalloc(1, sizeof *r);
-	const json_t	*h, *c = json_object_get(in->connection, "http");
+	const json_t	*c = json_object_get(in->connection, "http");
 	json_t		*lvl;
 
-	if ((h = json_object_get(in->export, "http")) != NULL)
-		r->http = json_deep_copy(h);
-	else if ((h = json_object_get(in->export, "rest")) != NULL)
-		r->http = http_from_rest(h);
-	else
-		r->http = json_object();
 	if (c != NULL)
 		r->conn = json_deep_copy(c);
 	else if ((c = json_object_get(in->connection, "rest")) != NULL)
@@ -496,12 +478,28 @@ run_new(const struct run_input *in, char *why, size_t whysz)
 	r->concurrency = (int)json_integer_value(lvl);
 	run_secrets_walk(r, in->secrets, 0);
 	r->ctx = json_object();
-	json_object_set_new(r->ctx, "export", json_deep_copy(in->export));
+	json_object_set_new(r->ctx, "export", in->export != NULL ?
+	    json_deep_copy(in->export) : json_object());
 	json_object_set(r->ctx, "connection", (json_t *)in->connection);
 	json_object_set_new(r->ctx, "settings", in->settings != NULL ?
 	    json_incref((json_t *)in->settings) : json_object());
 	json_object_set_new(r->ctx, "record", in->record != NULL ?
 	    json_incref((json_t *)in->record) : json_object());
+	return r;
+}
+
+struct run *
+run_new(const struct run_input *in, char *why, size_t whysz)
+{
+	struct run	*r = run_base_new(in);
+	const json_t	*h;
+
+	if ((h = json_object_get(in->export, "http")) != NULL)
+		r->http = json_deep_copy(h);
+	else if ((h = json_object_get(in->export, "rest")) != NULL)
+		r->http = http_from_rest(h);
+	else
+		r->http = json_object();
 	if (json_object_get(in->export, "rdbms") != NULL ||
 	    json_object_get(in->connection, "rdbms") != NULL)
 		return run_sql_new(r, in, why, whysz);

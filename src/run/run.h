@@ -87,6 +87,37 @@ const char	*run_current(const struct run *);
 int		 run_supported(const char *adaptor, const char *conn_type,
 		    char *why, size_t whysz);
 
+enum run_auth_result {
+	RUN_AUTH_OK,
+	RUN_AUTH_FAILED,	/* the token request or the login failed */
+	RUN_AUTH_UNSUPPORTED,	/* an auth the engine does not do */
+};
+
+/* One request signed outside a run: what run_auth_sign fills. */
+struct run_signed {
+	char	*url;		/* the URL to request: a token may be in it */
+	char	*name;		/* the header to send, or NULL */
+	char	*value;		/* its value */
+	json_t	*masks;		/* strings no message may show: the secrets,
+				   the token or cookie, values made of them */
+	char	*why;		/* not RUN_AUTH_OK: what failed, no secret */
+};
+
+/*
+ * Sign one request made outside a run (a connection's ping) with the
+ * connection's auth as a run signs its requests: in names the connection
+ * (connection, secrets, connection_id, connection_rev, now_ms; the
+ * export is not read). A token or cookie login is made now with fc,
+ * never taken from the cache: it replaces the one the runs of
+ * connection_id share (nothing is kept without an id; a failed login
+ * leaves nothing). out is filled whatever the result; the caller frees
+ * it with run_signed_free.
+ */
+enum run_auth_result run_auth_sign(const struct run_input *in,
+		    struct fetch_client *, const char *url,
+		    struct run_signed *out);
+void		 run_signed_free(struct run_signed *);
+
 /* Empty the OAuth and cookie caches (tests, key rotation). */
 void		 run_auth_flush(void);
 
