@@ -436,6 +436,7 @@ struct ping_job {
 	enum ping_result	 rc;
 	char			*message;
 	int			 saved;
+	int64_t			 rev;		/* saved: the revision pinged */
 	int			 offline;	/* before: -1 never pinged */
 };
 
@@ -537,17 +538,19 @@ ping_thread(void *arg)
 {
 	struct ping_job	*job = arg;
 
-	job->rc = ping_connection(job->doc, job->secrets, job->egress,
-	    &job->limits, &job->message);
+	job->rc = ping_connection(job->doc, job->secrets, job->saved ?
+	    json_string_value(json_object_get(job->doc, "_id")) : NULL,
+	    job->rev, job->egress, &job->limits, &job->message);
 	request_resume(job->req);
 	return NULL;
 }
 
 /* Ping doc (takes ownership of doc and secrets) on a thread of its own:
- * the server's threads never wait for a remote. */
+ * the server's threads never wait for a remote. rev: a saved
+ * connection's revision, 0 for an unsaved one. */
 static void
 ping_start(struct request *req, json_t *doc, json_t *secrets, int saved,
-    int offline)
+    int64_t rev, int offline)
 {
 	struct api_context	*ctx = api_context(req);
 	struct api_wstate	*x = api_wstate_new(req, &api_connections_kind);
@@ -562,6 +565,7 @@ ping_start(struct request *req, json_t *doc, json_t *secrets, int saved,
 	job->egress = ctx->egress;
 	job->limits = ctx->fetch_limits;
 	job->saved = saved;
+	job->rev = rev;
 	job->offline = offline;
 	x->extra = job;
 	x->extra_free = ping_job_free;
@@ -605,6 +609,7 @@ connections_ping(struct request *req)
 	enum store_status	 rc;
 	json_t			*doc, *secrets;
 	char			 id[OID_HEXLEN + 1];
+	int64_t			 rev;
 	int			 bad;
 
 	if (api_path_id(req, "Connection", id) == -1)
@@ -616,6 +621,7 @@ connections_ping(struct request *req)
 	}
 	doc = json_loadb(row.body, row.body_len, JSON_ALLOW_NUL, NULL);
 	secrets = api_secrets_open(req->srv, &row, &bad);
+	rev = row.rev;
 	store_row_free(&row);
 	if (doc == NULL || bad || connection_meta_read(doc, &m) == -1) {
 		json_decref(doc);
@@ -624,7 +630,7 @@ connections_ping(struct request *req)
 		return;
 	}
 	secrets_restore(doc, secrets);
-	ping_start(req, doc, secrets, 1, m.offline);
+	ping_start(req, doc, secrets, 1, rev, m.offline);
 }
 
 void
@@ -646,5 +652,5 @@ connections_ping_unsaved(struct request *req)
 	copy = json_deep_copy(doc);
 	secrets = connection_secrets_take(copy, NULL);
 	json_decref(copy);
-	ping_start(req, doc, secrets, 0, -1);
+	ping_start(req, doc, secrets, 0, 0, -1);
 }

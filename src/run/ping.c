@@ -1,5 +1,6 @@
 /* A connection's ping: http and rest (legacy fields) through run/fetch.c,
- * rdbms postgresql through run/rdbms.c (docs/ping.md). */
+ * an http connection's oauth and cookie logins through the run engine's
+ * (run/auth.c), rdbms postgresql through run/rdbms.c (docs/ping.md). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +10,10 @@
 #include "crypto/crypto.h"
 #include "run/ping.h"
 #include "run/rdbms.h"
+#include "run/run.h"
 #include "template/template.h"
 #include "util/buf.h"
+#include "util/isotime.h"
 #include "util/json.h"
 #include "util/xmalloc.h"
 
@@ -26,13 +29,14 @@ struct ping_http {
 	const char	*success_path, *fail_path, *error_path;
 	const json_t	*success_values, *fail_values, *headers;
 	int		 any_of_array, insecure;
+	int		 login;		/* oauth or cookie: the run engine's */
 };
 
 /* What one ping builds, freed together. */
 struct ping_req {
 	struct fetch_header	 h[PING_HEADERS];
 	size_t			 nh;
-	char			*owned[PING_HEADERS + 4];
+	char			*owned[PING_HEADERS + 8];
 	size_t			 nowned;
 	json_t			*hide;	/* strings no message may show */
 };
@@ -75,6 +79,8 @@ http_fields(const json_t *h, struct ping_http *p)
 	p->header_name = str(h, "auth.token.headerName");
 	p->scheme = str(h, "auth.token.scheme");
 	p->param = str(h, "auth.token.paramName");
+	p->login = p->auth != NULL && (strcmp(p->auth, "oauth") == 0 ||
+	    strcmp(p->auth, "cookie") == 0);
 }
 
 /* The legacy rest block's names for the same fields. */
@@ -218,10 +224,43 @@ auth_add(struct ping_req *r, const struct ping_http *p, struct buf *url,
 		}
 	} else if (strcmp(a, "custom") != 0 && strcmp(a, "token") != 0) {
 		*message = xasprintf("a ping does not do %s auth (it does "
-		    "basic, token and custom)", a);
+		    "basic, token, custom, and oauth and cookie on http "
+		    "connections)", a);
 		return -1;
 	}
 	return 0;
+}
+
+/* oauth and cookie: the run engine logs in now (run/auth.c) and its
+ * token or cookie goes on the ping, and in the cache the connection's
+ * runs share. A failed login is the ping's failure. */
+static enum ping_result
+auth_login(struct ping_req *r, const struct run_input *in,
+    struct fetch_client *fc, struct buf *url, char **message)
+{
+	struct run_signed	 s;
+	enum run_auth_result	 rc;
+	const json_t		*v;
+	size_t			 i;
+
+	rc = run_auth_sign(in, fc, url->data, &s);
+	json_array_foreach(s.masks, i, v)
+		json_array_append(r->hide, (json_t *)v);
+	if (rc == RUN_AUTH_OK) {
+		crypto_wipe(url->data, url->len);
+		buf_reset(url);
+		buf_adds(url, s.url);
+		if (s.name != NULL) {
+			header_add(r, keep(r, s.name), keep(r, s.value),
+			    FETCH_SECRET);
+			s.name = s.value = NULL;
+		}
+	} else
+		*message = rc == RUN_AUTH_FAILED ? xasprintf("auth_failed: %s",
+		    s.why) : xstrdup(s.why);
+	run_signed_free(&s);
+	return rc == RUN_AUTH_OK ? PING_OK : rc == RUN_AUTH_FAILED ?
+	    PING_FAILED : PING_UNSUPPORTED;
 }
 
 /* A value as the ping's values lists hold it: a string, or the JSON text
@@ -325,22 +364,29 @@ judge(const struct ping_http *p, const struct fetch_response *resp,
 }
 
 static enum ping_result
-ping_http(const json_t *conn, const struct ping_http *p,
-    const struct egress *policy, const struct fetch_limits *limits,
-    struct ping_req *r, char **message)
+ping_http(const struct run_input *in, const struct ping_http *p,
+    const struct fetch_limits *limits, struct ping_req *r, char **message)
 {
 	struct fetch_request	 req = { 0 };
 	struct fetch_response	 resp;
 	struct fetch_client	*client;
 	struct fetch_limits	 lim = *limits;
 	const json_t		*hv;
-	json_t			*ctx = json_pack("{s:O}", "connection", conn);
+	json_t			*ctx = json_pack("{s:O}", "connection",
+				    in->connection);
 	struct buf		 url;
 	char			*s, origin[300];
 	size_t			 i;
 	enum ping_result	 rc = PING_FAILED;
 
 	buf_init(&url, 8192);
+	/* a ping says how the remote is now: no retries, not even of the
+	 * login */
+	lim.retries = 0;
+	if ((client = fetch_client_new(in->egress, &lim)) == NULL) {
+		*message = xstrdup("outbound requests cannot be made");
+		goto out;
+	}
 	if ((s = render(or(p->base, ""), ctx, "baseURI", message)) == NULL)
 		goto out;
 	buf_adds(&url, s);
@@ -360,12 +406,18 @@ ping_http(const json_t *conn, const struct ping_http *p,
 		if (!json_is_string(json_object_get(hv, "name")) ||
 		    !json_is_string(json_object_get(hv, "value")))
 			continue;
+		if (r->nh == PING_HEADERS - 2)
+			break;
 		if ((s = render(str(hv, "value"), ctx, "a header's value",
 		    message)) == NULL)
 			goto out;
 		header_add(r, str(hv, "name"), keep(r, s), FETCH_SECRET);
 	}
-	if (auth_add(r, p, &url, message) == -1) {
+	if (p->login) {
+		if ((rc = auth_login(r, in, client, &url, message)) != PING_OK)
+			goto out;
+		rc = PING_FAILED;
+	} else if (auth_add(r, p, &url, message) == -1) {
 		rc = PING_UNSUPPORTED;
 		goto out;
 	}
@@ -384,12 +436,6 @@ ping_http(const json_t *conn, const struct ping_http *p,
 	req.headers = r->h;
 	req.nheaders = r->nh;
 	req.insecure = p->insecure;
-	/* a ping says how the remote is now: no retries */
-	lim.retries = 0;
-	if ((client = fetch_client_new(policy, &lim)) == NULL) {
-		*message = xstrdup("outbound requests cannot be made");
-		goto out;
-	}
 	fetch_url_origin(req.url, origin, sizeof(origin));
 	if (fetch_do(client, &req, &resp) == -1)
 		*message = xasprintf("%s: %s", fetch_error_code(resp.error),
@@ -397,8 +443,8 @@ ping_http(const json_t *conn, const struct ping_http *p,
 	else if ((*message = judge(p, &resp, origin)) == NULL)
 		rc = PING_OK;
 	fetch_response_free(&resp);
-	fetch_client_free(client);
 out:
+	fetch_client_free(client);
 	json_decref(ctx);
 	crypto_wipe(url.data, url.len);
 	buf_free(&url);
@@ -420,13 +466,14 @@ rdbms_ping_said(const json_t *conn, const struct egress *policy,
 }
 
 enum ping_result
-ping_connection(const json_t *conn, const json_t *secrets,
-    const struct egress *policy, const struct fetch_limits *limits,
-    char **message)
+ping_connection(const json_t *conn, const json_t *secrets, const char *id,
+    int64_t rev, const struct egress *policy,
+    const struct fetch_limits *limits, char **message)
 {
 	const char		*type = str(conn, "type"), *k;
 	struct ping_http	 p;
 	struct ping_req		 r;
+	struct run_input	 in;
 	const json_t		*v;
 	enum ping_result	 rc = PING_UNSUPPORTED;
 	size_t			 i;
@@ -434,6 +481,13 @@ ping_connection(const json_t *conn, const json_t *secrets,
 	*message = NULL;
 	memset(&p, 0, sizeof(p));
 	memset(&r, 0, sizeof(r));
+	memset(&in, 0, sizeof(in));
+	in.connection = conn;
+	in.secrets = secrets;
+	in.connection_id = id;
+	in.connection_rev = rev;
+	in.egress = policy;
+	in.now_ms = isotime_now_ms();
 	r.hide = json_array();
 	json_object_foreach((json_t *)secrets, k, v)
 		if (json_is_string(v))
@@ -447,7 +501,7 @@ ping_connection(const json_t *conn, const json_t *secrets,
 			http_fields(json_object_get(conn, "http"), &p);
 		else
 			rest_fields(json_object_get(conn, "rest"), &p);
-		rc = ping_http(conn, &p, policy, limits, &r, message);
+		rc = ping_http(&in, &p, limits, &r, message);
 	} else if (type != NULL && strcmp(type, "rdbms") == 0) {
 		*message = xasprintf("pinging rdbms connections of type %s is "
 		    "not supported (only postgresql)",

@@ -1,8 +1,9 @@
 """Connection pings (export-api.md §9): GET|POST /v1/connections/{_id}/ping
 and POST /v1/connections/ping, against a real HTTP server started here on
 127.0.0.1 (success, success and fail paths, 401, a timeout, a refused port,
-the egress policy) and, when EXPORTD_DB names one, the real PostgreSQL
-(good and bad password). A secret never appears in an answer or a log."""
+the egress policy, an OAuth token endpoint and a cookie login) and, when
+EXPORTD_DB names one, the real PostgreSQL (good and bad password). A
+secret never appears in an answer or a log."""
 
 import base64
 import json
@@ -18,11 +19,67 @@ import pytest
 from apilib import assert_error, assert_status, body_of, free_port, secret_value, unique
 
 
+CLIENT_ID = "exportd-client"
+CLIENT_SECRET = secret_value("client")
+OAUTH_USER = "ops@example.com"
+OAUTH_PASSWORD = secret_value("oauthpw")
+LOGIN_PASSWORD = secret_value("loginpw")
+
+
 class Remote(BaseHTTPRequestHandler):
     """/ok, /status/<n>, /fail (200 with an error in the body), /slow (never
     in time), /echo (says the Authorization header it got, as some APIs
-    do), and records each request's line and headers."""
+    do), /token (an OAuth 2.0 token endpoint: the clientcredentials and
+    password grants, client credentials in a Basic header or the body),
+    /login (sets a session cookie for the right password), /private (200
+    only with a token or a session issued here), and records each
+    request's line and headers."""
     seen = []
+    issued = set()      # access tokens and session ids handed out
+
+    def _token(self, body):
+        form = dict(urllib.parse.parse_qsl(body))
+        client = (form.get("client_id"), form.get("client_secret"))
+        basic = self.headers.get("Authorization", "")
+        if basic.startswith("Basic "):
+            client = tuple(base64.b64decode(basic[6:]).decode().split(":", 1))
+        ok = client == (CLIENT_ID, CLIENT_SECRET)
+        if form.get("grant_type") == "password":
+            ok = ok and (form.get("username"), form.get("password")) == (
+                OAUTH_USER, OAUTH_PASSWORD)
+        elif form.get("grant_type") != "client_credentials":
+            ok = False
+        if not ok:
+            # as some servers do: the refused secret said back
+            self._answer(401, {"error": "invalid_client", "got": client[1]})
+            return
+        token = secret_value("access")
+        Remote.issued.add(token)
+        self._answer(200, {"access_token": token, "token_type": "bearer",
+                           "expires_in": 3600})
+
+    def _login(self, body):
+        if json.loads(body or "{}").get("password") != LOGIN_PASSWORD:
+            self._answer(401, {"error": "bad login", "got": body})
+            return
+        sid = secret_value("sid")
+        Remote.issued.add(sid)
+        self.send_response(200)
+        self.send_header("Set-Cookie", "sid=%s; Path=/; HttpOnly" % sid)
+        self.send_header("Set-Cookie", "theme=dark")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _private(self):
+        auth = self.headers.get("Authorization", "")
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        cookies = dict(c.strip().split("=", 1)
+                       for c in self.headers.get("Cookie", "").split(";") if "=" in c)
+        if (auth[7:] if auth.startswith("Bearer ") else query.get("access_token")
+                or cookies.get("sid")) in Remote.issued:
+            self._answer(200, {"ok": True})
+        else:
+            self._answer(401, {"message": "who are you"})
 
     def log_message(self, *args):
         pass
@@ -53,6 +110,12 @@ class Remote(BaseHTTPRequestHandler):
             self._answer(200, {})
         elif path == "/echo":
             self._answer(401, {"got": self.headers.get("Authorization", "")})
+        elif path == "/token":
+            self._token(body)
+        elif path == "/login":
+            self._login(body)
+        elif path == "/private":
+            self._private()
         else:
             self._answer(200, {"ok": True})
 
@@ -211,9 +274,6 @@ def test_timeout_refused_and_unsupported(api, remote):
     closed = "http://127.0.0.1:%d" % free_port()
     msg = failed_message(api.post("/v1/connections/ping", json=http_conn(closed)))
     assert msg.startswith("refused"), msg
-    oauth = http_conn(remote, auth={"type": "oauth", "oauth": {
-        "grantType": "clientcredentials", "tokenURI": remote + "/token"}})
-    assert_error(api.post("/v1/connections/ping", json=oauth), 422, "invalid_type")
     ftp = {"name": unique("ftp"), "type": "ftp", "ftp": {"hostURI": "ftp.example.com"}}
     assert_error(api.post("/v1/connections/ping", json=ftp), 422, "invalid_type")
     cid = create(api, ftp)
@@ -307,3 +367,168 @@ def test_postgresql_egress_denied_by_default(server_factory):
     api = server_factory().api()
     msg = failed_message(api.post("/v1/connections/ping", json=pg_conn("postgres", "x")))
     assert msg.startswith("egress_denied: "), msg
+
+
+def oauth_conn(remote, ping="/private", **oauth):
+    block = {"grantType": "clientcredentials", "tokenURI": remote + "/token",
+             "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}
+    block.update(oauth)
+    return http_conn(remote, ping={"relativeURI": ping},
+                     auth={"type": "oauth", "oauth": block})
+
+
+def cookie_conn(remote, password=None, ping="/private"):
+    return http_conn(remote, ping={"relativeURI": ping},
+                     auth={"type": "cookie", "cookie": {
+                         "uri": "/login", "method": "POST", "successStatusCode": 200,
+                         "body": '{"user":"me","password":"{{{connection.http.encrypted.password}}}"}'}},
+                     encrypted={"password": password or LOGIN_PASSWORD})
+
+
+def assert_no_secret(text, *extra):
+    for s in (CLIENT_SECRET, OAUTH_PASSWORD, LOGIN_PASSWORD) + extra:
+        assert s not in text, text
+    for s in Remote.issued:
+        assert s not in text, text
+
+
+def requests_to(path):
+    return [q for q in Remote.seen if urllib.parse.urlsplit(q["path"]).path == path]
+
+
+def test_oauth_client_credentials_token_then_ping(api, remote):
+    cid = create(api, oauth_conn(remote))
+    Remote.seen.clear()
+    r = ping_saved(api, cid)
+    assert_status(r, 200)
+    tok, ping = requests_to("/token"), requests_to("/private")
+    assert len(tok) == 1 and len(ping) == 1, Remote.seen
+    assert tok[0]["method"] == "POST"
+    assert dict(urllib.parse.parse_qsl(tok[0]["body"])) == {"grant_type": "client_credentials"}
+    assert tok[0]["headers"]["Authorization"] == "Basic " + base64.b64encode(
+        ("%s:%s" % (CLIENT_ID, CLIENT_SECRET)).encode()).decode()
+    token = ping[0]["headers"]["Authorization"][len("Bearer "):]
+    assert token in Remote.issued
+    assert body_of(api.get("/v1/connections/%s" % cid))["offline"] is False
+    # a ping logs in now, every time; a run then takes the token it kept
+    Remote.seen.clear()
+    assert_status(ping_saved(api, cid, "POST"), 200)
+    assert len(requests_to("/token")) == 1
+    kept = requests_to("/private")[0]["headers"]["Authorization"]
+    r = api.post("/v1/connections/%s/export" % cid, timeout=60,
+                 json={"export": {"http": {"method": "GET", "relativeURI": "/private"}}})
+    assert_status(r, 200)
+    assert len(requests_to("/token")) == 1, "the run fetched a token of its own"
+    assert requests_to("/private")[-1]["headers"]["Authorization"] == kept
+
+
+def test_oauth_password_grant_body_credentials_and_token_in_the_url(api, remote):
+    body = oauth_conn(remote, grantType="password", username=OAUTH_USER,
+                      password=OAUTH_PASSWORD, clientCredentialsLocation="body",
+                      scope=["read", "ping"])
+    body["http"]["auth"]["token"] = {"location": "url"}
+    Remote.seen.clear()
+    assert_status(api.post("/v1/connections/ping", json=body), 200)
+    form = dict(urllib.parse.parse_qsl(requests_to("/token")[0]["body"]))
+    assert form == {"grant_type": "password", "username": OAUTH_USER,
+                    "password": OAUTH_PASSWORD, "scope": "read ping",
+                    "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    ping = requests_to("/private")[0]
+    assert "Authorization" not in ping["headers"]
+    assert dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+        ping["path"]).query))["access_token"] in Remote.issued
+    # an unsaved connection shares no token: each ping fetches its own
+    assert_status(api.post("/v1/connections/ping", json=body), 200)
+    assert len(requests_to("/token")) == 2
+
+
+def test_oauth_bad_secret_and_token_endpoint_down(api, remote, allowed):
+    wrong = secret_value("wrongclient")
+    cid = create(api, oauth_conn(remote, clientSecret=wrong))
+    Remote.seen.clear()
+    for r in (ping_saved(api, cid), api.post("/v1/connections/ping",
+                                             json=oauth_conn(remote, clientSecret=wrong))):
+        msg = failed_message(r)
+        assert msg == "auth_failed: the OAuth token request was answered 401", msg
+        assert_no_secret(r.text, wrong)
+    assert requests_to("/private") == [], "pinged without a token"
+    assert body_of(api.get("/v1/connections/%s" % cid))["offline"] is True
+    # a wrong password on the password grant
+    bad = oauth_conn(remote, grantType="password", username=OAUTH_USER, password=wrong)
+    assert "answered 401" in failed_message(api.post("/v1/connections/ping", json=bad))
+    # the token endpoint cannot be reached
+    closed = "http://127.0.0.1:%d/token" % free_port()
+    r = api.post("/v1/connections/ping", json=oauth_conn(remote, tokenURI=closed))
+    msg = failed_message(r)
+    assert msg.startswith("auth_failed: the OAuth token request failed: "), msg
+    assert "refused" in msg or "127.0.0.1" in msg, msg
+    assert_no_secret(r.text)
+    # an answer without a token
+    r = api.post("/v1/connections/ping", json=oauth_conn(remote, tokenURI=remote + "/ok"))
+    assert "no token at access_token" in failed_message(r)
+    # the API refuses the token: the ping's own failure
+    r = api.post("/v1/connections/ping", json=oauth_conn(remote, ping="/echo"))
+    msg = failed_message(r)
+    assert "answered 401" in msg and "******" in msg, msg
+    assert_no_secret(r.text, wrong)
+    assert_no_secret(allowed.all_output_text(), wrong)
+
+
+def test_cookie_login_then_ping(api, remote, allowed):
+    cid = create(api, cookie_conn(remote))
+    Remote.seen.clear()
+    assert_status(ping_saved(api, cid), 200)
+    login, ping = requests_to("/login"), requests_to("/private")
+    assert len(login) == 1 and len(ping) == 1, Remote.seen
+    assert login[0]["method"] == "POST"
+    assert json.loads(login[0]["body"]) == {"user": "me", "password": LOGIN_PASSWORD}
+    cookies = ping[0]["headers"]["Cookie"]
+    assert cookies.startswith("sid=") and cookies.endswith("; theme=dark"), cookies
+    assert body_of(api.get("/v1/connections/%s" % cid))["offline"] is False
+    # a refused login is the ping's failure; no cookie, no ping
+    wrong = secret_value("wronglogin")
+    Remote.seen.clear()
+    for body in (cookie_conn(remote, wrong),):
+        r = api.post("/v1/connections/ping", json=body)
+        assert failed_message(r) == "auth_failed: the cookie login was answered 401"
+        assert_no_secret(r.text, wrong)
+    assert requests_to("/private") == []
+    # a login answered without a cookie
+    body = cookie_conn(remote)
+    body["http"]["auth"]["cookie"]["uri"] = "/ok"
+    assert failed_message(api.post("/v1/connections/ping", json=body)) == \
+        "auth_failed: the cookie login set no cookie"
+    assert_no_secret(allowed.all_output_text(), wrong)
+
+
+def test_auth_a_ping_does_not_do(api, remote):
+    user = {"username": "me", "password": secret_value("other")}
+    for auth in ({"type": "digest", "basic": user}, {"type": "wsse", "basic": user},
+                 {"type": "jwtbearer", "jwt": {"payload": {"sub": "me"},
+                                               "signatureMethod": "hmac-sha256",
+                                               "secret": secret_value("jwt")}},
+                 {"type": "oauth1", "oauth1": {"signatureMethod": "HMAC-SHA1",
+                                               "consumerKey": "key", "accessToken": secret_value("a")}},
+                 {"type": "token", "token": {"token": secret_value("t"), "location": "body"}},
+                 {"type": "oauth", "oauth": {"grantType": "authorizecode",
+                                             "authURI": remote + "/auth",
+                                             "tokenURI": remote + "/token"}}):
+        r = api.post("/v1/connections/ping", json=http_conn(remote, auth=auth))
+        assert_error(r, 422, "invalid_type")
+        msg = body_of(r)["errors"][0]["message"]
+        assert auth["type"] in msg or "body" in msg, msg
+    # the legacy rest block's oauth and cookie are not the run engine's
+    for t in ("oauth", "cookie"):
+        rest = {"name": unique("rest"), "type": "rest",
+                "rest": {"baseURI": remote, "mediaType": "json", "authType": t}}
+        assert_error(api.post("/v1/connections/ping", json=rest), 422, "invalid_type")
+    # an oauth grant with a token of its own sends it as a run does
+    token = secret_value("granted")
+    Remote.issued.add(token)
+    body = http_conn(remote, ping={"relativeURI": "/private"}, auth={
+        "type": "oauth", "token": {"token": token},
+        "oauth": {"grantType": "authorizecode", "authURI": remote + "/auth",
+                  "tokenURI": remote + "/token"}})
+    Remote.seen.clear()
+    assert_status(api.post("/v1/connections/ping", json=body), 200)
+    assert requests_to("/token") == []
