@@ -68,6 +68,7 @@ struct run_job {
 	int64_t			 page_size;
 	char			 what[48];	/* for the log: kind and id */
 	struct run_stream	*stream;	/* an all run, streamed */
+	bool			 queue_full;	/* no worker took it */
 	/* the answer, written by the worker */
 	unsigned		 status;
 	char			*reply;
@@ -419,6 +420,19 @@ job_run(void *arg, struct fetch_client *fc)
 	size_t		 k;
 	int		 rc;
 
+	if (fc == NULL && job->stream != NULL) {
+		/* the stream's 200 is out: say it in errors */
+		buf_init(&b, 0);
+		buf_adds(&b, "{\"data\":[],\"errors\":[{\"code\":\"unavailable\","
+		    "\"message\":\"no outbound HTTP client could be set up\","
+		    "\"source\":\"exportd\"}]}");
+		stream_put(job->stream, &b, true);
+		buf_free(&b);
+		stream_release(job->stream);
+		job->stream = NULL;
+		job_free(job);
+		return;
+	}
 	if (fc == NULL) {
 		job->status = 503;
 		request_resume(job->req);
@@ -489,6 +503,12 @@ job_done(struct request *req)
 {
 	struct run_job	*job = req->state;
 
+	if (job->queue_full) {
+		reply_error(req, 503, "unavailable", NULL, "Too many exports "
+		    "are running; retry shortly");
+		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		return;
+	}
 	if (job->status != 200 || job->reply == NULL) {
 		reply_error(req, 503, "unavailable", NULL, "Exports cannot run "
 		    "now (no outbound HTTP client); retry shortly");
@@ -537,7 +557,7 @@ job_submit(struct request *req, struct run_job *job)
 	req->free_state = job_free;
 	request_suspend(req, job_done);
 	if (run_pool_submit(api_context(req)->runs, job_run, job) == -1) {
-		job->status = 503;
+		job->queue_full = true;
 		request_resume(req);
 	}
 }
