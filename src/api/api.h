@@ -183,6 +183,10 @@ void	 exports_invoke(struct request *);
 void	 exports_preview(struct request *);
 void	 connections_export(struct request *);
 void	 connections_export_pages(struct request *);
+/* Shutdown (server_hooks.abandon): a run still going answers now — 503
+ * if it was to answer in one piece, a cut stream if it was streaming —
+ * and its worker stops after the page in flight. */
+void	 runs_abandon(void *app);
 
 void	 listener_receive(struct request *);
 void	 inbox_get(struct request *);

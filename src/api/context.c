@@ -85,6 +85,7 @@ hook_token_account(void *app, const unsigned char hash[CRYPTO_SHA256LEN],
 
 const struct server_hooks api_hooks = {
 	.token_account = hook_token_account,
+	.abandon = runs_abandon,
 };
 
 /* The request's write and what it stored, at the request's end. */

@@ -49,6 +49,7 @@ struct run_stream {
 	bool		 done;		/* the worker wrote the end */
 	bool		 paused;	/* the reader paused the connection */
 	bool		 gone;		/* the response is freed */
+	bool		 aborted;	/* shutdown: cut the answer */
 	int		 refs;
 	struct request	*req;		/* while !gone */
 };
@@ -69,20 +70,65 @@ struct run_job {
 	char			 what[48];	/* for the log: kind and id */
 	struct run_stream	*stream;	/* an all run, streamed */
 	bool			 queue_full;	/* no worker took it */
+	/* in flight (live), and who still holds it: the worker, and a
+	 * suspended request until it completes */
+	struct run_job		*next, *prev;
+	int			 refs;
+	bool			 abandoned;	/* shutdown: replied 503 */
 	/* the answer, written by the worker */
 	unsigned		 status;
 	char			*reply;
 	size_t			 reply_len;
 };
 
-static void
-job_free(void *p)
-{
-	struct run_job	*job = p;
+/* The runs in flight, for runs_abandon. */
+static pthread_mutex_t	 live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct run_job	*live;
 
+static void
+job_destroy(struct run_job *job)
+{
 	run_free(job->run);
 	free(job->reply);
 	free(job);
+}
+
+/* Let go of a job; the last holder frees it. */
+static void
+job_release(void *p)
+{
+	struct run_job	*job = p;
+	bool		 last;
+
+	pthread_mutex_lock(&live_lock);
+	last = --job->refs == 0;
+	pthread_mutex_unlock(&live_lock);
+	if (last)
+		job_destroy(job);
+}
+
+static void
+live_add(struct run_job *job)
+{
+	pthread_mutex_lock(&live_lock);
+	job->next = live;
+	if (live != NULL)
+		live->prev = job;
+	live = job;
+	pthread_mutex_unlock(&live_lock);
+}
+
+/* Called with live_lock held. */
+static void
+live_del(struct run_job *job)
+{
+	if (job->prev != NULL)
+		job->prev->next = job->next;
+	else if (live == job)
+		live = job->next;
+	if (job->next != NULL)
+		job->next->prev = job->prev;
+	job->next = job->prev = NULL;
 }
 
 /* ---- a streamed answer ---- */
@@ -129,7 +175,9 @@ stream_read(void *cls, uint64_t pos, char *dst, size_t max)
 	n = st->out.len - st->off;
 	if (n > max)
 		n = max;
-	if (n > 0) {
+	if (st->aborted)
+		rc = MHD_CONTENT_READER_END_WITH_ERROR;
+	else if (n > 0) {
 		memcpy(dst, st->out.data + st->off, n);
 		st->off += n;
 		if (st->off == st->out.len) {
@@ -159,9 +207,10 @@ stream_put(struct run_stream *st, struct buf *b, bool done)
 	bool	 alive;
 
 	pthread_mutex_lock(&st->lock);
-	while (!st->gone && st->out.len - st->off > STREAM_AHEAD)
+	while (!st->gone && !st->aborted &&
+	    st->out.len - st->off > STREAM_AHEAD)
 		pthread_cond_wait(&st->drained, &st->lock);
-	if (!st->gone) {
+	if (!st->gone && !st->aborted) {
 		buf_add(&st->out, b->data, b->len);
 		st->done = done;
 		if (st->paused) {
@@ -169,7 +218,7 @@ stream_put(struct run_stream *st, struct buf *b, bool done)
 			request_stream_wake(st->req);
 		}
 	}
-	alive = !st->gone;
+	alive = !st->gone && !st->aborted;
 	pthread_mutex_unlock(&st->lock);
 	buf_reset(b);
 	return alive;
@@ -409,6 +458,60 @@ paged_state(struct run_job *job, struct buf *b)
 	free(hex);
 }
 
+/* The worker is done with job: out of the live list; a suspended
+ * request gets the answer in b (if it was not abandoned meanwhile) and
+ * resumes. */
+static void
+job_end(struct run_job *job, struct buf *b)
+{
+	bool	 wake = false;
+
+	pthread_mutex_lock(&live_lock);
+	live_del(job);
+	if (job->stream == NULL && !job->abandoned) {
+		if (b != NULL)
+			job->reply = buf_steal(b, &job->reply_len);
+		wake = true;
+	}
+	pthread_mutex_unlock(&live_lock);
+	if (b != NULL)
+		buf_free(b);
+	if (job->stream != NULL) {
+		stream_release(job->stream);
+		job->stream = NULL;
+	}
+	if (wake)
+		request_resume(job->req);
+	job_release(job);
+}
+
+void
+runs_abandon(void *app)
+{
+	struct run_job		*job;
+	struct run_stream	*st;
+
+	(void)app;
+	pthread_mutex_lock(&live_lock);
+	for (job = live; job != NULL; job = job->next) {
+		if ((st = job->stream) != NULL) {
+			pthread_mutex_lock(&st->lock);
+			st->aborted = true;
+			pthread_cond_broadcast(&st->drained);
+			if (st->paused && !st->gone) {
+				st->paused = false;
+				request_stream_wake(st->req);
+			}
+			pthread_mutex_unlock(&st->lock);
+		} else if (!job->abandoned) {
+			__atomic_store_n(&job->abandoned, true,
+			    __ATOMIC_RELEASE);
+			request_resume(job->req);
+		}
+	}
+	pthread_mutex_unlock(&live_lock);
+}
+
 /* Run the job's pages and write its answer (on a worker). */
 static void
 job_run(void *arg, struct fetch_client *fc)
@@ -428,14 +531,12 @@ job_run(void *arg, struct fetch_client *fc)
 		    "\"source\":\"exportd\"}]}");
 		stream_put(job->stream, &b, true);
 		buf_free(&b);
-		stream_release(job->stream);
-		job->stream = NULL;
-		job_free(job);
+		job_end(job, NULL);
 		return;
 	}
 	if (fc == NULL) {
 		job->status = 503;
-		request_resume(job->req);
+		job_end(job, NULL);
 		return;
 	}
 	buf_init(&b, 0);
@@ -452,7 +553,8 @@ job_run(void *arg, struct fetch_client *fc)
 		json_decref(recs);
 		if (job->stream != NULL && !stream_put(job->stream, &b, false))
 			break;
-	} while (rc == 0 && job->all);
+	} while (rc == 0 && job->all &&
+	    !__atomic_load_n(&job->abandoned, __ATOMIC_ACQUIRE));
 	buf_adds(&b, "]");
 	if (job->kind == JOB_EXPORT || job->kind == JOB_PAGES) {
 		buf_adds(&b, ",\"dataURIs\":[");
@@ -481,9 +583,7 @@ job_run(void *arg, struct fetch_client *fc)
 		    n == 1 ? "" : "s", json_array_size(run_errors(job->run)),
 		    json_array_size(run_errors(job->run)) == 1 ? "" : "s",
 		    (long long)((isotime_mono_us() - started) / 1000));
-		stream_release(job->stream);
-		job->stream = NULL;
-		job_free(job);
+		job_end(job, NULL);
 		return;
 	}
 	log_info("run: %s: %lld page%s, %lld record%s, %zu error%s, %lld ms",
@@ -493,8 +593,7 @@ job_run(void *arg, struct fetch_client *fc)
 	    json_array_size(run_errors(job->run)) == 1 ? "" : "s",
 	    (long long)((isotime_mono_us() - started) / 1000));
 	job->status = 200;
-	job->reply = buf_steal(&b, &job->reply_len);
-	request_resume(job->req);
+	job_end(job, &b);
 }
 
 /* Back on a server thread: send what the worker wrote. */
@@ -503,6 +602,12 @@ job_done(struct request *req)
 {
 	struct run_job	*job = req->state;
 
+	if (job->abandoned) {
+		reply_error(req, 503, "unavailable", NULL, "The server is "
+		    "shutting down; run the export again");
+		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		return;
+	}
 	if (job->queue_full) {
 		reply_error(req, 503, "unavailable", NULL, "Too many exports "
 		    "are running; retry shortly");
@@ -512,6 +617,7 @@ job_done(struct request *req)
 	if (job->status != 200 || job->reply == NULL) {
 		reply_error(req, 503, "unavailable", NULL, "Exports cannot run "
 		    "now (no outbound HTTP client); retry shortly");
+		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		return;
 	}
 	reply_json(req, 200, job->reply, job->reply_len);
@@ -531,11 +637,15 @@ job_stream(struct request *req, struct run_job *job)
 	st->refs = 2;
 	st->req = req;
 	job->stream = st;
+	live_add(job);
 	if (run_pool_submit(api_context(req)->runs, job_run, job) == -1) {
+		pthread_mutex_lock(&live_lock);
+		live_del(job);
+		pthread_mutex_unlock(&live_lock);
 		job->stream = NULL;
 		stream_release(st);
 		stream_release(st);
-		job_free(job);
+		job_release(job);
 		reply_error(req, 503, "unavailable", NULL, "Too many exports "
 		    "are running; retry shortly");
 		reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
@@ -553,10 +663,16 @@ job_submit(struct request *req, struct run_job *job)
 		return;
 	}
 	job->req = req;
+	job->refs = 2;		/* the request's and the worker's */
 	req->state = job;
-	req->free_state = job_free;
+	req->free_state = job_release;
 	request_suspend(req, job_done);
+	live_add(job);
 	if (run_pool_submit(api_context(req)->runs, job_run, job) == -1) {
+		pthread_mutex_lock(&live_lock);
+		live_del(job);
+		pthread_mutex_unlock(&live_lock);
+		job->refs = 1;
 		job->queue_full = true;
 		request_resume(req);
 	}
@@ -569,6 +685,7 @@ job_new(enum job_kind kind, struct run *run)
 
 	job->kind = kind;
 	job->run = run;
+	job->refs = 1;
 	return job;
 }
 
@@ -769,13 +886,13 @@ connections_run(struct request *req, enum job_kind kind)
 	st = json_object_get(body, "pagedExportState");
 	if (kind == JOB_PAGES && st != NULL && (cursor = paged_open(req, job,
 	    st)) == NULL) {
-		job_free(job);
+		job_release(job);
 		goto out;
 	}
 	if ((run = run_build(req, exp, id, NULL, body, NULL, cursor,
 	    false, kind == JOB_EXPORT ? RUNS_ALL_ROWS :
 	    (int)job->page_size)) == NULL) {
-		job_free(job);
+		job_release(job);
 		goto out;
 	}
 	job->run = run;

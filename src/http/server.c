@@ -1103,6 +1103,12 @@ server_stop(struct server *srv)
 	if (atomic_load(&srv->inflight) > 0)
 		log_warn("shutdown: %ld requests still in flight after %u s",
 		    (long)atomic_load(&srv->inflight), srv->drain_timeout);
+	if (atomic_load(&srv->inflight) > 0 && srv->hooks != NULL &&
+	    srv->hooks->abandon != NULL) {
+		srv->hooks->abandon(srv->app);
+		for (i = 0; i < 100 && atomic_load(&srv->inflight) > 0; i++)
+			nanosleep(&ts, NULL);
+	}
 	MHD_stop_daemon(srv->daemon);
 	srv->daemon = NULL;
 	gate_free(srv->gate);

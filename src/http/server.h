@@ -22,6 +22,10 @@ struct server_hooks {
 	int	(*token_account)(void *app,
 		    const unsigned char hash[CRYPTO_SHA256LEN],
 		    char account[OID_HEXLEN + 1]);
+	/* At shutdown, past the drain deadline: wake every request the
+	 * application keeps suspended (libmicrohttpd cannot stop with one),
+	 * each to answer at once. NULL: none are kept that long. */
+	void	(*abandon)(void *app);
 };
 
 struct gate;
