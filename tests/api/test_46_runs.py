@@ -797,3 +797,37 @@ def test_all_run_streams_in_bounded_memory(src, tmp_path_factory):
     finally:
         assert srv.stop() == 0
         assert not srv.sanitizer_report(), srv.sanitizer_report()
+
+
+def test_shutdown_with_runs_in_flight(src, tmp_path_factory):
+    """Past --shutdown-timeout a run still waiting on its source answers
+    503 (one piece) or is cut (a stream), and the server stops cleanly."""
+    import threading
+    import requests
+    root = tmp_path_factory.mktemp("exportd-shutdown")
+    srv = Server(root / "data", root / "logs",
+                 extra_args=["--egress-allow-loopback", "--shutdown-timeout", "2"])
+    srv.start()
+    api = srv.api()
+    conn = connection(api, src.url)
+    res = {}
+
+    def run(kind):
+        try:
+            r = api.post("/v1/connections/%s/%s" % (conn, kind), json={"export": {"http": {
+                "method": "GET", "relativeURI": "/slow?s=5"}}}, timeout=30)
+            res[kind] = (r.status_code, r.json())
+        except requests.RequestException as e:
+            res[kind] = e
+    ts = [threading.Thread(target=run, args=(k,)) for k in ("export", "export/pages")]
+    for t in ts:
+        t.start()
+    time.sleep(0.8)
+    assert srv.stop() == 0
+    for t in ts:
+        t.join(30)
+    assert not srv.sanitizer_report(), srv.sanitizer_report()
+    assert res["export/pages"][0] == 503
+    assert res["export/pages"][1]["errors"][0]["code"] == "unavailable"
+    assert isinstance(res["export"], requests.RequestException)   # cut, never complete
+    assert "stopped cleanly" in srv.stderr_text()
