@@ -831,3 +831,18 @@ def test_shutdown_with_runs_in_flight(src, tmp_path_factory):
     assert res["export/pages"][1]["errors"][0]["code"] == "unavailable"
     assert isinstance(res["export"], requests.RequestException)   # cut, never complete
     assert "stopped cleanly" in srv.stderr_text()
+
+
+def test_a_secret_the_source_echoes_is_masked_in_errors(rapi, src, runner):
+    secret = "echoed-secret-" + unique("s")
+    conn = connection(rapi, src.url, {"type": "custom"}, encrypted={"k": secret})
+    out = run_all(rapi, conn, {"method": "GET",
+                               "relativeURI": "/fail?status=403&why={{{connection.http.encrypted.k}}}",
+                               "response": {"errorPath": "error.message"}})
+    assert out["errors"] == [{"code": "http_status", "message": "the source says no: ******",
+                              "source": "application", "statusCode": 403}]
+    r = rapi.post("/v1/exports/preview", json={"_connectionId": conn, "http": {
+        "method": "GET", "relativeURI": "/fail?status=403&why={{{connection.http.encrypted.k}}}"}})
+    assert_status(r, 200)
+    assert secret not in r.text and "******" in r.text
+    assert secret not in runner.stderr_text()
