@@ -379,12 +379,20 @@ run_auth_check(const json_t *conn, char *why, size_t whysz)
 {
 	const char	*auth = run_str(conn, "auth.type");
 	const char	*grant = run_str(conn, "auth.oauth.grantType");
+	const char	*loc;
 
 	if (auth != NULL && strcmp(auth, "basic") != 0 &&
 	    strcmp(auth, "token") != 0 && strcmp(auth, "oauth") != 0 &&
 	    strcmp(auth, "custom") != 0 && strcmp(auth, "cookie") != 0) {
 		snprintf(why, whysz, "the connection's auth type %s is not "
 		    "supported for running exports", auth);
+		return -1;
+	}
+	if (auth != NULL && strcmp(auth, "token") == 0 && (loc = run_str(conn,
+	    "auth.token.location")) != NULL && strcmp(loc, "header") != 0 &&
+	    strcmp(loc, "url") != 0) {
+		snprintf(why, whysz, "the connection's token location %s is not "
+		    "supported for running exports (header or url)", loc);
 		return -1;
 	}
 	if (auth != NULL && strcmp(auth, "oauth") == 0 && grant != NULL &&

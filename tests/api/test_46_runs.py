@@ -846,3 +846,17 @@ def test_a_secret_the_source_echoes_is_masked_in_errors(rapi, src, runner):
     assert_status(r, 200)
     assert secret not in r.text and "******" in r.text
     assert secret not in runner.stderr_text()
+
+
+def test_token_in_the_body_is_refused_before_anything_is_sent(rapi, src):
+    """A token the connection puts in the body is not sent at all (before,
+    a run sent it as a header): the run is refused with a clear 422."""
+    conn = connection(rapi, src.url, {"type": "token",
+                                      "token": {"token": TOKEN, "location": "body",
+                                                "paramName": "api_key"}})
+    before = len(src.seen("/bearer"))
+    r = rapi.post("/v1/exports/preview", json={"_connectionId": conn, "http": {
+        "method": "GET", "relativeURI": "/bearer"}})
+    assert r.status_code == 422, r.text
+    assert "token location body is not supported" in r.text and TOKEN not in r.text
+    assert len(src.seen("/bearer")) == before
