@@ -98,9 +98,8 @@ run_auth_flush(void)
 	pthread_mutex_unlock(&auth_lock);
 }
 
-/* s percent-encoded for a URL query or a form body; caller frees. */
-static char *
-url_encode(const char *s)
+char *
+run_url_encode(const char *s)
 {
 	static const char	 hex[] = "0123456789ABCDEF";
 	struct buf		 b;
@@ -136,7 +135,7 @@ token_place(struct run *r, struct run_req *q, const char *token)
 
 	run_secret(r, token);
 	if (loc != NULL && strcmp(loc, "url") == 0) {
-		enc = url_encode(token);
+		enc = run_url_encode(token);
 		run_secret(r, enc);
 		n = strlen(q->url) + strlen(enc) + 64;
 		v = xmalloc(n);
@@ -182,7 +181,7 @@ form_add(struct buf *b, const char *name, const char *value)
 
 	if (value == NULL)
 		return;
-	e = url_encode(value);
+	e = run_url_encode(value);
 	buf_printf(b, "%s%s=%s", b->len > 0 ? "&" : "", name, e);
 	crypto_wipe(e, strlen(e));
 	free(e);

@@ -144,43 +144,6 @@ render(const char *text, const json_t *ctx, const char *what,
 	return out;
 }
 
-static const char *
-content_type(const char *media)
-{
-	static const struct {
-		const char	*media, *type;
-	} types[] = {
-		{ "json", "application/json" },
-		{ "xml", "application/xml" },
-		{ "urlencoded", "application/x-www-form-urlencoded" },
-		{ "form-data", "multipart/form-data" },
-		{ "plaintext", "text/plain" },
-		{ "csv", "text/csv" },
-	};
-	size_t	i;
-
-	for (i = 0; media != NULL && i < sizeof(types) / sizeof(types[0]); i++)
-		if (strcmp(types[i].media, media) == 0)
-			return types[i].type;
-	return "application/json";
-}
-
-/* A percent-encoded copy of s (RFC 3986 unreserved kept). */
-static char *
-url_escape(const char *s)
-{
-	struct buf	b;
-
-	buf_init(&b, strlen(s) * 3 + 1);
-	for (; *s != '\0'; s++)
-		if (isalnum((unsigned char)*s) || strchr("-._~", *s) != NULL)
-			buf_addc(&b, *s);
-		else
-			buf_printf(&b, "%%%02X", (unsigned char)*s);
-	buf_addc(&b, '\0');
-	return buf_steal(&b, NULL);
-}
-
 /* The connection's auth on the request: basic, token in a header or the
  * URL; custom and none add nothing of their own. -1 with *message for
  * an auth type a ping does not do. */
@@ -205,7 +168,7 @@ auth_add(struct ping_req *r, const struct ping_http *p, struct buf *url,
 		if (strcmp(or(p->location, "header"), "url") == 0) {
 			buf_printf(url, "%s%s=%s", strchr(url->data, '?') ?
 			    "&" : "?", or(p->param, "access_token"),
-			    keep(r, url_escape(p->token)));
+			    keep(r, run_url_encode(p->token)));
 		} else if (strcmp(or(p->location, "header"), "header") == 0) {
 			/* a scheme of spaces is "none" */
 			scheme = xstrdup(or(p->scheme, "Bearer"));
@@ -431,7 +394,7 @@ ping_http(const struct run_input *in, const struct ping_http *p,
 			goto out;
 		req.body = keep(r, s);
 		req.body_len = strlen(s);
-		header_add(r, "Content-Type", content_type(p->media), 0);
+		header_add(r, "Content-Type", run_content_type(p->media), 0);
 	}
 	req.headers = r->h;
 	req.nheaders = r->nh;

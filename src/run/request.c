@@ -13,9 +13,8 @@
 #include "util/json.h"
 #include "util/xmalloc.h"
 
-/* requestMediaType (or the connection's mediaType) as a Content-Type. */
-static const char *
-media_type(const struct run *r)
+const char *
+run_content_type(const char *media)
 {
 	static const struct {
 		const char	*name;
@@ -28,17 +27,21 @@ media_type(const struct run *r)
 		{ "plaintext", "text/plain" },
 		{ "csv", "text/csv" },
 	};
-	const char	*m = run_str(r->http, "requestMediaType");
-	size_t		 i;
+	size_t	i;
 
-	if (m == NULL)
-		m = run_str(r->conn, "mediaType");
-	if (m == NULL)
-		m = "json";
-	for (i = 0; i < sizeof types / sizeof types[0]; i++)
-		if (strcasecmp(m, types[i].name) == 0)
+	for (i = 0; media != NULL && i < sizeof types / sizeof types[0]; i++)
+		if (strcasecmp(media, types[i].name) == 0)
 			return types[i].type;
 	return "application/json";
+}
+
+/* requestMediaType (or the connection's mediaType) as a Content-Type. */
+static const char *
+media_type(const struct run *r)
+{
+	const char	*m = run_str(r->http, "requestMediaType");
+
+	return run_content_type(m != NULL ? m : run_str(r->conn, "mediaType"));
 }
 
 void

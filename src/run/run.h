@@ -121,4 +121,12 @@ void		 run_signed_free(struct run_signed *);
 /* Empty the OAuth and cookie caches (tests, key rotation). */
 void		 run_auth_flush(void);
 
+/* s percent-encoded for a URL query or a form body (RFC 3986 unreserved
+ * characters kept); caller frees. */
+char	*run_url_encode(const char *s);
+/* The Content-Type of an integrator.io media type name (json, xml,
+ * urlencoded, form-data, plaintext, csv; any case); application/json
+ * for NULL or any other. */
+const char *run_content_type(const char *media);
+
 #endif
