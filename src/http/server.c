@@ -981,6 +981,26 @@ listen_open(const char *addr, bool reuse_port)
 	return fd;
 }
 
+/* Free what server_start made, whatever it got to (a failed start, or a
+ * stop once the drain is over). */
+static void
+server_teardown(struct server *srv)
+{
+	if (srv->daemon != NULL)
+		MHD_stop_daemon(srv->daemon);
+	srv->daemon = NULL;
+	gate_free(srv->gate);
+	srv->gate = NULL;
+	tls_free(srv->tls);
+	srv->tls = NULL;
+	free(srv->public_url);
+	srv->public_url = NULL;
+	cors_free(&srv->cors);
+	ratelimit_free(&srv->rl);
+	http_metrics_free(srv->metrics);
+	srv->metrics = NULL;
+}
+
 int
 server_start(struct server *srv, const struct server_options *o)
 {
@@ -1061,16 +1081,7 @@ server_start(struct server *srv, const struct server_options *o)
 		goto fail;
 	return 0;
 fail:
-	if (srv->daemon != NULL)
-		MHD_stop_daemon(srv->daemon);
-	srv->daemon = NULL;
-	gate_free(srv->gate);
-	srv->gate = NULL;
-	http_metrics_free(srv->metrics);
-	srv->metrics = NULL;
-	cors_free(&srv->cors);
-	tls_free(srv->tls);
-	srv->tls = NULL;
+	server_teardown(srv);
 	return -1;
 }
 
@@ -1109,16 +1120,5 @@ server_stop(struct server *srv)
 		for (i = 0; i < 100 && atomic_load(&srv->inflight) > 0; i++)
 			nanosleep(&ts, NULL);
 	}
-	MHD_stop_daemon(srv->daemon);
-	srv->daemon = NULL;
-	gate_free(srv->gate);
-	srv->gate = NULL;
-	tls_free(srv->tls);
-	srv->tls = NULL;
-	free(srv->public_url);
-	srv->public_url = NULL;
-	cors_free(&srv->cors);
-	ratelimit_free(&srv->rl);
-	http_metrics_free(srv->metrics);
-	srv->metrics = NULL;
+	server_teardown(srv);
 }
